@@ -1,0 +1,58 @@
+"""Shared fixtures: the session's own UHNW_HOME and ports, the local stack, and the `uhnw` CLI as a subprocess.
+
+Every test runs with `UHNW_HOME=<repo>/.test-home` (never the user's data) and its own ports, set as
+`UHNW_*` env vars so that subprocesses see the same settings. The stack is started once per session
+(or reused if already up) and stopped at the end only if this session started it; set
+`UHNW_KEEP_STACK=1` to leave it running for the next session.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_HOME = REPO / ".test-home"  # not pytest's tmp dirs: those are 0700 and the PostgreSQL user must traverse the path
+TEST_ENV = {"UHNW_PROFILE": "local", "UHNW_HOME": str(TEST_HOME), "UHNW_KAFKA_PORT": "19092",
+            "UHNW_KAFKA_CONTROLLER_PORT": "19093", "UHNW_POSTGRES_PORT": "15433"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def uhnw_env():
+    "The session's `UHNW_*` settings, exported to os.environ (and so to every subprocess) for the whole session."
+    saved = {k: os.environ.get(k) for k in TEST_ENV}
+    for k in ("UHNW_SETTINGS", "UHNW_KAFKA_BOOTSTRAP_SERVERS"): saved[k] = os.environ.pop(k, None)
+    os.environ.update(TEST_ENV)
+    TEST_HOME.mkdir(exist_ok=True)
+    yield dict(TEST_ENV)
+    for k, v in saved.items():
+        if v is None: os.environ.pop(k, None)
+        else: os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def stack(uhnw_env):
+    "`Settings` of the session's local stack (Kafka + PostgreSQL), started once or reused if already up."
+    from uhnw.config import load_settings
+    from uhnw.stack import down, up
+    settings = load_settings()
+    started = any(s.started for s in up(settings))
+    yield settings
+    if started and not os.environ.get("UHNW_KEEP_STACK"): down(settings)
+
+
+def _uhnw_cmd() -> list[str]:
+    exe = REPO / ".venv" / "bin" / "uhnw"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "uhnw"]
+
+
+@pytest.fixture
+def cli(uhnw_env):
+    "Run `uhnw ARGS...` as a subprocess with the session env (plus `env` overrides); returns the CompletedProcess."
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, **(env or {})}
+        return subprocess.run([*_uhnw_cmd(), *args], env=full_env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return run

@@ -1,0 +1,11 @@
+"""Event-driven lakehouse for UHNW wealth management: sub-second RM alerts (hot path) and daily portfolio health (cold path).
+
+Modules:
+
+- `uhnw.cli`: The `uhnw` command line: thin wiring over the package, nothing else.
+- `uhnw.cli_schemas`: `uhnw schemas check | register | list`: the repository's Avro schemas against their registered versions.
+- `uhnw.db`: The serving store: connections and schema migrations for PostgreSQL (embedded locally, RDS on aws).
+- `uhnw.demo`: The local end-to-end main job behind `make demo` / `uhnw demo`.
+- `uhnw.stack`: The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,52 @@
+"""The `uhnw` command line: thin wiring over the package, nothing else.
+
+Each command group lives beside the code it drives (`uhnw.stack`, `uhnw.schemas`,
+`uhnw.bus`); this module only mounts them and builds the `Settings`. Heavy
+imports happen inside the commands so that `uhnw --help` stays fast.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from uhnw.config import format_settings, load_settings
+
+app = typer.Typer(help="uhnw: event-driven lakehouse for UHNW wealth management.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+config_app = typer.Typer(help="Effective settings of the active profile.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+def fail(message: str, code: int = 1) -> None:
+    "Print a one-line error on stderr and exit with `code`."
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@config_app.command("show")
+def config_show(as_json: bool = typer.Option(False, "--json", help="one JSON object instead of a table"),
+                profile: str = typer.Option(None, help="profile to show (default: UHNW_PROFILE, else local)")):
+    "Print the effective settings (secrets masked)."
+    try:
+        settings = load_settings(profile)
+    except ValueError as e:
+        fail(str(e))
+    typer.echo(json.dumps(settings.public()) if as_json else format_settings(settings))
+
+
+def _mount_groups() -> None:
+    "Attach the command groups owned by the plumbing modules."
+    from uhnw import cli_bus, cli_schemas, cli_stack
+    app.add_typer(cli_stack.app, name="stack")
+    app.add_typer(cli_schemas.app, name="schemas")
+    app.add_typer(cli_bus.topics_app, name="topics")
+    app.add_typer(cli_bus.dlq_app, name="dlq")
+    app.command("demo")(cli_bus.demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    "Entry point of the `uhnw` console script and `python -m uhnw`."
+    _mount_groups()
+    app(args=argv if argv is not None else sys.argv[1:], prog_name="uhnw")

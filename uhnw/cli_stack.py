@@ -1,0 +1,76 @@
+"""`uhnw stack up | down | status`: the local Kafka broker and PostgreSQL server (wiring over `uhnw.stack`)."""
+from __future__ import annotations
+
+import json
+
+import typer
+
+app = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft) and PostgreSQL, under UHNW_HOME/stack.",
+                  no_args_is_help=True)
+
+EXIT_DOWN = 3  # `status`: something is down
+
+
+def _fail(message: str, code: int = 1) -> None:
+    "Print the error on stderr and exit with `code`."
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings():
+    from uhnw.config import load_settings
+    try:
+        return load_settings()
+    except ValueError as e:
+        _fail(str(e))
+
+
+def _print(statuses, as_json: bool) -> None:
+    "One line per component (name, state, endpoint, pid, detail), or a JSON list."
+    if as_json:
+        typer.echo(json.dumps([s.to_dict() for s in statuses]))
+        return
+    for s in statuses:
+        pid = f"pid {s.pid}" if s.pid else "-"
+        typer.echo(f"{s.name:<9} {'up' if s.up else 'down':<5} {s.endpoint}  ({pid}; {s.detail})")
+
+
+@app.command()
+def up(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
+    "Start Kafka and PostgreSQL unless running (idempotent), wait until healthy, apply DB migrations, print the endpoints."
+    from uhnw import stack
+    settings = _settings()
+    try:
+        statuses = stack.up(settings)
+    except stack.StackError as e:
+        _fail(str(e))
+    except Exception as e:  # a migration error, a failed subprocess: one line, not a traceback
+        _fail(f"{type(e).__name__}: {e}")
+    if as_json:
+        _print(statuses, True)
+        return
+    for s in statuses:
+        state = "already running" if s.already_running else s.detail
+        typer.echo(f"{s.name:<9} {state} (pid {s.pid})")
+        typer.echo(f"  {'bootstrap servers' if s.name == 'kafka' else 'dsn'}: {s.endpoint}")
+    typer.echo(f"logs and pid files: {settings.stack_dir}")
+
+
+@app.command()
+def down(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
+    "Stop the Kafka broker and PostgreSQL server that `uhnw stack up` started (nothing else); safe when nothing runs."
+    from uhnw import stack
+    try:
+        statuses = stack.down(_settings())
+    except stack.StackError as e:
+        _fail(str(e))
+    _print(statuses, as_json)
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
+    "Print each component as up/down with its endpoint. Exit status: 0 when everything is up, 3 when something is down."
+    from uhnw import stack
+    statuses = stack.status(_settings())
+    _print(statuses, as_json)
+    if not all(s.up for s in statuses): raise typer.Exit(EXIT_DOWN)

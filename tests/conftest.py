@@ -8,6 +8,7 @@ Every test runs with `UHNW_HOME=<repo>/.test-home` (never the user's data) and i
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,14 +21,34 @@ TEST_ENV = {"UHNW_PROFILE": "local", "UHNW_HOME": str(TEST_HOME), "UHNW_KAFKA_PO
             "UHNW_KAFKA_CONTROLLER_PORT": "19093", "UHNW_POSTGRES_PORT": "15433"}
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _session_env() -> dict[str, str]:
+    """TEST_ENV, unless its ports are held by something other than this home's own stack
+    (another checkout's test session, say): then free ports, so the session never fails on a busy port."""
+    from uhnw.config import load_settings
+    from uhnw.stack import _port_free, status
+    env = dict(TEST_ENV)
+    ours = any(s.up for s in status(load_settings(env=env)))
+    ports = [k for k in env if k.endswith("_PORT")]
+    if not ours and not all(_port_free("127.0.0.1", int(env[k])) for k in ports):
+        env.update({k: str(_free_port()) for k in ports})
+    return env
+
+
 @pytest.fixture(scope="session", autouse=True)
 def uhnw_env():
     "The session's `UHNW_*` settings, exported to os.environ (and so to every subprocess) for the whole session."
-    saved = {k: os.environ.get(k) for k in TEST_ENV}
+    env = _session_env()
+    saved = {k: os.environ.get(k) for k in env}
     for k in ("UHNW_SETTINGS", "UHNW_KAFKA_BOOTSTRAP_SERVERS"): saved[k] = os.environ.pop(k, None)
-    os.environ.update(TEST_ENV)
+    os.environ.update(env)
     TEST_HOME.mkdir(exist_ok=True)
-    yield dict(TEST_ENV)
+    yield dict(env)
     for k, v in saved.items():
         if v is None: os.environ.pop(k, None)
         else: os.environ[k] = v

@@ -1,7 +1,7 @@
 """The notebooks in nbs/ are the source of the package: their inline tests run here.
 
-Cells flagged `#| kafka` need the broker, so they run in a second pass once the
-session stack is up (the `stack` fixture exports its UHNW_* settings).
+Cells flagged `#| kafka` or `#| spark` need the broker or a Spark session, so they run in a
+second pass once the session stack is up (the `stack` fixture exports its UHNW_* settings).
 """
 import os
 import subprocess
@@ -27,6 +27,7 @@ def test_notebook_inline_tests_pass_without_services():
 
 
 @pytest.mark.kafka
-def test_notebook_cells_flagged_kafka_pass_against_the_broker(stack):
-    result = run_nbdev_test("kafka")
+@pytest.mark.spark
+def test_notebook_cells_flagged_kafka_and_spark_pass_against_the_stack(stack):
+    result = run_nbdev_test("kafka", "spark")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -38,11 +38,16 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="one JSON obj
 
 def _mount_groups() -> None:
     "Attach the command groups owned by the plumbing modules."
-    from uhnw import cli_bus, cli_schemas, cli_stack
+    from uhnw import cli_bus, cli_jobs, cli_lake, cli_schemas, cli_sql, cli_stack
     app.add_typer(cli_stack.app, name="stack")
+    app.add_typer(cli_lake.ingest_app, name="ingest")
+    app.add_typer(cli_lake.synth_app, name="synth")
     app.add_typer(cli_schemas.app, name="schemas")
     app.add_typer(cli_bus.topics_app, name="topics")
     app.add_typer(cli_bus.dlq_app, name="dlq")
+    app.add_typer(cli_jobs.job_app, name="job")
+    app.command("cold-path")(cli_jobs.cold_path)
+    app.command("sql")(cli_sql.sql)
     app.command("demo")(cli_bus.demo)
 
 

@@ -1,0 +1,336 @@
+"""The catalog (SQLite locally, Glue on a moto server) and `uhnw sql` over it (DuckDB locally, Athena on moto).
+
+Lake partitions are written with `uhnw.lake` from Arrow tables built from the Athena DDL, registered with
+`uhnw.catalog`, and queried in Trino dialect the way a user does: `uhnw sql ...` as a subprocess.
+The AWS tests run the real boto3 / pyathena calls against a moto server on a free local port.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from uhnw.catalog import (
+    add_partition,
+    catalog_for,
+    drop_partition,
+    ensure_tables,
+    get_table,
+    list_partitions,
+    list_tables,
+    register_partition,
+)
+from uhnw.config import load_settings
+from uhnw.lake import lake_for
+from uhnw.query import QueryError, run_athena, run_local
+from uhnw.tables import arrow_schema, table_def, table_defs
+
+REPO = Path(__file__).resolve().parent.parent
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+           "AWS_DEFAULT_REGION": "eu-west-1"}
+D1, D2, D3 = "2025-01-01", "2025-01-02", "2025-01-03"
+
+
+# --- data
+
+
+def rows_of(settings, table: str, rows: list[dict]) -> pa.Table:
+    "An Arrow table of `table`'s DDL schema; columns not given are filled (source lineage) or null."
+    td = table_def(settings, table)
+    full = [{"source_file": "bronze/x.csv", "source_row": i + 1, **r} for i, r in enumerate(rows)]
+    return pa.Table.from_pylist([{c: r.get(c) for c in td.column_names} for r in full], schema=arrow_schema(td))
+
+
+def positions(*rows) -> list[dict]:
+    return [dict(zip(["account_id", "client_id", "instrument_id", "quantity"], r, strict=True)) for r in rows]
+
+
+def write(settings, table: str, day: str, rows: list[dict], register: bool = True) -> None:
+    layer, name = table.split(".")
+    lake_for(settings).ensure().replace_partition(layer, name, day, rows_of(settings, table, rows))
+    if register: register_partition(settings, table, day)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    "Settings of a fresh local UHNW_HOME, also exported so that `uhnw` subprocesses use it."
+    monkeypatch.setenv("UHNW_HOME", str(tmp_path))
+    monkeypatch.setenv("UHNW_PROFILE", "local")
+    return load_settings(home=tmp_path)
+
+
+@pytest.fixture
+def lake_data(home):
+    "Two registered days of positions (and a third written but not registered), clients, and gold metrics."
+    write(home, "silver.positions", D1, positions(("A1", "C1", "AAPL", 10.0), ("A2", "C2", "MSFT", 5.0)))
+    write(home, "silver.positions", D2, positions(("A1", "C1", "AAPL", 12.0), ("A2", "C2", "MSFT", 5.0), ("A3", "C2", "NVDA", 1.0)))
+    write(home, "silver.positions", D3, positions(("A1", "C1", "AAPL", 1000.0)), register=False)
+    write(home, "silver.clients", D2, [
+        {"client_id": "C1", "full_name": "Ada Lovelace", "aliases": ["Ada", "Countess of Lovelace"], "rm_id": "RM1",
+         "base_currency": "GBP", "extra": [("segment", "UHNW")], "extract_date": date(2025, 1, 1)},
+        {"client_id": "C2", "full_name": "Alan Turing", "aliases": ["Prof"], "rm_id": "RM2", "base_currency": "USD",
+         "extra": [], "extract_date": date(2025, 1, 1)}])
+    write(home, "gold.client_metrics", D2, [
+        {"client_id": "C1", "base_currency": "GBP", "market_value": 100.0, "daily_pnl": 2.0, "positions_count": 1, "unpriced_positions": 0},
+        {"client_id": "C2", "base_currency": "USD", "market_value": None, "daily_pnl": None, "positions_count": 2,
+         "unpriced_positions": 2}])
+    return home
+
+
+# --- the CLI as a user runs it
+
+
+def _uhnw() -> list[str]:
+    exe = REPO / ".venv" / "bin" / "uhnw"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "uhnw"]
+
+
+@pytest.fixture(scope="module")
+def sql_cmd() -> list[str]:
+    "`uhnw sql` once the main CLI mounts it; until then the same typer function run as its own script."
+    mounted = subprocess.run([*_uhnw(), "sql", "--help"], capture_output=True, text=True, cwd=REPO).returncode == 0
+    return [*_uhnw(), "sql"] if mounted else [sys.executable, "-c", "import typer; from uhnw.cli_sql import sql; typer.run(sql)"]
+
+
+@pytest.fixture
+def uhnw_sql(sql_cmd):
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([*sql_cmd, *args], capture_output=True, text=True, cwd=REPO, timeout=120, env={**os.environ, **(env or {})})
+    return run
+
+
+def test_sql_json_aggregates_by_date_over_registered_partitions_only(lake_data, uhnw_sql):
+    r = uhnw_sql("SELECT date, count(*) AS n, sum(quantity) AS qty FROM silver.positions "
+                 "WHERE date BETWEEN DATE '2025-01-01' AND DATE '2025-12-31' GROUP BY date ORDER BY date", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"date": D1, "n": 2, "qty": 15.0}, {"date": D2, "n": 3, "qty": 18.0}]  # D3 is not registered
+
+
+def test_sql_table_format_unnests_client_aliases(lake_data, uhnw_sql):
+    r = uhnw_sql("SELECT c.client_id, alias, element_at(c.extra, 'segment') AS segment "
+                 "FROM silver.clients c CROSS JOIN UNNEST(c.aliases) AS t(alias) ORDER BY alias")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["client_id", "alias", "segment"]
+    assert [ln.split(None, 1) for ln in lines[2:5]] == [["C1", "Ada                   UHNW"], ["C1", "Countess of Lovelace  UHNW"],
+                                                       ["C2", "Prof                  NULL"]]
+    assert lines[-1] == "(3 rows)"
+
+
+def test_sql_csv_has_a_header_and_empty_cells_for_null(lake_data, uhnw_sql):
+    r = uhnw_sql("SELECT client_id, market_value, positions_count FROM gold.client_metrics ORDER BY client_id", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert list(csv.reader(io.StringIO(r.stdout))) == [["client_id", "market_value", "positions_count"],
+                                                       ["C1", "100.0", "1"], ["C2", "", "2"]]
+
+
+def test_sql_refuses_a_statement_that_writes_in_one_line_with_the_reason(lake_data, uhnw_sql):
+    for stmt in ("DROP TABLE silver.positions", "INSERT INTO silver.fx SELECT * FROM silver.fx", "CREATE TABLE t AS SELECT 1"):
+        r = uhnw_sql(stmt)
+        assert r.returncode == 1 and r.stdout == ""
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+        assert "statements are not allowed: uhnw sql only reads the lake" in r.stderr
+    assert [d for d, _ in list_partitions(catalog_for(lake_data), "silver.positions")] == [D1, D2]
+
+
+def test_sql_syntax_error_and_unknown_table_are_one_line_errors(lake_data, uhnw_sql):
+    bad = uhnw_sql("SELECT * FROM silver.positions WHERE")
+    unknown = uhnw_sql("SELECT * FROM silver.no_such_table")
+    column = uhnw_sql("SELECT no_such_column FROM silver.positions")
+    for r in (bad, unknown, column):
+        assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert bad.stderr.startswith("error: syntax error at line 1, column 36 near 'WHERE'")
+    assert unknown.stderr.startswith("error: unknown table silver.no_such_table; the lake has gold.client_metrics")
+    assert "no_such_column" in column.stderr
+
+
+# --- the query engine
+
+
+def test_unregistered_partition_is_invisible_until_registered(lake_data):
+    q = "SELECT date, sum(quantity) FROM silver.positions GROUP BY date ORDER BY date"
+    assert [r[0] for r in run_local(lake_data, q).rows] == [date(2025, 1, 1), date(2025, 1, 2)]
+    register_partition(lake_data, "silver.positions", D3)
+    assert run_local(lake_data, q).rows[-1] == (date(2025, 1, 3), 1000.0)
+    drop_partition(catalog_for(lake_data), "silver.positions", D3)
+    assert len(run_local(lake_data, q).rows) == 2
+
+
+def test_rewritten_and_reregistered_partition_shows_only_the_new_data(lake_data):
+    write(lake_data, "silver.positions", D2, positions(("A9", "C1", "TSLA", 7.0)))
+    rows = run_local(lake_data, "SELECT account_id, quantity FROM silver.positions WHERE date = DATE '2025-01-02'").rows
+    assert rows == [("A9", 7.0)]
+    assert len(list_partitions(catalog_for(lake_data), "silver.positions")) == 2
+
+
+def test_approx_percentile_try_cast_and_date_trunc_run_locally(lake_data):
+    r = run_local(lake_data, "SELECT approx_percentile(quantity, 0.5) AS p50, try_cast('n/a' AS double) AS bad, "
+                             "CAST(date_trunc('month', max(date)) AS date) AS month FROM positions")
+    assert r.rows == [(5.0, None, date(2025, 1, 1))]
+    assert "APPROX_QUANTILE" in r.sql
+
+
+def test_table_without_partitions_is_an_empty_view_with_the_ddl_columns(home):
+    r = run_local(home, "SELECT * FROM silver.prices_rejected")
+    assert r.rows == [] and r.columns == table_def(home, "silver.prices_rejected").column_names + ["date"]
+
+
+def test_column_missing_from_older_files_reads_as_null(home):
+    lake = lake_for(home).ensure()
+    old = rows_of(home, "silver.fx", [{"currency": "EUR", "usd_per_unit": 1.1}]).drop_columns(["source_row"])
+    lake.replace_partition("silver", "fx", D1, lambda uri: pq.write_table(old, f"{uri.rstrip('/')}/part-0.parquet"))
+    register_partition(home, "silver.fx", D1)
+    assert run_local(home, "SELECT currency, source_row FROM silver.fx").rows == [("EUR", None)]
+
+
+def test_query_cannot_read_files_outside_the_catalog(lake_data, tmp_path):
+    (tmp_path / "secret.csv").write_text("a\n1\n")
+    with pytest.raises(QueryError, match="table functions"):
+        run_local(lake_data, f"SELECT * FROM read_csv('{tmp_path / 'secret.csv'}')")
+
+
+# --- the local catalog
+
+
+def test_ensure_tables_is_idempotent_and_mirrors_the_ddl(home):
+    cat = catalog_for(home)
+    assert set(ensure_tables(cat, table_defs(home)).values()) == {"created"}
+    assert set(ensure_tables(cat, table_defs(home)).values()) == {"unchanged"}
+    assert list_tables(cat) == sorted(table_defs(home))
+    t = get_table(cat, "silver.positions")
+    assert t.location == f"file://{home.home}/lake/silver/positions/"
+    assert [(c.name, c.type) for c in t.columns][:4] == [("account_id", "string"), ("client_id", "string"),
+                                                         ("instrument_id", "string"), ("quantity", "double")]
+    assert [k.name for k in t.partition_keys] == ["date"] and t.parameters["classification"] == "parquet"
+    assert Path(home.home, "catalog.sqlite").is_file()
+
+
+def test_register_partition_is_idempotent_and_can_move_a_partition(home):
+    write(home, "silver.positions", D1, positions(("A1", "C1", "AAPL", 1.0)))
+    cat = catalog_for(home)
+    loc = f"file://{home.home}/lake/silver/positions/date={D1}/"
+    assert list_partitions(cat, "silver.positions") == [(D1, loc)]
+    assert register_partition(home, "silver.positions", D1) == loc
+    assert add_partition(cat, "silver.positions", D1, loc) == "unchanged"
+    assert add_partition(cat, "silver.positions", D1, "s3://data-lake-silver/positions/date=2025-01-01/v-2/") == "updated"
+    assert list_partitions(cat, "silver.positions") == [(D1, "s3://data-lake-silver/positions/date=2025-01-01/v-2/")]
+
+
+# --- AWS: Glue and Athena on a moto server
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    "A moto server (S3, Glue, Athena) on a free local port for this module; yields its endpoint URL."
+    from moto.server import ThreadedMotoServer
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in AWS_ENV.items(): mp.setenv(k, v)
+        for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_GLUE", "AWS_ENDPOINT_URL_ATHENA"):
+            mp.delenv(k, raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try: yield f"http://{host}:{port}"
+        finally: server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, tmp_path, monkeypatch):
+    "aws-profile settings on a freshly reset moto server; boto3 clients (and subprocesses) reach it through AWS_ENDPOINT_URL."
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    for k, v in AWS_ENV.items(): monkeypatch.setenv(k, v)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return load_settings(profile="aws", home=tmp_path, s3_endpoint_url=moto_endpoint, region="eu-west-1",
+                         athena_workgroup="uhnw-analysts", athena_output="s3://uhnw-athena-results/adhoc/")
+
+
+@pytest.mark.aws
+def test_glue_catalog_creates_databases_tables_and_partitions_and_reads_them_back(aws, moto_endpoint):
+    import boto3
+    glue = boto3.client("glue", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    cat = catalog_for(aws, client=glue)
+    assert set(ensure_tables(cat, table_defs(aws)).values()) == {"created"}
+    assert set(ensure_tables(cat, table_defs(aws)).values()) == {"unchanged"}
+    assert sorted(d["Name"] for d in glue.get_databases()["DatabaseList"]) == ["gold", "silver"]
+    raw = glue.get_table(DatabaseName="silver", Name="clients")["Table"]
+    assert raw["StorageDescriptor"]["Location"] == "s3://data-lake-silver/clients/"
+    assert raw["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    assert {"Name": "aliases", "Type": "array<string>",
+            "Comment": "other names and nicknames (the extract separates them with |)"} in raw["StorageDescriptor"]["Columns"]
+    assert raw["PartitionKeys"] == [{"Name": "date", "Type": "date"}] and raw["Parameters"]["classification"] == "parquet"
+    assert get_table(cat, "silver.clients").columns == table_def(aws, "silver.clients").columns
+    raw["Parameters"]["transient_lastDdlTime"] = "1735689600"  # Athena adds parameters of its own; they are kept
+    glue.update_table(DatabaseName="silver", TableInput={k: raw[k] for k in ("Name", "Description", "TableType", "Parameters",
+                                                                              "PartitionKeys", "StorageDescriptor")})
+    assert ensure_tables(cat, [table_def(aws, "silver.clients")]) == {"silver.clients": "unchanged"}
+
+    loc = "s3://data-lake-silver/clients/date=2025-01-02/v-1/"
+    assert add_partition(cat, "silver.clients", D2, loc) == "created"
+    assert add_partition(cat, "silver.clients", D2, loc) == "unchanged"
+    assert add_partition(cat, "silver.clients", D2, loc.replace("v-1", "v-2")) == "updated"
+    part = glue.get_partition(DatabaseName="silver", TableName="clients", PartitionValues=[D2])["Partition"]
+    assert part["StorageDescriptor"]["Location"] == loc.replace("v-1", "v-2")
+    assert list_partitions(cat, "silver.clients") == [(D2, loc.replace("v-1", "v-2"))]
+    assert drop_partition(cat, "silver.clients", D2) is True and list_partitions(cat, "silver.clients") == []
+
+
+@pytest.mark.aws
+def test_register_partition_on_s3_follows_the_lake_to_the_new_version_after_a_rewrite(aws):
+    lake = lake_for(aws).ensure()
+    write(aws, "silver.positions", D1, positions(("A1", "C1", "AAPL", 1.0)), register=False)
+    first = register_partition(aws, "silver.positions", D1)
+    write(aws, "silver.positions", D1, positions(("A1", "C1", "AAPL", 2.0)), register=False)
+    second = register_partition(aws, "silver.positions", D1)
+    assert first != second and second == lake.partition_uri("silver", "positions", D1)
+    assert second.startswith("s3://data-lake-silver/positions/date=2025-01-01/v-")
+    assert list_partitions(catalog_for(aws), "silver.positions") == [(D1, second)]
+
+
+def _athena_results(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
+    "Tell moto what the next Athena query answers (moto runs no SQL)."
+    data = [{"Data": [{"VarCharValue": n} for n, _ in columns]}] + [{"Data": [{"VarCharValue": v} for v in r]} for r in rows]
+    info = [{"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": n, "Label": n, "Type": t, "Precision": 0, "Scale": 0,
+             "Nullable": "UNKNOWN", "CaseSensitive": False} for n, t in columns]
+    body = {"account_id": "123456789012", "region": "eu-west-1", "results": [{"rows": data, "column_info": info}]}
+    req = urllib.request.Request(f"{endpoint}/moto-api/static/athena/query-results", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+
+
+@pytest.mark.aws
+def test_athena_query_goes_to_the_profiles_workgroup_output_and_database(aws, moto_endpoint):
+    import boto3
+    athena = boto3.client("athena", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    athena.create_work_group(Name="uhnw-analysts", Configuration={})
+    _athena_results(moto_endpoint, [("date", "date"), ("n", "bigint")], [["2025-01-02", "3"]])
+    q = "SELECT date, count(*) AS n FROM positions GROUP BY date"
+    r = run_athena(aws, q)
+    assert (r.engine, r.columns, r.rows) == ("athena", ["date", "n"], [(date(2025, 1, 2), 3)])
+    ex = athena.get_query_execution(QueryExecutionId=r.query_id)["QueryExecution"]
+    assert (ex["Query"], ex["WorkGroup"], ex["QueryExecutionContext"]["Database"]) == (q, "uhnw-analysts", "silver")
+    assert ex["ResultConfiguration"]["OutputLocation"].startswith("s3://uhnw-athena-results/adhoc/")
+    with pytest.raises(QueryError, match="DELETE statements are not allowed"):
+        run_athena(aws, "DELETE FROM silver.positions")
+    assert athena.list_query_executions()["QueryExecutionIds"] == [r.query_id]
+
+
+@pytest.mark.aws
+def test_sql_on_the_aws_profile_prints_athenas_answer_as_json(aws, moto_endpoint, uhnw_sql):
+    import boto3
+    boto3.client("athena", region_name="eu-west-1", endpoint_url=moto_endpoint).create_work_group(Name="uhnw-analysts", Configuration={})
+    _athena_results(moto_endpoint, [("client_id", "varchar"), ("market_value", "double")], [["C1", "100.5"]])
+    env = {"UHNW_PROFILE": "aws", "UHNW_ATHENA_WORKGROUP": "uhnw-analysts", "UHNW_ATHENA_OUTPUT": "s3://uhnw-athena-results/adhoc/",
+           "UHNW_REGION": "eu-west-1"}
+    r = uhnw_sql("SELECT client_id, market_value FROM gold.client_metrics", "--format", "json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"client_id": "C1", "market_value": 100.5}]

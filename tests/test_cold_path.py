@@ -1,0 +1,90 @@
+"""The cold path end to end, as an analyst or the scheduler runs it: synthetic EOD files landed in
+bronze, `uhnw job run` for positions_etl → daily_pnl → rds_sync → portfolio_health, `uhnw sql` over
+the lake — on a UHNW_HOME of this test's own, against the session's PostgreSQL."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from uhnw.jobs import job_notebook, notebook_parameters
+
+REPO = Path(__file__).resolve().parent.parent
+JOBS = {"positions_etl": {"run_date", "require_prices_and_fx"}, "daily_pnl": {"run_date", "verify_with_reference", "spark_master"},
+        "rds_sync": {"run_date"}, "portfolio_health": {"run_date", "rm_id", "days"}}
+
+
+@pytest.mark.parametrize("name", sorted(JOBS))
+def test_job_notebook_declares_its_parameters_in_a_tagged_cell(name):
+    params = notebook_parameters(job_notebook(name))
+    assert set(params) == JOBS[name]
+    assert all(p["help"] for p in params.values()), "every parameter says what it is for"
+
+
+@pytest.fixture(scope="module")
+def cold_home(stack, tmp_path_factory):
+    "A home with its own lake and runs; PostgreSQL is the session stack's (the stack settings are in the environment)."
+    home = tmp_path_factory.mktemp("cold")
+    return home
+
+
+def run(cli, home, *args, timeout=600):
+    return cli(*args, env={"UHNW_HOME": str(home), "UHNW_POSTGRES_PORT": os.environ["UHNW_POSTGRES_PORT"]}, timeout=timeout)
+
+
+@pytest.mark.postgres
+@pytest.mark.spark
+def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
+    # the session stack's passfile lives in the session home: point this home's stack dir at it
+    (cold_home / "stack" / "postgres").mkdir(parents=True, exist_ok=True)
+    (cold_home / "stack" / "postgres" / "pgpass").symlink_to(stack.pg_passfile)
+
+    synth = run(cli, cold_home, "synth", "cold", "--days", "2", "--clients", "12", "--positions", "300", "--bad-rows", "2",
+                "--start", "2031-03-03", "--ingest", "--json")
+    assert synth.returncode == 0, synth.stderr
+    manifest = json.loads(synth.stdout)
+    day1, day2 = manifest["dates"]
+
+    # bronze is immutable: landing different bytes at an existing object is refused and changes nothing
+    landed = cold_home / "lake" / "bronze" / "positions" / f"date={day1}" / f"positions_{day1}.csv"
+    before = landed.read_bytes()
+    other = cold_home / f"positions_{day1}.csv"
+    other.write_text("as_of_date,account_id,client_id,instrument_id,quantity\n")
+    refused = run(cli, cold_home, "ingest", "positions", str(other), "--date", day1)
+    assert refused.returncode == 1 and f"positions_{day1}.csv" in refused.stderr
+    assert landed.read_bytes() == before
+
+    for day in (day1, day2):
+        result = run(cli, cold_home, "cold-path", "--date", day)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    out = run(cli, cold_home, "sql", "SELECT date, count(*) AS n, count(daily_pnl) AS with_pnl, sum(unpriced_positions) AS unpriced "
+                                     "FROM gold.client_metrics GROUP BY date ORDER BY date", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["date"] for r in rows] == [day1, day2] and [r["n"] for r in rows] == [12, 12]
+    assert rows[0]["with_pnl"] == 0 and rows[1]["with_pnl"] > 0, "no P&L on the first date, P&L on the second"
+    assert rows[1]["unpriced"] > 0, "the synthetic book has instruments without a price"
+
+    rejected = json.loads(run(cli, cold_home, "sql", "SELECT reason, count(*) AS n FROM silver.positions_rejected "
+                                                      f"WHERE date = DATE '{day2}' GROUP BY reason", "--format", "json").stdout)
+    assert sum(r["n"] for r in rejected) == 2, "the two injected bad rows are quarantined with a reason"
+
+    from uhnw.db import connect
+    with connect(stack) as conn:
+        n = conn.execute("select count(*) from client_metrics where date in (%s, %s)", (day1, day2)).fetchone()[0]
+    assert n == 24
+    report = cold_home / "reports" / f"portfolio_health_{day2}.html"
+    assert report.exists() and report.stat().st_size > 1_000_000
+
+    again = run(cli, cold_home, "job", "run", "rds_sync", "--date", day2)
+    assert again.returncode == 0, again.stderr
+    with connect(stack) as conn:
+        assert conn.execute("select count(*) from client_metrics where date = %s", (day2,)).fetchone()[0] == 12
+
+
+def test_job_run_refuses_unknown_jobs_parameters_and_dates(cli):
+    assert "no job named 'nope'" in cli("job", "run", "nope", "--date", "2025-01-01").stderr
+    bad = cli("job", "run", "rds_sync", "--date", "2025-01-01", "-p", "colour", "red")
+    assert bad.returncode == 1 and "has no parameter(s) colour" in bad.stderr
+    assert "not a calendar date" in cli("job", "run", "rds_sync", "--date", "2025-13-01").stderr

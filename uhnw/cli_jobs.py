@@ -1,0 +1,62 @@
+"""`uhnw job …` and `uhnw cold-path`: wiring over `uhnw.jobs`."""
+from __future__ import annotations
+
+import json
+
+import typer
+
+from uhnw.config import load_settings
+
+job_app = typer.Typer(help="Papermill job notebooks (jobs/, dashboards/): the Glue/EMR/SageMaker jobs of the platform.",
+                      no_args_is_help=True)
+
+
+def parse_params(args: list[str]) -> dict:
+    "`-p key value` pairs (papermill's own syntax) from the extra command-line arguments."
+    from uhnw.jobs import parse_value
+    params, rest = {}, list(args)
+    while rest:
+        flag = rest.pop(0)
+        if flag not in ("-p", "--parameters") or len(rest) < 2:
+            raise typer.BadParameter(f"expected `-p key value`, got {' '.join([flag, *rest[:2]])!r}")
+        key, value = rest.pop(0), rest.pop(0)
+        params[key] = parse_value(value)
+    return params
+
+
+@job_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def job_run(ctx: typer.Context,
+            name: str = typer.Argument(..., help="notebook name in jobs/ or dashboards/ (without .ipynb)"),
+            date: str = typer.Option(..., "--date", help="partition date YYYY-MM-DD (the run_date parameter)"),
+            on: str = typer.Option("local", "--on", help="where to run: local (papermill here)")):
+    """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
+    the executed notebook is kept under UHNW_HOME/runs/."""
+    from uhnw.jobs import JobError, run_job
+    if on != "local":
+        typer.echo(f"error: --on {on} is not available yet; jobs run locally with papermill", err=True)
+        raise typer.Exit(2)
+    params = parse_params(ctx.args)
+    try:
+        run = run_job(load_settings(), name, date, params)
+    except (JobError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{name} for {date} done in {run.seconds} s; executed notebook: {run.output}")
+
+
+@job_app.command("params")
+def job_params(name: str = typer.Argument(..., help="job name")):
+    "Show the parameters a job declares (name, type, default, help)."
+    from uhnw.jobs import job_notebook, notebook_parameters
+    for p in notebook_parameters(job_notebook(name)).values():
+        typer.echo(json.dumps({k: p[k] for k in ("name", "inferred_type_name", "default", "help")}))
+
+
+def cold_path(date: str = typer.Option(..., "--date", help="EOD date YYYY-MM-DD")):
+    "Run the Portfolio Analysis Flow for one date: positions_etl → daily_pnl → rds_sync → portfolio_health."
+    from uhnw.jobs import JobError, run_cold_path
+    try:
+        run_cold_path(load_settings(), date)
+    except (JobError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None

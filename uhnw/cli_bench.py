@@ -1,0 +1,25 @@
+"""`uhnw bench …`: wiring over the benchmarks (each prints a table and ends with one JSON line)."""
+from __future__ import annotations
+
+import typer
+
+from uhnw.config import load_settings
+
+bench_app = typer.Typer(help="Benchmarks: human table, then one JSON line of figures (record them in BENCHMARKS.md).",
+                        no_args_is_help=True)
+
+
+@bench_app.command("cold")
+def bench_cold_cmd(positions: str = typer.Option("1000000,10000000", "--positions", help="comma-separated sizes (positions per day)"),
+                   keep: bool = typer.Option(False, "--keep", help="keep the bench lakes under UHNW_HOME/bench/")):
+    "The cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare): wall time and peak memory."
+    from uhnw.bench import bench_cold
+    try:
+        sizes = [int(p.replace("_", "")) for p in positions.split(",") if p.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--positions must be integers separated by commas, got {positions!r}") from None
+    figures = bench_cold(load_settings(), sizes, keep=keep)
+    failed = [s for s, r in figures["sizes"].items() if not (r["agree_position_pnl"]["agree"] and r["agree_client_metrics"]["agree"])]
+    if failed:
+        typer.echo(f"error: Spark and the reference disagree for {', '.join(failed)} positions", err=True)
+        raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 Modules:
 
+- `uhnw.bench`: Benchmarks: `uhnw bench cold …` (and the other benches' wiring).
 - `uhnw.cli`: The `uhnw` command line: thin wiring over the package, nothing else.
 - `uhnw.cli_schemas`: `uhnw schemas check | register | list`: the repository's Avro schemas against their registered versions.
 - `uhnw.cli_sql`: `uhnw sql "QUERY" [--format table|csv|json]`: Athena (Trino) SQL over the lake's catalog tables.

@@ -23,3 +23,10 @@ def bench_cold_cmd(positions: str = typer.Option("1000000,10000000", "--position
     if failed:
         typer.echo(f"error: Spark and the reference disagree for {', '.join(failed)} positions", err=True)
         raise typer.Exit(1)
+
+
+def bench_enrich_cmd(articles: int = typer.Option(2000, "--articles", help="articles to enrich (seed set, cycled)"),
+                     promoted: bool = typer.Option(False, "--promoted", help="use the promoted model of the lake instead of training one")):
+    "Entity resolution + relevance + summary per article: throughput, latency percentiles and peak memory."
+    from uhnw.enrich import bench_enrich
+    bench_enrich(load_settings(), n_articles=articles, use_promoted=promoted)

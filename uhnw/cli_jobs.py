@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 
@@ -28,14 +29,18 @@ def parse_params(args: list[str]) -> dict:
 def job_run(ctx: typer.Context,
             name: str = typer.Argument(..., help="notebook name in jobs/ or dashboards/ (without .ipynb)"),
             date: str = typer.Option(..., "--date", help="partition date YYYY-MM-DD (the run_date parameter)"),
-            on: str = typer.Option("local", "--on", help="where to run: local (papermill here)")):
+            on: str = typer.Option("local", "--on", help="where to run: local (papermill here) or sagemaker (train_relevance)")):
     """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
-    the executed notebook is kept under UHNW_HOME/runs/."""
+    the executed notebook is kept under UHNW_HOME/runs/. `--on sagemaker` submits train_relevance
+    as a SageMaker training job whose container runs this same command locally."""
     from uhnw.jobs import JobError, run_job
-    if on != "local":
-        typer.echo(f"error: --on {on} is not available yet; jobs run locally with papermill", err=True)
-        raise typer.Exit(2)
     params = parse_params(ctx.args)
+    if on == "sagemaker":
+        _submit_sagemaker(name, date, params)
+        return
+    if on != "local":
+        typer.echo(f"error: --on must be local or sagemaker, not {on!r}", err=True)
+        raise typer.Exit(2)
     try:
         run = run_job(load_settings(), name, date, params)
     except (JobError, ValueError) as e:
@@ -60,3 +65,20 @@ def cold_path(date: str = typer.Option(..., "--date", help="EOD date YYYY-MM-DD"
     except (JobError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
+
+
+def _submit_sagemaker(name: str, date: str, params: dict) -> None:
+    "Submit `train_relevance` to SageMaker (image and role from the settings); print the job's name and ARN."
+    from uhnw.sagemaker_train import submit_training
+    if name != "train_relevance":
+        typer.echo(f"error: only train_relevance runs on SageMaker, not {name}", err=True)
+        raise typer.Exit(2)
+    settings = load_settings()
+    version = params.pop("model_version", f"relevance-{date}")
+    try:
+        job = submit_training(settings, str(version), params, run_date=date, image_uri=settings.sagemaker_training_image,
+                              role_arn=settings.sagemaker_role_arn, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER"))
+    except ValueError as e:
+        typer.echo(f"error: {e} (set UHNW_SAGEMAKER_TRAINING_IMAGE / UHNW_SAGEMAKER_ROLE_ARN)", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"submitted {job['TrainingJobName']}: {job['TrainingJobArn']}")

@@ -1,0 +1,230 @@
+"""The relevance model end to end: seed set → silver → training job → versioned skops artifact → load → score;
+RM feedback from PostgreSQL as labels; the SageMaker training request against a moto server."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from uhnw.config import load_settings
+from uhnw.lake import lake_for
+from uhnw.relevance import (
+    LABEL_SCHEMA,
+    RAW_LABEL_COLUMNS,
+    PartitionNotFound,
+    land_labels,
+    land_seed,
+    latest_version,
+    load_model,
+    model_key,
+    pair_from_match,
+    read_labels,
+    read_seed,
+    resolve_labels,
+    score,
+)
+from uhnw.resolve import Gazetteer, load_clients
+
+DATA = Path(__file__).parent / "data" / "relevance"
+
+
+@pytest.fixture(scope="module")
+def gazetteer():
+    "The real entity resolver over the seed set's clients."
+    return Gazetteer.from_clients(load_clients(DATA / "clients.csv"))
+
+
+def test_seed_set_is_a_few_hundred_labelled_pairs_of_every_event_type_for_known_clients():
+    labels, clients = read_seed()
+    assert 300 <= len(labels) <= 1000
+    assert set(labels.label) == {0, 1} and 0.3 < labels.label.mean() < 0.6
+    assert {"liquidity_event", "m_and_a", "litigation", "succession", "philanthropy", "property", "key_person"} <= set(labels.event_type)
+    assert set(labels.client_id) <= set(clients.client_id)
+    assert not labels.duplicated(["article_id", "client_id"]).any()
+    # every labelled client is named in its article
+    names = dict(zip(clients.client_id, clients.full_name, strict=True))
+    assert all(names[c] in h + " " + b for c, h, b in zip(labels.client_id, labels.headline, labels.body, strict=True))
+
+
+def test_seed_set_lands_in_silver_resolved_and_reads_back(tmp_path, gazetteer):
+    lake = lake_for(load_settings(env={}, home=tmp_path)).ensure()
+    out = land_seed(lake, "2026-05-01", gazetteer)
+    assert out["landed"] + out["unresolved"] == out["labels"] and out["landed"] >= 0.95 * out["labels"]
+    back = read_labels(lake)
+    assert len(back) == out["landed"] and list(back.columns) == LABEL_SCHEMA.names
+    assert (back.resolution_score > 0).all() and back.mention_spans.str.startswith("[[").all()
+
+
+def test_labels_without_resolution_are_refused_by_the_lake_writer(tmp_path):
+    lake = lake_for(load_settings(env={}, home=tmp_path)).ensure()
+    raw, _ = read_seed()
+    with pytest.raises(ValueError, match="run resolve_labels first"):
+        land_labels(lake, raw, "2026-05-01")
+
+
+def test_training_job_writes_a_versioned_artifact_that_loads_and_scores(tmp_path, monkeypatch, gazetteer):
+    from uhnw.jobs import run_job
+    monkeypatch.setenv("UHNW_HOME", str(tmp_path))
+    settings = load_settings()
+    lake = lake_for(settings).ensure()
+    land_seed(lake, "2026-05-01", gazetteer)
+    run = run_job(settings, "train_relevance", "2026-05-02", {"promote": True, "cv": 3})
+    assert run.output.exists() and run.output.is_relative_to(tmp_path)
+    assert latest_version(lake) == "relevance-2026-05-02"
+    with tarfile.open(fileobj=io.BytesIO(lake.read_bytes("models", model_key("relevance-2026-05-02"))), mode="r:gz") as tar:
+        assert sorted(tar.getnames()) == ["feature_spec.json", "metrics.json", "model.skops"]
+        metrics = json.loads(tar.extractfile("metrics.json").read())
+    assert metrics["auc"] >= 0.85 and metrics["version"] == "relevance-2026-05-02" and len(metrics["reliability"]) == 10
+    model = load_model(lake)
+    assert model.version == "relevance-2026-05-02"
+    headline = "Helena Vogt sued by former partners over Vogt Pharma deal"
+    body = ("Two former partners filed a lawsuit against Helena Vogt in the High Court, alleging breach of fiduciary duty. "
+            "The claim seeks damages of $600 million.")
+    passing = "Stocks edged lower. Guests at the dinner included Helena Vogt and several ministers."
+    hot = [m for m in gazetteer.resolve(headline, body) if m.client_id == "UHNW-103"][0]
+    cold = [m for m in gazetteer.resolve("Markets close lower", passing) if m.client_id == "UHNW-103"][0]
+    p_hot = score(model, model.featurizer.features(pair_from_match(headline, body, hot)))
+    p_cold = score(model, model.featurizer.features(pair_from_match("Markets close lower", passing, cold)))
+    assert p_hot > 0.8 > p_cold, (p_hot, p_cold)
+    # a second run with the same version is refused (versions are immutable), and LATEST stays put
+    from uhnw.jobs import JobError
+    with pytest.raises(JobError, match="immutable"):
+        run_job(settings, "train_relevance", "2026-05-02", {"cv": 3})
+    assert latest_version(lake) == "relevance-2026-05-02"
+
+
+def test_training_job_fails_below_the_quality_floor_and_writes_nothing(tmp_path, monkeypatch, gazetteer):
+    from uhnw.jobs import JobError, run_job
+    monkeypatch.setenv("UHNW_HOME", str(tmp_path))
+    settings = load_settings()
+    lake = lake_for(settings).ensure()
+    land_seed(lake, "2026-05-01", gazetteer)
+    with pytest.raises(JobError, match="below the floor"):
+        run_job(settings, "train_relevance", "2026-05-02", {"min_auc": 0.9999, "cv": 3})
+    assert lake.store.list_keys("models", "relevance/") == []
+    with pytest.raises(PartitionNotFound, match="no promoted relevance model"):
+        load_model(lake)
+
+
+def test_job_declares_typed_parameters_with_help():
+    from uhnw.jobs import job_notebook, notebook_parameters
+    params = notebook_parameters(job_notebook("train_relevance"))
+    assert {"run_date", "labels_table", "model_version", "C", "cv", "promote", "min_auc"} <= set(params)
+    assert params["promote"]["inferred_type_name"] == "bool" and params["C"]["inferred_type_name"] == "float"
+    assert all(p["help"] for p in params.values())
+
+
+# --- RM feedback from the session's PostgreSQL
+
+@pytest.mark.postgres
+def test_rm_feedback_becomes_training_labels_by_majority_vote(stack):
+    from uhnw.db import connect
+    from uhnw.relevance import feedback_labels
+    with connect(stack) as conn, conn.cursor() as cur:
+        try:
+            ids = []
+            for art, client, headline, summary in [
+                    ("fb-a1", "UHNW-102", "Amit Saxena sued by partners", "Amit Saxena was sued in the High Court."),
+                    ("fb-a2", "UHNW-103", "Markets close lower", "Guests included Helena Vogt."),
+                    ("fb-a3", "UHNW-104", "Tie", "Marcus Whitfield spoke.")]:
+                cur.execute("insert into alerts (article_id, client_id, rm_id, headline, summary, relevance) "
+                            "values (%s, %s, 'RM-1', %s, %s, 0.9) returning alert_id", (art, client, headline, summary))
+                ids.append(cur.fetchone()[0])
+            votes = [(ids[0], "RM-1", True), (ids[0], "RM-2", True), (ids[0], "RM-3", False), (ids[1], "RM-1", False),
+                     (ids[2], "RM-1", True), (ids[2], "RM-2", False), (ids[2], "RM-4", None)]
+            cur.executemany("insert into alert_feedback (alert_id, rm_id, useful) values (%s,%s,%s)", votes)
+            labels, counts = feedback_labels(cur, since=datetime(2000, 1, 1, tzinfo=UTC))
+            mine = labels[labels.article_id.str.startswith("fb-")].set_index("article_id")
+            assert counts["ties"] >= 1
+            assert mine.loc["fb-a1", "label"] == 1 and mine.loc["fb-a1", "event_type"] == "litigation"
+            assert mine.loc["fb-a2", "label"] == 0 and "fb-a3" not in mine.index
+            assert (mine.label_source == "rm_feedback").all() and (mine.text_source == "alert_summary").all()
+            assert list(labels.columns[: len(RAW_LABEL_COLUMNS)]) == RAW_LABEL_COLUMNS
+        finally:
+            conn.rollback()
+
+
+def test_feedback_labels_resolve_like_the_seed_set(gazetteer):
+    import pandas as pd
+    raw = pd.DataFrame([{"article_id": "x", "client_id": "UHNW-102", "headline": "Amit Saxena sued", "body": "Amit Saxena was sued.",
+                         "label": 1, "event_type": "litigation", "label_source": "rm_feedback", "labelled_at": datetime.now(UTC)},
+                        {"article_id": "y", "client_id": "UHNW-102", "headline": "Nothing", "body": "No client here.",
+                         "label": 0, "event_type": "other", "label_source": "rm_feedback", "labelled_at": datetime.now(UTC)}])
+    good, bad = resolve_labels(raw, gazetteer)
+    assert list(good.article_id) == ["x"] and list(bad.article_id) == ["y"] and "finds no mention" in bad.reason[0]
+
+
+# --- SageMaker training request against a moto server
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    from moto.server import ThreadedMotoServer
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+            mp.setenv(k, v)
+        mp.delenv("AWS_PROFILE", raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try: yield f"http://{host}:{port}"
+        finally: server.stop()
+
+
+@pytest.mark.aws
+def test_sagemaker_training_job_is_created_with_the_job_command_and_lake_locations(moto_endpoint, monkeypatch):
+    import boto3
+
+    from uhnw.sagemaker_train import submit_training, training_status
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items(): monkeypatch.setenv(k, v)
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    settings = load_settings("aws", env={}, region="eu-west-1")
+    out = submit_training(settings, "relevance-2026-05-02", {"C": 1.5, "promote": True}, run_date="2026-05-02",
+                          image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/uhnw:latest",
+                          role_arn="arn:aws:iam::123456789012:role/uhnw-sagemaker", endpoint_url=moto_endpoint)
+    assert out["TrainingJobArn"].endswith(out["TrainingJobName"])
+    sm = boto3.client("sagemaker", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    d = sm.describe_training_job(TrainingJobName=out["TrainingJobName"])
+    assert d["AlgorithmSpecification"]["TrainingImage"].endswith("/uhnw:latest")
+    assert d["HyperParameters"] == {"C": "1.5", "promote": "true", "labels_table": "relevance_labels"}
+    assert d["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://data-lake-silver/relevance_labels/"
+    assert d["OutputDataConfig"]["S3OutputPath"] == "s3://data-lake-gold/models/relevance/_sagemaker/"
+    assert d["ResourceConfig"]["InstanceType"] == "ml.m5.large" and d["RoleArn"].endswith("role/uhnw-sagemaker")
+    args = out["request"]["AlgorithmSpecification"]["ContainerArguments"]
+    assert args[:9] == ["job", "run", "train_relevance", "--date", "2026-05-02", "-p", "model_version", "relevance-2026-05-02", "-p"]
+    pairs = dict(zip(args[9::3], args[10::3], strict=True))
+    assert pairs == {"C": "1.5", "promote": "true", "labels_table": "relevance_labels"}
+    assert training_status(settings, out["TrainingJobName"], endpoint_url=moto_endpoint)["TrainingJobStatus"]
+
+
+def test_sagemaker_request_needs_an_image_and_a_role():
+    from uhnw.sagemaker_train import training_request
+    with pytest.raises(ValueError, match="image_uri"):
+        training_request(load_settings("aws", env={}), "v1", {}, run_date="2026-05-02", image_uri="", role_arn="arn:x")
+
+
+@pytest.mark.aws
+def test_job_run_on_sagemaker_submits_the_training_job_from_the_cli(moto_endpoint, cli):
+    import boto3
+    env = {"UHNW_PROFILE": "aws", "AWS_ENDPOINT_URL_SAGEMAKER": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "UHNW_REGION": "eu-west-1",
+           "UHNW_SAGEMAKER_TRAINING_IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/uhnw:cli",
+           "UHNW_SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/uhnw-sagemaker"}
+    out = cli("job", "run", "train_relevance", "--date", "2026-05-03", "--on", "sagemaker", "-p", "C", "2.0", env=env)
+    assert out.returncode == 0, out.stderr
+    name = out.stdout.split()[1].rstrip(":")
+    d = boto3.client("sagemaker", region_name="eu-west-1", endpoint_url=moto_endpoint).describe_training_job(TrainingJobName=name)
+    assert d["AlgorithmSpecification"]["TrainingImage"].endswith("/uhnw:cli") and d["HyperParameters"]["C"] == "2.0"
+    missing = cli("job", "run", "train_relevance", "--date", "2026-05-03", "--on", "sagemaker",
+                  env={**env, "UHNW_SAGEMAKER_ROLE_ARN": ""})
+    assert missing.returncode == 1 and "role_arn is required" in missing.stderr
+
+
+def test_label_schema_in_code_is_the_athena_ddl_of_silver_relevance_labels():
+    from uhnw.relevance import LABEL_SCHEMA
+    from uhnw.tables import arrow_schema, table_def
+    assert arrow_schema(table_def(load_settings(env={}), "silver.relevance_labels")).equals(LABEL_SCHEMA)

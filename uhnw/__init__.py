@@ -4,11 +4,13 @@ Modules:
 
 - `uhnw.bench`: Benchmarks: `uhnw bench cold …` (and the other benches' wiring).
 - `uhnw.cli`: The `uhnw` command line: thin wiring over the package, nothing else.
+- `uhnw.cli_intel`: `uhnw resolve`, `uhnw eval resolve|names`, `uhnw bench resolve`: entity resolution from the command line.
 - `uhnw.cli_schemas`: `uhnw schemas check | register | list`: the repository's Avro schemas against their registered versions.
 - `uhnw.cli_sql`: `uhnw sql "QUERY" [--format table|csv|json]`: Athena (Trino) SQL over the lake's catalog tables.
 - `uhnw.db`: The serving store: connections and schema migrations for PostgreSQL (embedded locally, RDS on aws).
 - `uhnw.demo`: The local end-to-end main job behind `make demo` / `uhnw demo`.
 - `uhnw.jobs`: Running the job and dashboard notebooks with papermill: `uhnw job run NAME --date D [-p key value ...]`.
+- `uhnw.sagemaker_train`: `uhnw job run train_relevance --on sagemaker`: the same job notebook as a SageMaker training job.
 - `uhnw.spark`: The Spark session factory and the lake-URI bridge (schemas come from `uhnw.tables.spark_schema`).
 - `uhnw.stack`: The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes."""
 

@@ -11,6 +11,9 @@ Modules:
 - `uhnw.demo`: The local end-to-end main job behind `make demo` / `uhnw demo`.
 - `uhnw.jobs`: Running the job and dashboard notebooks with papermill: `uhnw job run NAME --date D [-p key value ...]`.
 - `uhnw.sagemaker_train`: `uhnw job run train_relevance --on sagemaker`: the same job notebook as a SageMaker training job.
+- `uhnw.serve.alert_feed`: Wiring of the alert feed: a consumer thread of `enriched-alerts` → PostgreSQL `alerts` → fan-out hub → each RM's WebSocket sessions.
+- `uhnw.serve.app`: The one app of `uhnw serve api`: the RM alert WebSocket `/ws`, `GET /alerts`, `/health`, `/metrics`, and the news webhook.
+- `uhnw.serve.webhook`: `POST /webhooks/news`: signed provider articles → `raw-news-events`, answered 202 only once the broker acknowledged.
 - `uhnw.spark`: The Spark session factory and the lake-URI bridge (schemas come from `uhnw.tables.spark_schema`).
 - `uhnw.stack`: The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes."""
 

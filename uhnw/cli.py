@@ -38,8 +38,9 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="one JSON obj
 
 def _mount_groups() -> None:
     "Attach the command groups owned by the plumbing modules."
-    from uhnw import cli_bench, cli_bus, cli_intel, cli_jobs, cli_lake, cli_schemas, cli_sql, cli_stack
+    from uhnw import cli_bench, cli_bus, cli_intel, cli_jobs, cli_lake, cli_news, cli_schemas, cli_serve, cli_sql, cli_stack
     app.add_typer(cli_stack.app, name="stack")
+    cli_lake.ingest_app.command("news-poll")(cli_news.news_poll)
     app.add_typer(cli_lake.ingest_app, name="ingest")
     app.add_typer(cli_lake.synth_app, name="synth")
     app.add_typer(cli_schemas.app, name="schemas")
@@ -52,6 +53,8 @@ def _mount_groups() -> None:
     app.add_typer(cli_intel.eval_app, name="eval")
     cli_bench.bench_app.command("resolve")(cli_intel.bench_resolve)
     cli_bench.bench_app.command("enrich")(cli_bench.bench_enrich_cmd)
+    app.add_typer(cli_serve.serve_app, name="serve")
+    app.add_typer(cli_serve.token_app, name="token")
     app.add_typer(cli_bench.bench_app, name="bench")
     app.command("demo")(cli_bus.demo)
 

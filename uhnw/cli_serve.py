@@ -1,0 +1,37 @@
+"""`uhnw serve api` and `uhnw token issue`: wiring over `uhnw.serve.app` and `uhnw.auth`."""
+from __future__ import annotations
+
+import os
+
+import typer
+
+from uhnw.config import load_settings
+
+serve_app = typer.Typer(help="Run the platform's services.", no_args_is_help=True)
+token_app = typer.Typer(help="RM tokens of the local issuer (demo and tests).", no_args_is_help=True)
+
+
+@serve_app.command("api")
+def api(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+        port: int = typer.Option(8080, help="port to listen on"),
+        log_level: str = typer.Option("info", help="uvicorn log level")):
+    "Serve the API: the RM alert WebSocket /ws, GET /alerts, /health, /metrics and the news webhook."
+    import uvicorn
+
+    from uhnw.serve.app import create_app
+    settings = load_settings()
+    uvicorn.run(create_app(settings, port=port), host=host, port=port, log_level=log_level)
+
+
+@token_app.command("issue")
+def issue(rm: str = typer.Option(..., "--rm", help="the RM id (the token's sub), e.g. RM-01"),
+          ttl: int = typer.Option(3600, "--ttl", help="seconds until the token expires")):
+    "Print a token of the local issuer for an RM."
+    from uhnw.auth import AuthError, issue_token, local_secret
+    if os.environ.get("UHNW_AUTH_JWKS_URL"):
+        typer.echo("warning: UHNW_AUTH_JWKS_URL is set: the API validates identity-provider tokens and will refuse this one", err=True)
+    try:
+        typer.echo(issue_token(rm, local_secret(load_settings()), ttl=ttl))
+    except (AuthError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None

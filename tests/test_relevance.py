@@ -228,3 +228,13 @@ def test_label_schema_in_code_is_the_athena_ddl_of_silver_relevance_labels():
     from uhnw.relevance import LABEL_SCHEMA
     from uhnw.tables import arrow_schema, table_def
     assert arrow_schema(table_def(load_settings(env={}), "silver.relevance_labels")).equals(LABEL_SCHEMA)
+
+
+def test_labels_seed_lands_the_seed_set_in_silver_and_registers_it_for_sql(cli, tmp_path):
+    env = {"UHNW_HOME": str(tmp_path)}
+    out = cli("labels", "seed", "--date", "2026-02-02", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "landed 594 of 594 seed labels" in out.stdout
+    counts = json.loads(cli("sql", "SELECT label, count(*) AS n FROM silver.relevance_labels GROUP BY label ORDER BY label",
+                            "--format", "json", env=env).stdout)
+    assert [(r["label"], r["n"]) for r in counts] == [(0, 322), (1, 272)]

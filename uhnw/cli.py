@@ -51,6 +51,7 @@ def _mount_groups() -> None:
     app.command("sql")(cli_sql.sql)
     app.command("resolve")(cli_intel.resolve)
     app.add_typer(cli_intel.eval_app, name="eval")
+    app.add_typer(cli_intel.labels_app, name="labels")
     cli_bench.bench_app.command("resolve")(cli_intel.bench_resolve)
     cli_bench.bench_app.command("enrich")(cli_bench.bench_enrich_cmd)
     app.add_typer(cli_serve.serve_app, name="serve")

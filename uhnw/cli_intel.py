@@ -205,3 +205,25 @@ def bench_resolve(clients: Annotated[int, typer.Option("--clients", help="size o
                f"{'peak RSS MB':<22}{out['peak_rss_mb']:>12}")
     typer.echo(json.dumps(out))
     return out
+
+
+labels_app = typer.Typer(help="Training labels of the relevance model (silver.relevance_labels).", no_args_is_help=True)
+
+
+@labels_app.command("seed")
+def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")]):
+    "Resolve the repository's labelled seed set (tests/data/relevance) and land it as a silver.relevance_labels partition."
+    from uhnw.catalog import register_partition
+    from uhnw.config import load_settings
+    from uhnw.lake import lake_for
+    from uhnw.relevance import land_seed, read_seed
+    from uhnw.resolve import Gazetteer
+    settings = load_settings()
+    _, clients = read_seed()
+    try:
+        out = land_seed(lake_for(settings).ensure(), date, Gazetteer.from_clients(clients))
+    except ValueError as e:
+        _fail(str(e))
+    register_partition(settings, "silver.relevance_labels", date)
+    typer.echo(f"landed {out['landed']} of {out['labels']} seed labels in silver.relevance_labels date={date}"
+               + (f"; {out['unresolved']} unresolved: {out['unresolved_reasons']}" if out["unresolved"] else ""))

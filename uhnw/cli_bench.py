@@ -30,3 +30,15 @@ def bench_enrich_cmd(articles: int = typer.Option(2000, "--articles", help="arti
     "Entity resolution + relevance + summary per article: throughput, latency percentiles and peak memory."
     from uhnw.enrich import bench_enrich
     bench_enrich(load_settings(), n_articles=articles, use_promoted=promoted)
+
+
+@bench_app.command("hot")
+def bench_hot_cmd(rate: float = typer.Option(200, "--rate", help="articles per second posted to the webhook"),
+                  duration: float = typer.Option(20, "--duration", help="seconds of posting"),
+                  rms: int = typer.Option(10, "--rms", help="RM WebSocket sessions open")):
+    "Hot path end to end: webhook 202 → WebSocket frame latency p50/p95/p99/max, throughput, losses, CPU per process."
+    from uhnw.bench import bench_hot
+    figures = bench_hot(load_settings(), rate, duration, rms)
+    if figures["lost"]:
+        typer.echo(f"error: {figures['lost']} expected alert(s) never delivered", err=True)
+        raise typer.Exit(1)

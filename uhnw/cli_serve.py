@@ -35,3 +35,25 @@ def issue(rm: str = typer.Option(..., "--rm", help="the RM id (the token's sub),
     except (AuthError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
+
+
+@serve_app.command("hotpath")
+def hotpath(instance: str = typer.Option(None, help="instance name: the transactional id is uhnw-hotpath-<instance> (default: host name)"),
+            host: str = typer.Option("127.0.0.1", help="interface of the /health and /metrics server"),
+            metrics_port: int = typer.Option(9108, help="port of the /health and /metrics server"),
+            refresh_seconds: float = typer.Option(10.0, help="how often to check PostgreSQL `clients` for changes"),
+            max_batch: int = typer.Option(200, help="most messages per transaction"),
+            max_wait_ms: int = typer.Option(20, help="longest wait to fill a batch, in milliseconds"),
+            model_version: str = typer.Option("latest", help="relevance model version (default: the promoted one)"),
+            log_level: str = typer.Option("info", help="log level")):
+    "The streaming enrichment service: raw-news-events → enrich → enriched-alerts, exactly once (Kafka transactions)."
+    import logging
+
+    from uhnw.serve.hotpath import HotpathError, serve_hotpath
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        code = serve_hotpath(load_settings(), instance, host, metrics_port, refresh_seconds, max_batch, max_wait_ms, model_version)
+    except HotpathError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)

@@ -77,12 +77,93 @@ def run_demo(settings: Settings, once: bool = True) -> dict:
             print(f"    {d.source_topic}[{d.source_partition}]@{d.source_offset} {d.stage}: {d.reason}")
 
     cold = run_cold_demo(settings, timings)
+    hot = run_hot_demo(settings, timings, once=once)
     summary = {"demo": "uhnw", "kafka": settings.bootstrap_servers, "postgres_dsn": settings.dsn(masked=True),
                "events_produced": len(DEMO_NEWS), "events_consumed": stats.processed,
-               "dead_lettered": stats.dead_lettered, "dead_letters_this_run": len(letters), **cold, "stages_s": timings}
+               "dead_lettered": stats.dead_lettered, "dead_letters_this_run": len(letters), **cold, **hot, "stages_s": timings}
     print("stack left running: `uhnw stack status`, `uhnw stack down`")
     print(json.dumps(summary))
     return summary
+
+
+HOT_ARTICLES, HOT_RATE = 60, 10.0  # articles posted by the demo, per second
+
+
+def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
+    """The hot path live: API and enrichment service started, one WebSocket per RM of the demo book, synthetic news
+    about the book posted to the signed webhook; each RM's console line shows the alerts reaching their browser.
+    Without `once`, news keeps flowing (one article a second) until Ctrl-C."""
+    import httpx
+
+    from uhnw.hot_harness import (
+        RmListener,
+        clients_from_db,
+        ensure_relevance_model,
+        expected_alerts,
+        post_signed,
+        provider_payload,
+        rm_token,
+        start_hot_services,
+    )
+    from uhnw.synth import synth_news
+
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    with _stage(timings, "relevance_model"):
+        print(f"    model {ensure_relevance_model(settings, datetime.now(UTC).date().isoformat())}")
+    clients = clients_from_db(settings)
+    articles = synth_news(clients, HOT_ARTICLES, seed=int(run_id) % 100_000, source=f"demo{run_id}")
+    expected = expected_alerts(settings, articles, clients)
+    with _stage(timings, "hot_services"):
+        services = start_hot_services(settings, settings.home / "runs" / "services" / run_id)
+        print(f"    api {services.api_url} (webhook, /ws, /alerts)  hotpath {services.metrics_url}/health  logs {services.logs}")
+    names = dict(zip(clients["client_id"], clients["full_name"], strict=True))
+    def show(f):
+        a = f.alert
+        print(f"    [{f.rm_id}] alert #{a['alert_id']} {names.get(a['client_id'], a['client_id'])}: {a['headline'][:70]}  "
+              f"(relevance {a['relevance']:.2f})", flush=True)
+    rms = sorted(set(clients["rm_id"].dropna()))
+    listeners = [RmListener(services.api_url, rm, rm_token(settings, rm), on_frame=show).start() for rm in rms]
+    try:
+        with _stage(timings, "hot_stream"):
+            sent_at = {}
+            with httpx.Client(timeout=10) as client:
+                for a in articles:
+                    t0 = time.perf_counter()
+                    status, t_ack = post_signed(client, services.api_url, services.secret, provider_payload(a))
+                    if status != 202: raise RuntimeError(f"webhook answered {status} for {a['id']}")
+                    sent_at[a["id"]] = t_ack
+                    time.sleep(max(0.0, 1 / HOT_RATE - (time.perf_counter() - t0)))
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and len(_delivered(listeners)) < len(expected):
+                    time.sleep(0.2)
+                if not once:
+                    print("    streaming one article a second; Ctrl-C to stop", flush=True)
+                    i = 0
+                    try:
+                        while True:
+                            extra = synth_news(clients, 1, seed=int(time.time()), source=f"live{run_id}-{i}")[0]
+                            post_signed(client, services.api_url, services.secret, provider_payload(extra))
+                            i += 1
+                            time.sleep(1)
+                    except KeyboardInterrupt:
+                        pass
+    finally:
+        for listener in listeners: listener.stop()
+        services.stop()
+    delivered = _delivered(listeners)
+    mine = {(aid, cid) for aid, cid in delivered if aid in sent_at}
+    latencies = sorted(f.received - sent_at[f.alert["article_id"]] for listener in listeners for f in listener.frames
+                       if f.alert["article_id"] in sent_at)
+    pct = lambda q: round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
+    print(f"    {len(articles)} articles posted, {len(expected)} alerts expected, {len(mine & expected)} delivered to the right RM; "
+          f"webhook 202 -> browser p50 {pct(0.5)} ms, p99 {pct(0.99)} ms")
+    return {"articles_posted": len(articles), "alerts_expected": len(expected), "alerts_delivered": len(mine & expected),
+            "alerts_unexpected": len(mine - expected), "hot_p50_ms": pct(0.5), "hot_p99_ms": pct(0.99)}
+
+
+def _delivered(listeners) -> set[tuple[str, str]]:
+    "(article id, client id) of every alert frame received by any RM."
+    return {(f.alert["article_id"], f.alert["client_id"]) for listener in listeners for f in listener.frames}
 
 
 COLD_DAYS, COLD_CLIENTS, COLD_POSITIONS = 3, 40, 4000

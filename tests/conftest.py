@@ -77,3 +77,20 @@ def cli(uhnw_env):
         full_env = {**os.environ, **(env or {})}
         return subprocess.run([*_uhnw_cmd(), *args], env=full_env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     return run
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory, stack):
+    "A UHNW_HOME whose lake holds a promoted relevance model trained on the seed set; `stack/` points at the session's stack."
+    from uhnw.config import load_settings
+    from uhnw.lake import lake_for
+    from uhnw.relevance import promote, read_seed, resolve_labels, save_model, train
+    from uhnw.resolve import Gazetteer
+    home = tmp_path_factory.mktemp("hotpath-home")
+    (home / "stack").symlink_to(stack.stack_dir)  # the PostgreSQL passfile of the session stack
+    lake = lake_for(load_settings(home=home)).ensure()
+    raw, clients = read_seed()
+    model, metrics = train(resolve_labels(raw, Gazetteer.from_clients(clients))[0], {"cv": 3})
+    save_model(model, metrics, lake, "relevance-hotpath-test")
+    promote(lake, "relevance-hotpath-test")
+    return home

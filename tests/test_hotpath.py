@@ -18,30 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from uhnw.config import load_settings
-
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 REPO = Path(__file__).resolve().parent.parent
 UHNW = str(REPO / ".venv" / "bin" / "uhnw")
 
 
 # --- fixtures -----------------------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def model_home(tmp_path_factory, stack):
-    "A UHNW_HOME whose lake holds a promoted relevance model trained on the seed set; `stack/` points at the session's stack."
-    from uhnw.lake import lake_for
-    from uhnw.relevance import promote, read_seed, resolve_labels, save_model, train
-    from uhnw.resolve import Gazetteer
-    home = tmp_path_factory.mktemp("hotpath-home")
-    (home / "stack").symlink_to(stack.stack_dir)  # the PostgreSQL passfile of the session stack
-    lake = lake_for(load_settings(home=home)).ensure()
-    raw, clients = read_seed()
-    model, metrics = train(resolve_labels(raw, Gazetteer.from_clients(clients))[0], {"cv": 3})
-    save_model(model, metrics, lake, "relevance-hotpath-test")
-    promote(lake, "relevance-hotpath-test")
-    return home
-
 
 def _surname(uid: str, salt: str) -> str:
     "A made-up surname unique to the test, so that no other test's client shares it."

@@ -245,7 +245,8 @@ def _java_cmd(s: Settings, main: str, *args: str, heap: str | None = None) -> li
 def _is_our_kafka(s: Settings, pid: int) -> bool:
     "Does `pid` run kafka.Kafka with this stack's server.properties?"
     argv = _cmdline(pid)
-    return "kafka.Kafka" in argv and str(_kafka_props(s)) in argv
+    ours = {str(_kafka_props(s)), str(_kafka_props(s).resolve())}  # a home reached through a symlink is the same home
+    return "kafka.Kafka" in argv and bool(ours & set(argv))
 
 
 def _kafka_pid(s: Settings) -> int | None:
@@ -486,7 +487,8 @@ def _pg_initdb(s: Settings) -> None:
 def _is_our_postgres(s: Settings, pid: int) -> bool:
     "Does `pid` run the bundled postgres on this stack's data directory?"
     argv = _cmdline(pid)
-    return bool(argv) and Path(argv[0]).name == "postgres" and str(_pg_data(s)) in argv
+    ours = {str(_pg_data(s)), str(_pg_data(s).resolve())}
+    return bool(argv) and Path(argv[0]).name == "postgres" and bool(ours & set(argv))
 
 
 def _pg_pid(s: Settings) -> int | None:
@@ -647,9 +649,11 @@ def up(settings: Settings) -> list[ComponentStatus]:
     return out
 
 
-def down(settings: Settings) -> list[ComponentStatus]:
+def down(settings: Settings, components: tuple[str, ...] = COMPONENTS) -> list[ComponentStatus]:
     "Stop the processes this stack started (checked against their pid files and command lines); safe when nothing runs."
+    unknown = set(components) - set(COMPONENTS)
+    if unknown: raise StackError(f"unknown component(s) {', '.join(sorted(unknown))}; the stack has {', '.join(COMPONENTS)}")
     if not settings.stack_dir.exists(): return status(settings)
     with _locked(settings):
-        details = {name: stop(settings) for name, stop in _DOWN.items()}
-    return [dataclasses.replace(st, detail=details[st.name]) for st in status(settings)]
+        details = {name: stop(settings) for name, stop in _DOWN.items() if name in components}
+    return [dataclasses.replace(st, detail=details.get(st.name, st.detail)) for st in status(settings)]

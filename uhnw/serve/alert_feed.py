@@ -23,8 +23,8 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from uhnw import db
-from uhnw.alerts import alert_row, alerts_for_rm, audience, latest_alert_id, live_frame, store_alert
-from uhnw.bus import Event, Poison, run_consumer, topic_name
+from uhnw.alerts import alert_row, alerts_for_rm, audiences, latest_alert_id, live_frame, store_alert, store_alerts
+from uhnw.bus import Event, run_consumer, topic_name
 from uhnw.config import Settings
 
 __all__ = ["ALERTS_BASE_TOPIC", "alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "stream_alerts"]
@@ -120,8 +120,12 @@ class Hub:
 
     def publish(self, rm_ids: list[str], alert_id: int) -> int:
         "Wake every session of `rm_ids`; returns how many were woken."
+        return self.publish_many(dict.fromkeys(rm_ids, alert_id))
+
+    def publish_many(self, latest: dict[str, int]) -> int:
+        "Wake every session of each RM of `latest` (RM id -> the largest alert id stored for them); returns how many were woken."
         n = 0
-        for rm in rm_ids:
+        for rm, alert_id in latest.items():
             for w in self._sessions.get(rm, ()):
                 w.notify(alert_id); n += 1
         return n
@@ -131,7 +135,9 @@ class Hub:
 
 
 class AlertFeed:
-    "The consumer thread: enriched-alerts → `store_alert` → hub. Restarts the consumer with back-off after a failure."
+    "The consumer thread: enriched-alerts → `store_alerts` (a batch per transaction) → hub. Restarts with back-off after a failure."
+
+    linger = 0.0  # a batch is the first message plus what is already fetched: no waiting for a fuller batch
 
     def __init__(self, settings: Settings, hub: Hub, loop: asyncio.AbstractEventLoop, metrics: AlertMetrics, group: str,
                  stats_interval_ms: int = 2000):
@@ -163,7 +169,8 @@ class AlertFeed:
         while not self._stop.is_set():
             try:
                 self.running = True
-                run_consumer(self.settings, self.topic, self.group, self._handle, stop=self._stop, consumer_conf=conf)
+                run_consumer(self.settings, self.topic, self.group, batch_handler=self._handle_batch, linger=self.linger,
+                             stop=self._stop, consumer_conf=conf)
             except Exception as e:  # PostgreSQL or the broker away: offsets of finished alerts are committed; retry
                 self.running, self.last_error = False, f"{type(e).__name__}: {e}"
                 log.exception("alert feed consumer failed; restarting in %.0f s", backoff)
@@ -193,28 +200,40 @@ class AlertFeed:
         if self._conn is not None: self._conn.close()
         self._conn = None
 
-    def _handle(self, event: Event) -> None:
-        "Store one alert, then (and only then) wake the sessions of the RMs who cover its client."
-        self.metrics.consumed.inc()
-        try:
-            alert_row(event.value)
-        except ValueError as e:
-            self.metrics.rejected.inc()
-            raise Poison(str(e)) from None
+    def _handle_batch(self, events: list[Event]) -> dict[int, str]:
+        """Store a consumed batch in one transaction, then (and only then) wake, once, the sessions of the RMs who cover
+        its clients. Returns the poison events ({position: reason}); `run_consumer` commits the offsets after this returns."""
+        self.metrics.consumed.inc(len(events))
+        poison: dict[int, str] = {}
+        good: list[tuple[int, Event]] = []
+        for i, ev in enumerate(events):
+            try: alert_row(ev.value); good.append((i, ev))
+            except ValueError as e: poison[i] = str(e)
         conn = self._connection()
         try:
-            stored = store_alert(conn, event.value)
-            rms = audience(conn, event.value["client_id"])
-        except (psycopg.DataError, psycopg.IntegrityError) as e:  # this record can never be stored
-            self.metrics.rejected.inc()
-            raise Poison(f"cannot store alert: {e}") from None
+            try:
+                stored = store_alerts(conn, [ev.value for _, ev in good]) if good else []
+            except (psycopg.DataError, psycopg.IntegrityError):  # some record can never be stored: find it, one at a time
+                stored, kept = [], []
+                for i, ev in good:
+                    try: stored.append(store_alert(conn, ev.value)); kept.append((i, ev))
+                    except (psycopg.DataError, psycopg.IntegrityError) as e: poison[i] = f"cannot store alert: {e}"
+                good = kept
+            covering = audiences(conn, {ev.value["client_id"] for _, ev in good}) if good else {}
         except psycopg.Error:
             self._close_conn()
             raise
-        (self.metrics.stored if stored.created else self.metrics.duplicates).inc()
-        if rms:
-            try: self.loop.call_soon_threadsafe(self.hub.publish, rms, stored.alert_id)
-            except RuntimeError: pass  # the event loop is shutting down; the alert is stored and will be replayed
+        self.metrics.rejected.inc(len(poison))
+        self.metrics.stored.inc(sum(s.created for s in stored))
+        self.metrics.duplicates.inc(sum(not s.created for s in stored))
+        latest: dict[str, int] = {}  # RM -> the largest alert id of the batch they may see
+        for (_, ev), s in zip(good, stored, strict=True):
+            for rm in covering.get(ev.value["client_id"], ()):
+                latest[rm] = max(latest.get(rm, 0), s.alert_id)
+        if latest:
+            try: self.loop.call_soon_threadsafe(self.hub.publish_many, latest)
+            except RuntimeError: pass  # the event loop is shutting down; the alerts are stored and will be replayed
+        return poison
 
     def health(self) -> dict:
         return {"alive": self.alive(), "topic": self.topic, "group": self.group, "lag": {str(p): n for p, n in sorted(self.lag.items())},
@@ -253,7 +272,7 @@ async def stream_alerts(send: Callable[[dict], Awaitable[None]],  # sends one JS
         while True:
             await wake.event.wait()
             wake.event.clear()
-            if wake.pending > last:  # ids are committed in order (uhnw.alerts.store_alert), so `> last` is all that is new
+            if wake.pending > last:  # ids are committed in order (uhnw.alerts.store_alerts), so `> last` is all that is new
                 last, _ = await catch_up(last)
     finally:
         hub.unsubscribe(rm_id, wake)

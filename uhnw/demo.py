@@ -10,6 +10,7 @@ and the portfolio-health report written. Ends with one JSON line of figures.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import contextmanager
@@ -53,26 +54,29 @@ def run_demo(settings: Settings, once: bool = True) -> dict:
         created = ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
         print(f"    {sum(v == 'created' for v in created.values())} created, {sum(v == 'exists' for v in created.values())} existed")
 
-    topic = topic_name(settings, "raw-news-events")
+    # the bus walk-through uses topics of its own, so the live news the hot path carries does not mix in
+    bus = dataclasses.replace(settings, topic_prefix=settings.topic_prefix + "demo-bus.")
+    ensure_topics(AdminClient(client_config(bus)), topic_specs(bus))
+    topic = topic_name(bus, "raw-news-events")
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     with _stage(timings, "produce"):
-        producer = EventProducer(settings)
+        producer = EventProducer(bus)
         for i, (source, headline, body) in enumerate(DEMO_NEWS):
             now = datetime.now(UTC)
             producer.send(topic, {"article_id": f"demo-{run_id}-{i}", "source": source, "headline": headline, "body": body,
                                   "language": "en", "published_at": now, "received_at": now}, key=f"demo-{run_id}-{i}")
         producer.flush()
-        raw = Producer(client_config(settings))  # what a misconfigured producer sends: JSON, not Avro
+        raw = Producer(client_config(bus))  # what a misconfigured producer sends: JSON, not Avro
         raw.produce(topic, key=f"demo-{run_id}-bad".encode(), value=b'{"headline": "not avro"}')
         raw.flush(10)
         print(f"    {len(DEMO_NEWS)} Avro news events and 1 malformed message -> {topic}")
 
     consumed = []
     with _stage(timings, "consume"):
-        stats = run_consumer(settings, topic, "uhnw-demo", lambda ev: (consumed.append(ev), print(
+        stats = run_consumer(bus, topic, "uhnw-demo", lambda ev: (consumed.append(ev), print(
             f"    [{ev.partition}]@{ev.offset:<5} {ev.key}  {ev.value['headline']}")), idle_timeout=3)
     with _stage(timings, "dead_letters"):
-        letters = [d for d in read_dead_letters(settings, topic) if d.key and run_id.encode() in d.key]
+        letters = [d for d in read_dead_letters(bus, topic) if d.key and run_id.encode() in d.key]
         for d in letters:
             print(f"    {d.source_topic}[{d.source_partition}]@{d.source_offset} {d.stage}: {d.reason}")
 

@@ -128,6 +128,58 @@ def test_several_clients_in_one_article_are_all_found(g):
     assert ids(g.resolve("Tycoons back solar deal", body)) == ["UHNW-103", "UHNW-301", "UHNW-401"]
 
 
+FAMILY_BOOK = """client_id,full_name,aliases,rm_id,base_currency,organizations,city,country
+UHNW-104,Sophie Moreau,S. Moreau,RM-02,USD,Moreau Family Office,Geneva,Switzerland
+UHNW-134,Giulia Moreau,G. Moreau|Giulia M.,RM-01,EUR,Moreau Holdings|Moreau Family Office,Milan,Italy
+UHNW-109,Vikram Nair,,RM-01,USD,,Bengaluru,India
+UHNW-117,Rajesh Nair,R. Nair|Rajesh N.,RM-01,GBP,,New Delhi,India
+"""
+
+
+@pytest.fixture(scope="module")
+def family() -> Gazetteer:
+    "A book with relatives who share a surname, one of each pair with initialled aliases."
+    return Gazetteer.from_clients(load_clients(io.StringIO(FAMILY_BOOK)))
+
+
+@pytest.mark.parametrize("given,surname,org,client", [("Sophie", "Moreau", "Moreau Family Office", "UHNW-104"),
+                                                      ("Vikram", "Nair", "Nair Holdings", "UHNW-109")])
+def test_a_shared_surname_after_one_relatives_full_name_goes_to_that_relative_only(family, given, surname, org, client):
+    headline = f"{given} {surname} sued by former partners over {org} payout"
+    body = (f"Former partners of {org} have sued {given} {surname} in a Paris court, seeking damages of $ 100 million. "
+            f"The lawsuit claims {surname} withheld dividends.")
+    [m] = family.resolve(headline, body)
+    assert (m.client_id, m.mention, m.field, m.score) == (client, f"{given} {surname}", "headline", 1.0)
+    last = body.rindex(surname)
+    assert [(x.field, x.start) for x in m.mentions if x.mention == surname] == [("body", last)]  # the surname is hers/his
+
+
+@pytest.mark.parametrize("names,surname,clients", [(("Sophie", "Giulia"), "Moreau", ["UHNW-104", "UHNW-134"]),
+                                                   (("Vikram", "Rajesh"), "Nair", ["UHNW-109", "UHNW-117"])])
+def test_relatives_both_named_in_full_are_both_found(family, names, surname, clients):
+    a, b = (f"{n} {surname}" for n in names)
+    body = f"Former partners have sued {a} and {b} in a Paris court. The lawsuit claims {surname} withheld dividends."
+    ms = family.resolve(f"{a} and {b} sued by former partners", body)
+    assert ids(ms) == clients and all(m.score == 1.0 for m in ms)
+    assert all(x.mention != surname for m in ms for x in m.mentions)  # a surname shared by two named relatives is neither's
+
+
+@pytest.mark.parametrize("text", ["Moreau withheld dividends, the lawsuit claims.", "Moreau Holdings withheld dividends.",
+                                  "Partners of Moreau Family Office say Moreau withheld dividends.",
+                                  "Nair withheld dividends.", "P. Moreau withheld dividends.", "Lawyers for Anna G. Moreau spoke."])
+def test_a_surname_alone_is_no_relative_whatever_organisation_words_surround_it(family, text):
+    assert family.resolve("", text) == []
+
+
+@pytest.mark.parametrize("text,client,mention", [("G. Moreau withheld dividends.", "UHNW-134", "G. Moreau"),
+                                                 ("S Moreau withheld dividends.", "UHNW-104", "S Moreau"),
+                                                 ("Lawyers for R. Nair said so.", "UHNW-117", "R. Nair"),
+                                                 ("Lawyers for Rajesh N. said so.", "UHNW-117", "Rajesh N")])
+def test_an_initialled_alias_resolves_only_with_its_initial(family, text, client, mention):
+    [m] = family.resolve("", text)
+    assert (m.client_id, m.mention, text[m.start:m.end]) == (client, mention, mention)
+
+
 @pytest.mark.parametrize("text", ["Amitabh Saxena spoke at the event.", "Amit Saxena-Rao spoke at the event.",
                                   "Amit Kumar Saxena spoke at the event.", "Rohit Saxena spoke at the event.",
                                   "Robert Whitfield Jr spoke at the event.", "Roberta Whitfield spoke at the event.",

@@ -130,6 +130,8 @@ class Pattern:
     client: int  # index into Gazetteer.clients
     tokens: tuple[tuple[str, ...], ...]
     factor: float  # 1 for the full name, less for derived forms
+    lead: str = ""  # initials the text must write right before the tokens (`G. Moreau`), in order
+    trail: str = ""  # initials the text must write right after them (`Giulia M.`)
 
 @dataclass(frozen=True)
 class ClientInfo:
@@ -156,22 +158,32 @@ def _surname_span(toks: list, east_asian: bool) -> tuple[int, int]:
 def _cues(text: str, drop: set) -> frozenset:
     return frozenset(t[0] for t in map(fold_token, WORD_RE.findall(text)) if len(t[0]) >= 3 and t[0] not in ORG_STOPWORDS and t[0] not in drop)
 
+def _initials(toks: list) -> tuple[str, str]:
+    """The initials a name needs written around it: for a name that is one word besides its initials (`G. Moreau`,
+    `Giulia M.`), those before and after the word; else none (`Amit K. Saxena` matches `Amit Saxena`)."""
+    words = [i for i, t in enumerate(toks) if len(t[0]) > 1]
+    if len(words) != 1: return "", ""
+    i = words[0]
+    return "".join(t[0] for t in toks[:i]), "".join(t[0] for t in toks[i + 1:])
+
 def _client_names(row) -> tuple[list, ClientInfo]:
-    "Primary (tokens, factor) names of one client row and its ClientInfo."
+    "Primary (tokens, hyphens, factor, lead initials, trailing initials) names of one client row and its ClientInfo."
     east = row.country.strip().lower() in EAST_ASIAN
     toks, hyph = _raw_tokens(row.full_name)
     toks = [t for t in toks if t[0]]
-    names = [(toks, hyph, 1.0)]
+    names = [(toks, hyph, 1.0, *_initials(toks))]
     s0, s1 = _surname_span(toks, east)
     given = 2 if toks and toks[0][0] in GIVEN_PREFIXES else 1
     if not east and s0 > given and len(toks) > 2:
-        names.append((toks[:given] + toks[s0:], hyph[:given - 1] + [False] + hyph[s0:], 0.97))
+        names.append((toks[:given] + toks[s0:], hyph[:given - 1] + [False] + hyph[s0:], 0.97, "", ""))
     if east and 2 <= len(toks) <= 3:
-        names.append((toks[1:] + toks[:1], hyph[1:] + [False], 0.97))
+        names.append((toks[1:] + toks[:1], hyph[1:] + [False], 0.97, "", ""))
     secondary = [(toks[s0:s1], hyph[s0:s1 - 1])]
     for alias in filter(None, (a.strip() for a in row.aliases.split("|"))):
         at, ah = _raw_tokens(alias)
-        (names.append((at, ah, 0.97)) if len(at) > 1 else secondary.append((at, ah))) if at else None
+        if not at: continue
+        # a one-word alias is secondary; so is one-word-plus-initials unless the text writes the initials (`Pattern.lead`)
+        (names.append((at, ah, 0.97, *_initials(at))) if len(at) > 1 else secondary.append((at, ah)))
     sec = tuple((f, k) for t, h in secondary for f in name_forms(t, h) for k in _keyseqs(f))
     mids = toks[given:s0] if not east else toks[1:]
     name_words = {s for t in toks for s in t}
@@ -219,12 +231,12 @@ class Gazetteer:
             names, info = _client_names(row)
             infos.append(info)
             seen = set()
-            for toks, hyph, factor in names:
+            for toks, hyph, factor, lead, trail in names:
                 for form in name_forms(toks, hyph):
-                    if form in seen: continue
-                    seen.add(form)
+                    if (form, lead, trail) in seen: continue
+                    seen.add((form, lead, trail))
                     pid = len(patterns)
-                    patterns.append(Pattern(ci, form, factor))
+                    patterns.append(Pattern(ci, form, factor, lead, trail))
                     for ks in _keyseqs(form):
                         seq.setdefault(ks, []).append(pid)
                         first.setdefault(ks[0], set()).add(len(ks))
@@ -272,6 +284,7 @@ _TOKEN_BYTE = np.zeros(256, dtype=bool); _TOKEN_BYTE[np.frombuffer((_ALNUM + "'`
 _TYPOGRAPHY = (("’", "'"), ("‘", "'"), ("“", " "), ("”", " "), ("–", " "), ("—", " "), ("‐", " "), ("\u00a0", " "), ("…", " "))
 _SPLIT_RE = re.compile(f"({WORD_RE.pattern})")
 _SPELL, _KEY, _FLAGS = itemgetter(0), itemgetter(1), itemgetter(2)
+_INITIAL_GAPS = frozenset((" ", ". ", ".", "\u00a0", ".\u00a0"))  # what may separate an initial from the next token
 
 def _ascii_form(text: str) -> str | None:
     "`text` with typographic marks mapped to ASCII ones of the same role for `WORD_RE` (same length), or None if it stays non-ASCII."
@@ -429,6 +442,22 @@ class _Field:
             return 0.5
         return 1.0
 
+    def initials_around(self, r0: int, r1: int, lead: str, trail: str) -> tuple[int, int, float] | None:
+        """(start, end, multiplier) of tokens r0..r1-1 with the initials `lead` written right before them and `trail` right
+        after (`G. Moreau`, `G Moreau`, `Giulia M.`), or None if the text does not write them; × 0.5 for a capitalised word
+        beyond the initials (`Anna G. Moreau`: a longer name)."""
+        ws, t, starts, ends = self.words, self.text, self.starts, self.ends
+        a, b = self.red[r0] - len(lead), self.red[r1 - 1] + len(trail)  # first and last token of the extended span
+        if a < 0 or b >= len(ws): return None
+        letters = [*range(a, self.red[r0]), *range(self.red[r1 - 1] + 1, b + 1)]
+        if [ws[i] for i in letters] != list((lead + trail).upper()): return None
+        if any(t[ends[i]:starts[i + 1]] not in _INITIAL_GAPS for i in range(a, b)): return None
+        if a and t[starts[a] - 1] in "-‐–": return None
+        mult = 1.0
+        if lead and (j := self.neighbour(a, True)) is not None and self._namelike(j, True): mult = 0.5
+        if trail and b + 1 < len(ws) and t[ends[b]:starts[b + 1]] in (" ", ". ") and self._namelike(b + 1, False): mult = 0.5
+        return starts[a], ends[b], mult
+
     def stranger_near(self, r0: int, r1: int) -> bool:
         "Whether a stranger cue (`STRANGER_WORDS`) lies within `STRANGER_WINDOW` scanned tokens of tokens r0..r1-1."
         return any(r0 - STRANGER_WINDOW <= r < r1 + STRANGER_WINDOW for r in self.stranger_at)
@@ -462,6 +491,11 @@ def _candidates(g: Gazetteer, f: _Field) -> list:
         start, end = f.span(r0, r1)
         near = f.near_miss(r0, r1, start, end, L)
         if near is None: continue
+        if p.lead or p.trail:  # a word with initials (`G. Moreau`): only with those initials, and the span takes them in
+            around = f.initials_around(r0, r1, p.lead, p.trail)
+            if around is None: continue
+            start, end, more = around
+            near *= more
         spell = tuple(map(_SPELL, f.info[r0:r1]))
         score = (1.0 if spell == p.tokens else _spelling_score(spell, p.tokens)) * p.factor * near  # the same spellings: 1
         for ini in f.skipped_initials(r0, r1):

@@ -4,7 +4,14 @@ master's refresh thread, and the /health and /metrics HTTP server.
 The decisions (what a batch becomes, when the master is rebuilt, what /health says) are `uhnw.hotpath`; this
 module only opens the consumer, the transactional producer, the PostgreSQL connection and the HTTP server, and
 moves records between them. Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot start (no model,
-no clients), 2 on a fatal Kafka error (e.g. fenced by another instance with the same transactional id).
+no clients), 2 when fenced by another instance with the same transactional id.
+
+Recovery (each logged at WARNING with the error): an abortable transaction failure aborts the transaction and rewinds
+the consumer to the committed offsets; a fatal producer error other than fencing, a failed abort, or a transactional
+call that does not return within its timeout (librdkafka 2.16 can block `send_offsets_to_transaction` for ever after a
+broker restart: confluentinc/librdkafka#5456, #5511) re-creates the producer with the same transactional id (whose
+`init_transactions` fences the stuck one and aborts its open transaction) and the consumer (which resumes from the
+committed offsets). Nothing is lost and, for `read_committed` readers, nothing is duplicated.
 """
 from __future__ import annotations
 
@@ -88,6 +95,8 @@ class HotpathMetrics:
         self.clients = Gauge("uhnw_hotpath_clients", "Clients in the gazetteer being served", registry=r)
         self.refreshes = Counter("uhnw_hotpath_master_refreshes", "Client master rebuilds swapped in", registry=r)
         self.lag = Gauge("uhnw_hotpath_consumer_lag", "Messages left to consume per partition", ["partition"], registry=r)
+        self.recreated = Counter("uhnw_hotpath_clients_recreated", "Producer and consumer re-created after a fatal error "
+                                 "or a stuck transactional call", registry=r)
 
 
 # --- client master ------------------------------------------------------------------------------------------------
@@ -180,9 +189,52 @@ def _http_server(host: str, port: int, health, metrics: HotpathMetrics) -> Threa
 
 # --- the transactional loop ---------------------------------------------------------------------------------------
 
+TXN_TIMEOUT = 30.0  # seconds each transactional call may block
+STUCK_GRACE = 5.0  # past its own timeout a transactional call is deemed stuck and its producer abandoned
+
+
+class ProducerStuck(RuntimeError):
+    "A transactional call did not return within its timeout: the producer's transaction state is unknown."
+
+
 def _kafka_error(e: BaseException):
     from confluent_kafka import KafkaException
     return e.args[0] if isinstance(e, KafkaException) and e.args else None
+
+
+def _fenced(err) -> bool:
+    "Another live producer took our transactional id: re-creating ours would fence it back, so we exit."
+    from confluent_kafka import KafkaError
+    return err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH) \
+        or "fenced" in (err.str() or "").lower()
+
+
+def _after_failure(e: BaseException) -> str:
+    "What a failed transactional call leaves us to do: 'abort' (then rewind), 'recreate' (new clients) or 'exit' (fenced)."
+    if isinstance(e, ProducerStuck): return "recreate"
+    err = _kafka_error(e)
+    if err is None: return "abort"
+    if _fenced(err): return "exit"
+    return "recreate" if err.fatal() else "abort"
+
+
+def _txn_call(producer, method: str, *args, timeout: float = TXN_TIMEOUT):
+    """`producer.<method>(*args, timeout)` with a deadline of our own: run in a helper thread (the call releases the
+    GIL), and ProducerStuck if it has not returned `STUCK_GRACE` seconds after its timeout. The helper thread keeps
+    the stuck producer until librdkafka lets go of it."""
+    box, done = {}, threading.Event()
+
+    def call():
+        try: box["result"] = getattr(producer, method)(*args, timeout)
+        except BaseException as e: box["error"] = e
+        finally: done.set()
+
+    threading.Thread(target=call, name=f"hotpath-{method}", daemon=True).start()
+    if not done.wait(timeout + STUCK_GRACE):
+        raise ProducerStuck(f"{method} has not returned {timeout + STUCK_GRACE:.0f} s after it was called "
+                            f"(timeout {timeout:.0f} s)")
+    if "error" in box: raise box["error"]
+    return box.get("result")
 
 
 def _rewind(consumer) -> None:
@@ -249,14 +301,23 @@ def serve_hotpath(settings: Settings,
     decode = lambda data: codec.decode(NEWS_TOPIC, data)
     encode = lambda alert: codec.encode(ALERTS_TOPIC, alert)
 
-    producer = Producer(producer_config(settings, **{"transactional.id": transactional_id(settings, instance),
-                                                     "linger.ms": 0, "transaction.timeout.ms": 60000}))
-    producer.init_transactions(60)  # fences an older incarnation of this instance and aborts its open transaction
-    consumer = Consumer(consumer_config(settings, group, **{"client.id": f"uhnw-hotpath-{instance}",
-                                                            "fetch.wait.max.ms": 10, "session.timeout.ms": 10000}))
+    def new_producer():
+        p = Producer(producer_config(settings, **{"transactional.id": transactional_id(settings, instance),
+                                                  "linger.ms": 0, "transaction.timeout.ms": 60000}))
+        _txn_call(p, "init_transactions", timeout=60)  # fences an older incarnation of this id and aborts its open transaction
+        return p
+
+    def new_consumer():
+        c = Consumer(consumer_config(settings, group, **{"client.id": f"uhnw-hotpath-{instance}",
+                                                         "fetch.wait.max.ms": 10, "session.timeout.ms": 10000}))
+        c.subscribe([raw_topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+        return c
+
+    producer = new_producer()
     probe = Consumer({**client_config(settings), "group.id": f"{group}-probe", "enable.auto.commit": False,
                       "isolation.level": "read_committed"})
     rebalances = [0]
+    consumer = None
 
     def on_assign(c, parts):
         rebalances[0] += 1
@@ -285,8 +346,30 @@ def serve_hotpath(settings: Settings,
     refresher.start()
     restore = _on_signals(stop)
     code = 0
+
+    def recreate(why: BaseException) -> None:
+        "New producer (same transactional id: fences the old one, aborts its transaction), then a new consumer."
+        nonlocal producer, consumer
+        if stop.is_set(): return  # stopping anyway: the next incarnation's init_transactions cleans up
+        log.warning("re-creating the producer (transactional id %s) and the consumer after %s: %s",
+                    transactional_id(settings, instance), type(why).__name__, _kafka_error(why) or why)
+        metrics.recreated.inc()
+        producer = None  # a stuck call's helper thread keeps the old one until it returns; the new one fences it
+        while not stop.is_set():
+            try:
+                producer = new_producer()
+                break
+            except (KafkaException, ProducerStuck) as e:
+                if _after_failure(e) == "exit": raise
+                log.warning("cannot re-create the producer yet (%s), retrying", _kafka_error(e) or e)
+                stop.wait(1.0)
+        if producer is None: return
+        try: consumer.close()
+        except Exception as e: log.warning("closing the old consumer: %s", e)
+        consumer = new_consumer()  # resumes from the committed offsets once assigned
+
     try:
-        consumer.subscribe([raw_topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+        consumer = new_consumer()
         log.info("hotpath instance %s consuming %s in group %s (transactional id %s), /health on %s:%d", instance, raw_topic,
                  group, transactional_id(settings, instance), host, metrics_port)
         while not stop.is_set():
@@ -295,7 +378,9 @@ def serve_hotpath(settings: Settings,
             if first is None: continue
             msgs = [first, *consumer.consume(max_batch - 1, timeout=max_wait_ms / 1000)] if max_batch > 1 else [first]
             if rebalances[0] != seen:  # partitions moved while collecting: the new owner (maybe us) starts at the committed offsets
-                _rewind(consumer); continue
+                try: _rewind(consumer)
+                except KafkaException as e: recreate(e)
+                continue
             good = []
             for m in msgs:
                 if m.error() is None: good.append(m)
@@ -314,22 +399,26 @@ def serve_hotpath(settings: Settings,
                 t1 = time.perf_counter()
                 positions = [tp for tp in consumer.position([TopicPartition(raw_topic, p) for p in offsets]) if tp.offset >= 0]
                 for tp in positions: tp.offset = max(tp.offset, offsets[tp.partition])
-                producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
+                _txn_call(producer, "send_offsets_to_transaction", positions, consumer.consumer_group_metadata())
                 t2 = time.perf_counter()
                 _commit(producer)
                 t3 = time.perf_counter()
                 for phase, secs in (("produce", t1 - t0), ("send_offsets", t2 - t1), ("commit", t3 - t2)):
                     metrics.txn_phase.labels(phase).observe(secs)
-            except KafkaException as e:
-                err = _kafka_error(e)
-                if err is not None and err.fatal(): raise
-                log.warning("transaction aborted, batch of %d will be consumed again: %s", len(good), err or e)
-                try: producer.abort_transaction(30)
-                except KafkaException as e2:
-                    if (err2 := _kafka_error(e2)) is not None and err2.fatal(): raise
-                    log.warning("abort failed: %s", e2)
-                _rewind(consumer)
+            except (KafkaException, ProducerStuck) as e:
+                todo = _after_failure(e)
+                if todo == "exit": raise
                 metrics.aborted.inc(); state.counters["transactions_aborted"] += 1
+                if todo == "abort":
+                    log.warning("transaction aborted, batch of %d will be consumed again: %s", len(good), _kafka_error(e) or e)
+                    try:
+                        _txn_call(producer, "abort_transaction")
+                        _rewind(consumer)
+                    except (KafkaException, ProducerStuck) as e2:
+                        if _after_failure(e2) == "exit": raise
+                        recreate(e2)
+                else:
+                    recreate(e)
                 time.sleep(0.2)
                 continue
             now = datetime.now(UTC)
@@ -354,11 +443,13 @@ def serve_hotpath(settings: Settings,
         stop.set()
         restore()
         server.shutdown(); server.server_close()
-        try: consumer.close()
-        except Exception as e: log.warning("consumer close: %s", e)
+        if consumer is not None:
+            try: consumer.close()
+            except Exception as e: log.warning("consumer close: %s", e)
         probe.close()
-        try: producer.flush(10)
-        except Exception as e: log.warning("producer flush: %s", e)  # a fenced producer refuses even this
+        if producer is not None:
+            try: producer.flush(10)
+            except Exception as e: log.warning("producer flush: %s", e)  # a fenced producer refuses even this
         refresher.join(timeout=5)
     log.info("hotpath instance %s stopped: %s", instance, json.dumps(state.counters))
     return code
@@ -368,7 +459,7 @@ def _commit(producer, attempts: int = 3) -> None:
     "commit_transaction, retrying a retriable failure (the commit may be re-issued); anything else propagates."
     for i in range(attempts):
         try:
-            producer.commit_transaction(30)
+            _txn_call(producer, "commit_transaction")
             return
         except Exception as e:
             err = _kafka_error(e)

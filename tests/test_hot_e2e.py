@@ -1,0 +1,137 @@
+"""The Real-Time Alert Flow end to end, through the real broker and PostgreSQL: signed articles posted
+to the webhook, `uhnw serve hotpath` enriching them exactly once, `uhnw serve api` storing and pushing
+alerts, two RMs connected by WebSocket. Each RM gets exactly the alerts for their own clients;
+passing mentions and articles about nobody produce nothing; bad signatures are refused; a broker
+restart in the middle of the stream loses nothing."""
+import dataclasses
+import json
+import time
+import uuid
+
+import httpx
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from uhnw import stack as local_stack
+from uhnw.bus import client_config, ensure_topics, topic_specs
+from uhnw.db import connect
+from uhnw.hot_harness import RmListener, post_signed, rm_token, start_hot_services
+from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, signature_header
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+
+def _name(salt: str) -> str:
+    "A made-up full name no other test uses (first name + surname built from a uuid)."
+    h = uuid.uuid4().hex
+    cons, vows = "bdfgklmnprstvz", "aeiou"
+    word = lambda i: "".join(cons[int(h[j:j + 2], 16) % 14] + vows[int(h[j + 2], 16) % 5] for j in range(i, i + 9, 3))
+    return f"{word(0).capitalize()} {word(12).capitalize()}{salt}"
+
+
+@pytest.fixture
+def hot(stack, model_home, tmp_path):
+    "Services on a topic prefix of this test's own, two RMs with one client each, their WebSockets open."
+    settings = dataclasses.replace(stack, home=model_home, topic_prefix=f"e2e{uuid.uuid4().hex[:8]}.")
+    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
+    uid = uuid.uuid4().hex[:6]
+    book = {f"E2E-{uid}-A": (_name("sen"), f"RM-A-{uid}"), f"E2E-{uid}-B": (_name("berg"), f"RM-B-{uid}")}
+    with connect(settings, autocommit=True) as conn:
+        for cid, (name, rm) in book.items():
+            conn.execute("insert into clients (client_id, full_name, city, country, rm_id, base_currency) "
+                         "values (%s, %s, 'Oslo', 'Norway', %s, 'NOK')", (cid, name, rm))
+    services = start_hot_services(settings, tmp_path / "logs")
+    rms = {rm: RmListener(services.api_url, rm, rm_token(settings, rm)).start() for _, rm in book.values()}
+    yield settings, services, book, rms
+    for listener in rms.values(): listener.stop()
+    services.stop()
+
+
+def story(aid: str, name: str, kind: str) -> dict:
+    surname = name.split()[-1]
+    text = {
+        "event": (f"{name} sued by former partners over {surname} Holdings payout",
+                  f"Former partners of {surname} Holdings have sued {name} in an Oslo court, seeking damages of $ 300 million. "
+                  f"The lawsuit claims {surname} withheld dividends."),
+        "passing": ("Oslo stocks close higher as tech rebounds",
+                    f"Shares in Oslo closed higher on Tuesday. Traders, among them a fund backed by {name}, said volumes were thin."),
+        "market": ("Central bank holds rates steady", "The central bank kept its policy rate unchanged, in line with forecasts."),
+    }[kind]
+    return {"id": aid, "source": "newswire", "url": f"https://news.example/{aid}", "headline": text[0], "body": text[1]}
+
+
+def frames_by_rm(rms) -> dict[str, set[tuple[str, str]]]:
+    return {rm: {(f.alert["article_id"], f.alert["client_id"]) for f in listener.frames} for rm, listener in rms.items()}
+
+
+def wait_for(rms, want: dict, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = frames_by_rm(rms)
+        if all(want[rm] <= got[rm] for rm in want): break
+        time.sleep(0.2)
+    time.sleep(1.5)  # anything extra (a duplicate, a wrong RM) would arrive by now
+    return frames_by_rm(rms)
+
+
+def test_each_rm_gets_exactly_the_alerts_for_their_clients_and_nothing_else(hot):
+    settings, services, book, rms = hot
+    (a_id, (a_name, a_rm)), (b_id, (b_name, b_rm)) = book.items()
+    run = uuid.uuid4().hex[:6]
+    articles = [story(f"{run}-a1", a_name, "event"), story(f"{run}-b1", b_name, "event"), story(f"{run}-a2", a_name, "passing"),
+                story(f"{run}-m1", a_name, "market"), story(f"{run}-b2", b_name, "event")]
+    with httpx.Client(timeout=10) as client:
+        for a in articles:
+            status, _ = post_signed(client, services.api_url, services.secret, a)
+            assert status == 202
+        body = json.dumps(story(f"{run}-forged", a_name, "event")).encode()
+        forged = client.post(services.api_url + "/webhooks/news", content=body, headers={
+            "content-type": "application/json", PROVIDER_HEADER: "newswire", SIGNATURE_HEADER: signature_header("wrong-secret", body)})
+        assert forged.status_code == 401
+    got = wait_for(rms, {a_rm: {(f"{run}-a1", a_id)}, b_rm: {(f"{run}-b1", b_id), (f"{run}-b2", b_id)}})
+    assert got[a_rm] == {(f"{run}-a1", a_id)}, "RM A: only the event story about A's client; no passing mention, no market news"
+    assert got[b_rm] == {(f"{run}-b1", b_id), (f"{run}-b2", b_id)}
+    assert sum(len(listener.frames) for listener in rms.values()) == 3, "each alert pushed once"
+    with connect(settings) as conn:
+        stored = conn.execute("select article_id, client_id from alerts where article_id like %s order by 1", (f"{run}-%",)).fetchall()
+    assert stored == [(f"{run}-a1", a_id), (f"{run}-b1", b_id), (f"{run}-b2", b_id)]
+
+
+def test_a_broker_restart_mid_stream_loses_nothing(hot, stack):
+    settings, services, book, rms = hot
+    (a_id, (a_name, a_rm)), (b_id, (b_name, b_rm)) = book.items()
+    run = uuid.uuid4().hex[:6]
+    articles = [story(f"{run}-{i:03d}", (a_name, b_name)[i % 2], "event") for i in range(40)]
+    accepted, refused = [], 0
+    with httpx.Client(timeout=15) as client:
+        for i, a in enumerate(articles):
+            if i == 15:
+                local_stack.down(stack, ("kafka",))  # the broker goes away mid-stream (the session stack owns its pid files)
+            if i == 25:
+                local_stack.up(stack)  # and comes back
+            while True:  # a provider retries until the webhook acknowledges (503 while the broker is down)
+                status, _ = post_signed(client, services.api_url, services.secret, a)
+                if status == 202: break
+                assert status == 503, status
+                refused += 1
+                if i >= 25: time.sleep(0.5)
+                else: break
+            if status == 202: accepted.append(a)
+    assert refused > 0, "articles posted while the broker was down were refused, not silently accepted"
+    retry = [a for a in articles if a not in accepted]
+    with httpx.Client(timeout=15) as client:
+        for a in retry:
+            for _ in range(60):
+                status, _ = post_signed(client, services.api_url, services.secret, a)
+                if status == 202: break
+                time.sleep(0.5)
+            assert status == 202
+    want = {a_rm: {(a["id"], a_id) for i, a in enumerate(articles) if i % 2 == 0},
+            b_rm: {(a["id"], b_id) for i, a in enumerate(articles) if i % 2 == 1}}
+    got = wait_for(rms, want, timeout=120)
+    assert got[a_rm] == want[a_rm] and got[b_rm] == want[b_rm], "every alert delivered to its RM, nothing lost"
+    assert sum(len(listener.frames) for listener in rms.values()) == 40, "and pushed once"
+    with connect(settings) as conn:
+        n = conn.execute("select count(*), count(distinct (article_id, client_id)) from alerts where article_id like %s",
+                         (f"{run}-%",)).fetchone()
+    assert n == (40, 40)

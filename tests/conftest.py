@@ -94,3 +94,32 @@ def model_home(tmp_path_factory, stack):
     save_model(model, metrics, lake, "relevance-hotpath-test")
     promote(lake, "relevance-hotpath-test")
     return home
+
+
+@pytest.fixture
+def bus(stack):
+    "Settings with a topic prefix of this test's own, and its topics created."
+    import dataclasses
+    import uuid
+
+    from confluent_kafka.admin import AdminClient
+
+    from uhnw.bus import client_config, ensure_topics, topic_specs
+    settings = dataclasses.replace(stack, topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
+    return settings
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    "A local AWS API emulator (moto server) on a free port, with test credentials in the environment."
+    from moto.server import ThreadedMotoServer
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+            mp.setenv(k, v)
+        mp.delenv("AWS_PROFILE", raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try: yield f"http://{host}:{port}"
+        finally: server.stop()

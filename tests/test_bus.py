@@ -1,7 +1,6 @@
 """The event bus against the real local broker: at-least-once delivery with commits
 after processing, restarts without loss or duplication past the committed offset,
 and dead-lettering that never stops a consumer."""
-import dataclasses
 import json
 import os
 import signal
@@ -9,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,14 +30,6 @@ from uhnw.bus import (
 
 pytestmark = [pytest.mark.kafka]
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def bus(stack):
-    "Settings with a topic prefix of this test's own, and its topics created."
-    settings = dataclasses.replace(stack, topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
-    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
-    return settings
 
 
 def news(i: int) -> dict:

@@ -122,20 +122,6 @@ def test_lambda_handler_refuses_a_non_kafka_event(parts):
 
 # --- the SageMaker summarizer against a moto server
 
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-    with pytest.MonkeyPatch.context() as mp:
-        for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
-            mp.setenv(k, v)
-        mp.delenv("AWS_PROFILE", raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try: yield f"http://{host}:{port}"
-        finally: server.stop()
-
-
 @pytest.mark.aws
 def test_sagemaker_summarizer_invokes_the_endpoint_and_clips_the_reply(moto_endpoint, monkeypatch):
     import boto3

@@ -1,7 +1,6 @@
 """The news poller against a local HTTP server and the real broker: conditional requests, 304s that produce
 nothing, backoff on errors with Retry-After honoured, dedupe that survives a restart, articles on
 `raw-news-events` decoded as NewsEvents and invalid ones dead-lettered with their reason."""
-import dataclasses
 import json
 import socket
 import threading
@@ -14,10 +13,9 @@ import httpx
 import pytest
 import typer
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
-from uhnw.bus import client_config, ensure_topics, read_dead_letters, topic_name, topic_specs
+from uhnw.bus import client_config, read_dead_letters, topic_name
 from uhnw.cli_news import news_poll
 from uhnw.ingest.news import url_article_id
 from uhnw.ingest.poll import Backoff, NewsPoller, PollError, PollProducer, PollState
@@ -85,14 +83,6 @@ def server():
 def http():
     with httpx.Client(timeout=5) as c:
         yield c
-
-
-@pytest.fixture
-def bus(stack):
-    "Settings with a topic prefix of this test's own, and its topics created."
-    settings = dataclasses.replace(stack, topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
-    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
-    return settings
 
 
 class RecordingSink:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from uhnw.bus import client_config, ensure_topics, topic_name, topic_specs
+from uhnw.bus import client_config, topic_name
 from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, ReplayGuard, signature_header
 from uhnw.schemas import AvroCodec
 from uhnw.serve.webhook import AckingProducer, router
@@ -22,14 +21,6 @@ from uhnw.serve.webhook import AckingProducer, router
 pytestmark = [pytest.mark.kafka]
 ARTICLE = Path(__file__).parent / "data" / "news" / "article.json"
 SECRETS = {"acme": "acme-shared-secret", "wire": "wire-shared-secret"}
-
-
-@pytest.fixture
-def bus(stack):
-    "Settings with a topic prefix of this test's own, and its topics created."
-    settings = dataclasses.replace(stack, topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
-    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
-    return settings
 
 
 def make_app(settings, producer) -> FastAPI:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from kafka_read import read_messages
 
 from uhnw.config import load_settings
 from uhnw.enrich import NEWS_TOPIC, Runtime, bench_enrich, client_directory, enrich, handle_batch
@@ -68,7 +69,6 @@ def test_enrich_alerts_the_subject_of_a_wealth_event_not_a_passing_mention(parts
 
 @pytest.mark.kafka
 def test_lambda_batch_publishes_alerts_to_kafka_dead_letters_garbage_and_reports_failures(stack, parts):
-    from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
 
     from uhnw.bus import EventProducer, client_config, ensure_topics, topic_name, topic_specs
@@ -90,27 +90,11 @@ def test_lambda_batch_publishes_alerts_to_kafka_dead_letters_garbage_and_reports
                         log=lambda m: None)
     assert resp == {"batchItemFailures": [{"itemIdentifier": {"partition": f"{raw_topic}-4", "offset": 9}}]}
 
-    def read_all(topic, decode):
-        c = Consumer({**client_config(settings), "group.id": f"g-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False})
-        try:
-            parts_ = c.list_topics(topic, timeout=10).topics[topic].partitions
-            out = []
-            for p in parts_:
-                lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-                if hi <= lo: continue
-                c.assign([TopicPartition(topic, p, lo)])
-                while len([m for m in out if m[0] == p]) < hi - lo:
-                    m = c.poll(10)
-                    assert m is not None, f"timed out reading {topic}"
-                    out.append((p, m.key(), decode(m), dict(m.headers() or [])))
-            return out
-        finally:
-            c.close()
-    alerts = read_all(topic_name(settings, "enriched-alerts"), lambda m: codec.decode("enriched-alerts", m.value()))
-    assert [(k, v["client_id"], v["article_id"]) for _, k, v, _ in alerts] == [(b"n-hot:UHNW-102", "UHNW-102", "n-hot")]
-    dead = read_all(topic_name(settings, "raw-news-events") + ".dlq", lambda m: m.value())
-    assert len(dead) == 1 and dead[0][2] == b"\x00garbage" and dead[0][3]["dlq.source.offset"] == b"41"
-    assert b"cannot decode" in dead[0][3]["dlq.reason"]
+    alerts = [(m.key, codec.decode("enriched-alerts", m.value)) for m in read_messages(settings, topic_name(settings, "enriched-alerts"))]
+    assert [(k, v["client_id"], v["article_id"]) for k, v in alerts] == [(b"n-hot:UHNW-102", "UHNW-102", "n-hot")]
+    dead = read_messages(settings, topic_name(settings, "raw-news-events") + ".dlq")
+    assert len(dead) == 1 and dead[0].value == b"\x00garbage" and dead[0].headers["dlq.source.offset"] == b"41"
+    assert b"cannot decode" in dead[0].headers["dlq.reason"]
 
 
 def test_lambda_handler_refuses_a_non_kafka_event(parts):

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from kafka_read import read_messages
 from typer.testing import CliRunner
 
-from uhnw.bus import client_config, read_dead_letters, topic_name
+from uhnw.bus import read_dead_letters, topic_name
 from uhnw.cli_news import news_poll
 from uhnw.ingest.news import url_article_id
 from uhnw.ingest.poll import Backoff, NewsPoller, PollError, PollProducer, PollState
@@ -95,26 +95,9 @@ class RecordingSink:
 
 def read_news(settings) -> list[tuple[str, dict]]:
     "Every message of the test's raw-news-events topic as (key, decoded NewsEvent)."
-    topic, codec, out = topic_name(settings, "raw-news-events"), AvroCodec(settings), []
-    consumer = Consumer({**client_config(settings), "group.id": f"read-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False})
-    try:
-        for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-            for attempt in range(40):  # a fresh topic's partitions may not have a leader yet
-                try: low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10); break
-                except KafkaException:
-                    if attempt == 39: raise
-                    threading.Event().wait(0.25)
-            if high <= low: continue
-            consumer.assign([TopicPartition(topic, p, low)])
-            while True:
-                msg = consumer.poll(10)
-                assert msg is not None, f"timed out reading {topic}[{p}]"
-                if msg.error(): continue
-                out.append((msg.key().decode(), codec.decode("raw-news-events", msg.value())))
-                if msg.offset() >= high - 1: break
-    finally:
-        consumer.close()
-    return out
+    codec = AvroCodec(settings)
+    return [(m.key.decode(), codec.decode("raw-news-events", m.value))
+            for m in read_messages(settings, topic_name(settings, "raw-news-events"))]
 
 
 @pytest.mark.kafka

@@ -5,15 +5,14 @@ import dataclasses
 import json
 import socket
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from kafka_read import read_messages
 
-from uhnw.bus import client_config, topic_name
+from uhnw.bus import topic_name
 from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, ReplayGuard, signature_header
 from uhnw.schemas import AvroCodec
 from uhnw.serve.webhook import AckingProducer, router
@@ -49,35 +48,10 @@ def article(**changes) -> bytes:
     return json.dumps({**json.loads(ARTICLE.read_text()), **changes}).encode()
 
 
-def watermarks(consumer, topic: str, partition: int) -> tuple[int, int]:
-    "Low and high offsets, retried while a freshly created topic's partition has no leader yet."
-    for attempt in range(40):
-        try:
-            return consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        except KafkaException:
-            if attempt == 39: raise
-            time.sleep(0.25)
-
-
 def read_topic(settings, topic: str) -> list[tuple[str, dict, int, int]]:
     "Every message of `topic` as (key, decoded NewsEvent, partition, offset)."
-    codec, out = AvroCodec(settings), []
-    consumer = Consumer({**client_config(settings), "group.id": f"read-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        for p in parts:
-            low, high = watermarks(consumer, topic, p)
-            if high <= low: continue
-            consumer.assign([TopicPartition(topic, p, low)])
-            while True:
-                msg = consumer.poll(10)
-                assert msg is not None, f"timed out reading {topic}[{p}]"
-                if msg.error(): continue
-                out.append((msg.key().decode(), codec.decode("raw-news-events", msg.value()), p, msg.offset()))
-                if msg.offset() >= high - 1: break
-    finally:
-        consumer.close()
-    return out
+    codec = AvroCodec(settings)
+    return [(m.key.decode(), codec.decode("raw-news-events", m.value), m.partition, m.offset) for m in read_messages(settings, topic)]
 
 
 def test_signed_article_is_answered_202_with_its_offset_and_is_on_the_topic_as_a_news_event(bus, client):

@@ -31,7 +31,7 @@ def _session_env() -> dict[str, str]:
     """TEST_ENV, unless its ports are held by something other than this home's own stack
     (another checkout's test session, say): then free ports, so the session never fails on a busy port."""
     from uhnw.config import load_settings
-    from uhnw.stack import _port_free, status
+    from uhnw.ops.stack import _port_free, status
     env = dict(TEST_ENV)
     ours = any(s.up for s in status(load_settings(env=env)))
     ports = [k for k in env if k.endswith("_PORT")]
@@ -58,7 +58,7 @@ def uhnw_env():
 def stack(uhnw_env):
     "`Settings` of the session's local stack (Kafka + PostgreSQL), started once or reused if already up."
     from uhnw.config import load_settings
-    from uhnw.stack import down, up
+    from uhnw.ops.stack import down, up
     settings = load_settings()
     started = any(s.started for s in up(settings))
     yield settings

@@ -16,10 +16,10 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from uhnw import db
 from uhnw.alerts import alerts_for_rm, audience, store_alert
 from uhnw.auth import LocalVerifier, issue_token
 from uhnw.bus import EventProducer, client_config, ensure_topics, topic_name, topic_specs
+from uhnw.ops import db
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SECRET = b"test-secret-" + b"x" * 40
@@ -273,7 +273,7 @@ def test_token_issue_prints_a_token_the_local_verifier_accepts(stack):
     from typer.testing import CliRunner
 
     from uhnw.auth import local_secret
-    from uhnw.cli_serve import token_app
+    from uhnw.cli.serve import token_app
     cli = typer.Typer()
     cli.add_typer(token_app, name="token")
     r = CliRunner().invoke(cli, ["token", "issue", "--rm", "RM-01", "--ttl", "120"])

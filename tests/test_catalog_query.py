@@ -99,7 +99,7 @@ def _uhnw() -> list[str]:
 def sql_cmd() -> list[str]:
     "`uhnw sql` once the main CLI mounts it; until then the same typer function run as its own script."
     mounted = subprocess.run([*_uhnw(), "sql", "--help"], capture_output=True, text=True, cwd=REPO).returncode == 0
-    return [*_uhnw(), "sql"] if mounted else [sys.executable, "-c", "import typer; from uhnw.cli_sql import sql; typer.run(sql)"]
+    return [*_uhnw(), "sql"] if mounted else [sys.executable, "-c", "import typer; from uhnw.cli.sql import sql; typer.run(sql)"]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from uhnw.jobs import job_notebook, notebook_parameters
+from uhnw.ops.jobs import job_notebook, notebook_parameters
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = {"positions_etl": {"run_date", "require_prices_and_fx"}, "daily_pnl": {"run_date", "verify_with_reference", "spark_master"},
@@ -70,7 +70,7 @@ def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
                                                       f"WHERE date = DATE '{day2}' GROUP BY reason", "--format", "json").stdout)
     assert sum(r["n"] for r in rejected) == 2, "the two injected bad rows are quarantined with a reason"
 
-    from uhnw.db import connect
+    from uhnw.ops.db import connect
     with connect(stack) as conn:
         n = conn.execute("select count(*) from client_metrics where date in (%s, %s)", (day1, day2)).fetchone()[0]
     assert n == 24

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from kafka_read import read_messages
 
+from uhnw.bench.enrich import bench_enrich
 from uhnw.config import load_settings
-from uhnw.enrich import NEWS_TOPIC, Runtime, bench_enrich, client_directory, enrich, handle_batch
+from uhnw.enrich import NEWS_TOPIC, Runtime, client_directory, enrich, handle_batch
 from uhnw.relevance import read_seed, resolve_labels, train
 from uhnw.resolve import Gazetteer, load_clients
 from uhnw.summarize import ExtractiveSummarizer, SageMakerSummarizer

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from uhnw import stack as local_stack
+from uhnw.bench.harness import RmListener, post_signed, rm_token, start_hot_services
 from uhnw.bus import client_config, ensure_topics, topic_specs
-from uhnw.db import connect
-from uhnw.hot_harness import RmListener, post_signed, rm_token, start_hot_services
 from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, signature_header
+from uhnw.ops import stack as local_stack
+from uhnw.ops.db import connect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -45,7 +45,7 @@ class Env:
         return {**os.environ, "UHNW_HOME": str(self.home), "UHNW_TOPIC_PREFIX": self.settings.topic_prefix}
 
     def add_client(self, cid: str, name: str, rm: str) -> None:
-        from uhnw import db
+        from uhnw.ops import db
         with db.connect(self.settings, autocommit=True) as c:
             c.execute("insert into clients (client_id, full_name, organizations, city, country, rm_id, base_currency) "
                       "values (%s, %s, %s, 'Oslo', 'NO', %s, 'NOK')", (cid, name, [f"{name.split()[-1]} Holdings"], rm))
@@ -71,8 +71,8 @@ def hp(stack, model_home):
     "Topics under a fresh prefix, three test clients in PostgreSQL; stops the services and deletes the clients after."
     from confluent_kafka.admin import AdminClient
 
-    from uhnw import db
     from uhnw.bus import client_config, ensure_topics, topic_specs
+    from uhnw.ops import db
     uid = uuid.uuid4().hex[:8]
     settings = dataclasses.replace(stack, topic_prefix=f"t{uid}.")
     ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
@@ -181,8 +181,8 @@ def wait_healthy(p: subprocess.Popen, timeout: float = 90, partitions: bool = Tr
 
 
 def pg_version(settings) -> str:
-    from uhnw import db
     from uhnw.hotpath import VERSION_SQL, master_version
+    from uhnw.ops import db
     with db.connect(settings, autocommit=True) as c:
         return master_version(*c.execute(VERSION_SQL).fetchone())
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from uhnw.cli_lake import ingest_app, synth_app
+from uhnw.cli.lake import ingest_app, synth_app
 from uhnw.synth import CLIENTS_HEADER, synth_cold
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def test_ingest_of_a_missing_file_exits_2_naming_it(home, tmp_path):
 
 def test_ingest_as_a_subprocess_like_a_user(home, tmp_path):
     f = tmp_path / "clients.csv"; f.write_bytes(b"client_id,full_name,aliases,rm_id,base_currency\nUHNW-101,Amit Saxena,,RM-01,INR\n")
-    cmd = [sys.executable, "-c", "from uhnw.cli_lake import ingest_app; ingest_app(prog_name='uhnw ingest')",
+    cmd = [sys.executable, "-c", "from uhnw.cli.lake import ingest_app; ingest_app(prog_name='uhnw ingest')",
            "clients", str(f), "--date", "2025-01-02"]
     env = {**os.environ, "UHNW_HOME": str(home)}
     first = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -26,7 +26,7 @@ T0, T1 = "2025-01-02", "2025-01-03"
 def spark():
     "One local Spark session for the whole test session (starting one takes about 8 s)."
     pytest.importorskip("pyspark")
-    from uhnw.spark import get_spark
+    from uhnw.ops.spark import get_spark
     s = get_spark(load_settings(profile="local"), "uhnw-test-pnl", master="local[2]")
     yield s
     s.stop()

@@ -16,7 +16,7 @@ from kafka_read import read_messages
 from typer.testing import CliRunner
 
 from uhnw.bus import read_dead_letters, topic_name
-from uhnw.cli_news import news_poll
+from uhnw.cli.news import news_poll
 from uhnw.ingest.news import url_article_id
 from uhnw.ingest.poll import Backoff, NewsPoller, PollError, PollProducer, PollState
 from uhnw.schemas import AvroCodec

@@ -68,7 +68,7 @@ def test_labels_without_resolution_are_refused_by_the_lake_writer(tmp_path):
 
 
 def test_training_job_writes_a_versioned_artifact_that_loads_and_scores(tmp_path, monkeypatch, gazetteer):
-    from uhnw.jobs import run_job
+    from uhnw.ops.jobs import run_job
     monkeypatch.setenv("UHNW_HOME", str(tmp_path))
     settings = load_settings()
     lake = lake_for(settings).ensure()
@@ -92,14 +92,14 @@ def test_training_job_writes_a_versioned_artifact_that_loads_and_scores(tmp_path
     p_cold = score(model, model.featurizer.features(pair_from_match("Markets close lower", passing, cold)))
     assert p_hot > 0.8 > p_cold, (p_hot, p_cold)
     # a second run with the same version is refused (versions are immutable), and LATEST stays put
-    from uhnw.jobs import JobError
+    from uhnw.ops.jobs import JobError
     with pytest.raises(JobError, match="immutable"):
         run_job(settings, "train_relevance", "2026-05-02", {"cv": 3})
     assert latest_version(lake) == "relevance-2026-05-02"
 
 
 def test_training_job_fails_below_the_quality_floor_and_writes_nothing(tmp_path, monkeypatch, gazetteer):
-    from uhnw.jobs import JobError, run_job
+    from uhnw.ops.jobs import JobError, run_job
     monkeypatch.setenv("UHNW_HOME", str(tmp_path))
     settings = load_settings()
     lake = lake_for(settings).ensure()
@@ -112,7 +112,7 @@ def test_training_job_fails_below_the_quality_floor_and_writes_nothing(tmp_path,
 
 
 def test_job_declares_typed_parameters_with_help():
-    from uhnw.jobs import job_notebook, notebook_parameters
+    from uhnw.ops.jobs import job_notebook, notebook_parameters
     params = notebook_parameters(job_notebook("train_relevance"))
     assert {"run_date", "labels_table", "model_version", "C", "cv", "promote", "min_auc"} <= set(params)
     assert params["promote"]["inferred_type_name"] == "bool" and params["C"]["inferred_type_name"] == "float"
@@ -123,7 +123,7 @@ def test_job_declares_typed_parameters_with_help():
 
 @pytest.mark.postgres
 def test_rm_feedback_becomes_training_labels_by_majority_vote(stack):
-    from uhnw.db import connect
+    from uhnw.ops.db import connect
     from uhnw.relevance import feedback_labels
     with connect(stack) as conn, conn.cursor() as cur:
         try:
@@ -165,7 +165,7 @@ def test_feedback_labels_resolve_like_the_seed_set(gazetteer):
 def test_sagemaker_training_job_is_created_with_the_job_command_and_lake_locations(moto_endpoint, monkeypatch):
     import boto3
 
-    from uhnw.sagemaker_train import submit_training, training_status
+    from uhnw.ops.sagemaker_train import submit_training, training_status
     for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items(): monkeypatch.setenv(k, v)
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     settings = load_settings("aws", env={}, region="eu-west-1")
@@ -188,7 +188,7 @@ def test_sagemaker_training_job_is_created_with_the_job_command_and_lake_locatio
 
 
 def test_sagemaker_request_needs_an_image_and_a_role():
-    from uhnw.sagemaker_train import training_request
+    from uhnw.ops.sagemaker_train import training_request
     with pytest.raises(ValueError, match="image_uri"):
         training_request(load_settings("aws", env={}), "v1", {}, run_date="2026-05-02", image_uri="", role_arn="arn:x")
 

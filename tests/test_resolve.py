@@ -1,4 +1,4 @@
-"""Entity resolution (`uhnw.resolve`), the name matcher (`uhnw.names`) and their CLIs (`uhnw.cli_intel`)."""
+"""Entity resolution (`uhnw.resolve`), the name matcher (`uhnw.names`) and their CLIs (`uhnw.cli.intel`)."""
 from __future__ import annotations
 
 import io
@@ -13,7 +13,7 @@ from uhnw.resolve import DEFAULT_THRESHOLD, Gazetteer, evaluate, load_clients
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests/data/resolve"
-NAME_BENCH = Path(__file__).resolve().parents[2] / "shared/peers/nomenklatura_name_bench/cases.csv"
+NAME_BENCH = REPO / "tests/data/name_bench/cases.csv"  # nomenklatura name_bench (MIT), vendored with its LICENSE
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +254,6 @@ def test_eval_resolve_cli_prints_a_table_per_category_and_ends_with_json():
     assert last["all"]["precision"] >= 0.98 and last["all"]["recall"] >= 0.95 and last["threshold"] == DEFAULT_THRESHOLD
 
 
-@pytest.mark.skipif(not NAME_BENCH.exists(), reason=f"name_bench peer data not found at {NAME_BENCH}")
 def test_eval_names_beats_logic_v2_on_person_pairs():
     p = run_cli("eval", "names", "--cases", str(NAME_BENCH))
     assert p.returncode == 0, p.stderr
@@ -264,8 +263,19 @@ def test_eval_names_beats_logic_v2_on_person_pairs():
     assert "logic_v2" in p.stdout
 
 
+def test_bench_names_scores_ours_per_slice_and_group_on_tiny_cases():
+    import pandas as pd
+
+    from uhnw.bench.names import bench_names
+    cases = pd.DataFrame({"case_group": ["g"] * 10, "schema": ["Person"] * 10, "is_match": ["true", "false"] * 5,
+                          "name1": ["Jose Mueller", "Amitabh Saxena"] * 5, "name2": ["José Müller", "Amit Saxena"] * 5})
+    b = bench_names(cases)
+    assert (b["person"]["ours"]["f1"], b["all"]["ours"]["tp"]) == (1.0, 5)
+    assert list(b["groups"]) == ["g"]
+
+
 def test_bench_resolve_reports_build_time_throughput_and_memory(capsys):
-    from uhnw.cli_intel import bench_resolve
+    from uhnw.bench.resolve import bench_resolve
     out = bench_resolve(clients=2000, articles=40)
     assert out["clients"] == 2000 and out["articles"] == 40 and out["matches"] > 0
     assert out["articles_per_s"] > 0 and out["peak_rss_mb"] > 0

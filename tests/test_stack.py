@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from uhnw import db, stack
 from uhnw.config import load_settings
+from uhnw.ops import db, stack
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

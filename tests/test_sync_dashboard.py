@@ -6,8 +6,8 @@ from datetime import date as Date
 import pyarrow as pa
 import pytest
 
-from uhnw.db import connect
 from uhnw.lake import lake_for
+from uhnw.ops.db import connect
 from uhnw.sync import rds_sync
 from uhnw.tables import arrow_schema, table_def
 
@@ -78,7 +78,7 @@ def test_rds_sync_of_a_date_without_gold_is_refused_and_deletes_nothing(stack, b
 
 
 def test_dashboard_metrics_for_an_rm_hold_only_that_rms_clients_and_the_report_renders(stack, book, tmp_path):
-    from uhnw.health import load_metrics, render_report
+    from uhnw.portfolio_health import load_metrics, render_report
     lake, p = book
     put_clients(stack, lake, "2030-03-02", [(p + "1", "Amit Saxena", [], "RM-A" + p, "INR"), (p + "2", "Chen Wei", [], "RM-B" + p, "HKD")])
     put_metrics(stack, lake, "2030-03-02", [(p + "1", "INR", 100.0, 1.0, 1, 0), (p + "2", "HKD", 200.0, 2.0, 1, 0)])

@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 # %% auto #0
 __all__ = ['WORD_RE', 'CJK_RE', 'UMLAUTS', 'TITLES', 'PARTICLES', 'SUFFIXES', 'VARIANT_GROUPS', 'GROUP_OF', 'THRESHOLD_GRID',
            'fold_token', 'tokens', 'pnf', 'phonetic_key', 'spelling_sim', 'token_sim', 'parse_name', 'token_weight',
-           'name_similarity', 'prf', 'cv_threshold', 'bench_names']
+           'name_similarity', 'prf', 'cv_threshold']
 
 # %% ../nbs/30_names.ipynb #acf39cbd
 WORD_RE = re.compile(r"[^\W_]+(?:['’‘`][^\W_]+)*")
@@ -178,32 +178,3 @@ def cv_threshold(scores: list[float], truth: list[bool], folds: int = 5) -> tupl
         for i in range(k, len(scores), folds): pred[i] = scores[i] >= best
     chosen.sort()
     return chosen[len(chosen) // 2], pred
-
-# %% ../nbs/30_names.ipynb #7df53a74
-def bench_names(cases: pd.DataFrame, reference: pd.DataFrame | None = None, folds: int = 5) -> dict:
-    "Our matcher and logic_v2 on name_bench: {'person', 'all', 'groups': {case_group: ...}} with 'ours' and 'logic_v2' metrics."
-    cases = cases.reset_index(drop=True)
-    scores = [name_similarity(a, b) for a, b in zip(cases.name1.astype(str), cases.name2.astype(str))]
-    truth = [str(v).strip().lower() == "true" for v in cases.is_match]
-    ref = None
-    if reference is not None:
-        keys = ["case_group", "schema", "name1", "name2"]
-        r = reference.drop_duplicates(keys).set_index(keys)["predicted_match"].astype(str).str.lower().eq("true")
-        ref = [r.get(tuple(row)) for row in cases[keys].itertuples(index=False)]
-    out = {}
-    for part, idx in (("person", [i for i in range(len(cases)) if cases.schema[i] == "Person"]), ("all", list(range(len(cases))))):
-        t, pred = cv_threshold([scores[i] for i in idx], [truth[i] for i in idx], folds)
-        out[part] = {"ours": {**prf([truth[i] for i in idx], pred), "threshold": t}, "_pred": dict(zip(idx, pred))}
-        if ref is not None:
-            have = [i for i in idx if ref[i] is not None]
-            out[part]["logic_v2"] = {**prf([truth[i] for i in have], [ref[i] for i in have]), "threshold": 0.7}
-    allpred = out["all"].pop("_pred"); out["person"].pop("_pred")
-    out["groups"] = {}
-    for grp in sorted(cases.case_group.unique()):
-        idx = [i for i in range(len(cases)) if cases.case_group[i] == grp]
-        row = {"ours": prf([truth[i] for i in idx], [allpred[i] for i in idx])}
-        if ref is not None:
-            have = [i for i in idx if ref[i] is not None]
-            row["logic_v2"] = prf([truth[i] for i in have], [ref[i] for i in have])
-        out["groups"][grp] = row
-    return out

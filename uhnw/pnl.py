@@ -14,7 +14,7 @@ import pandas as pd
 
 from .config import Settings
 from .lake import Lake, PartitionNotFound, check_date, lake_for
-from .spark import spark_uri
+from .ops.spark import spark_uri
 from .tables import table_def
 
 if TYPE_CHECKING:  # pyspark is the optional `jobs` extra: imported where a Spark function runs

@@ -91,7 +91,7 @@ def sync_clients(conn, rows: list[tuple]) -> int:
 # %% ../nbs/25_sync.ipynb #e97c8ae5
 def rds_sync(settings: Settings, date: str, lake=None) -> SyncResult:
     "Load `gold.client_metrics` and the `silver.clients` snapshot of `date` into PostgreSQL, idempotently."
-    from uhnw.db import connect
+    from uhnw.ops.db import connect
     from uhnw.lake import lake_for
     lake = lake or lake_for(settings)
     if date not in lake.list_partitions("gold", "client_metrics"):

@@ -1,1 +1,3 @@
-"""Services: the webhook, the hot path and the API, as thin wiring over the uhnw modules."""
+"""Service wiring (hand-written).
+
+The ASGI app with one router module per surface, the hot-path service and the alert feed, over the exported modules."""

@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from uhnw.alerts import alerts_for_rm, hello_frame
 from uhnw.auth import AuthError, Principal, TokenVerifier, verifier_from_env
 from uhnw.config import Settings
-from uhnw.serve.alert_feed import AlertFeed, AlertMetrics, DbPool, Hub, alert_group, stream_alerts
+from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group, stream_alerts
 
 __all__ = ["SUBPROTOCOL", "CLOSE_UNAUTHORIZED", "CLOSE_BAD_REQUEST", "create_app"]
 

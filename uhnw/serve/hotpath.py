@@ -27,7 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from uhnw import db
 from uhnw.bus import client_config, consumer_config, producer_config, topic_name
 from uhnw.config import Settings
 from uhnw.enrich import ALERTS_TOPIC, NEWS_TOPIC, enrich
@@ -44,6 +43,7 @@ from uhnw.hotpath import (
     plan_batch,
     refresh_master,
 )
+from uhnw.ops import db
 
 __all__ = ["GROUP", "HotpathError", "HotpathMetrics", "default_instance", "transactional_id", "group_id",
            "load_master", "serve_hotpath"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
+from uhnw.config import Settings
 
 if TYPE_CHECKING:  # pyspark is an optional dependency (the `jobs` extra)
     from pyspark.sql import SparkSession

@@ -257,7 +257,7 @@ def _kafka_pid(s: Settings) -> int | None:
 
 def _quiet_logger() -> logging.Logger:
     "A logger that swallows librdkafka's connection-refused chatter while the broker starts."
-    log = logging.getLogger("uhnw.stack.kafka_probe")
+    log = logging.getLogger("uhnw.ops.stack.kafka_probe")
     log.propagate = False
     if not log.handlers: log.addHandler(logging.NullHandler())
     return log
@@ -559,7 +559,7 @@ def _pg_status(s: Settings) -> ComponentStatus:
 
 def _pg_migrate(s: Settings) -> list[int]:
     "Apply the DB migrations, as a `StackError` when they fail."
-    from uhnw import db
+    from uhnw.ops import db
     try:
         return db.migrate(s)
     except db.MigrationError as e:

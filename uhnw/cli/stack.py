@@ -1,9 +1,11 @@
-"""`uhnw stack up | down | status`: the local Kafka broker and PostgreSQL server (wiring over `uhnw.stack`)."""
+"""`uhnw stack up | down | status`: the local Kafka broker and PostgreSQL server (wiring over `uhnw.ops.stack`)."""
 from __future__ import annotations
 
 import json
 
 import typer
+
+from uhnw.cli.common import current_settings, fail
 
 app = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft) and PostgreSQL, under UHNW_HOME/stack.",
                   no_args_is_help=True)
@@ -11,18 +13,6 @@ app = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft) and 
 EXIT_DOWN = 3  # `status`: something is down
 
 
-def _fail(message: str, code: int = 1) -> None:
-    "Print the error on stderr and exit with `code`."
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings():
-    from uhnw.config import load_settings
-    try:
-        return load_settings()
-    except ValueError as e:
-        _fail(str(e))
 
 
 def _print(statuses, as_json: bool) -> None:
@@ -38,14 +28,14 @@ def _print(statuses, as_json: bool) -> None:
 @app.command()
 def up(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
     "Start Kafka and PostgreSQL unless running (idempotent), wait until healthy, apply DB migrations, print the endpoints."
-    from uhnw import stack
-    settings = _settings()
+    from uhnw.ops import stack
+    settings = current_settings()
     try:
         statuses = stack.up(settings)
     except stack.StackError as e:
-        _fail(str(e))
+        fail(str(e))
     except Exception as e:  # a migration error, a failed subprocess: one line, not a traceback
-        _fail(f"{type(e).__name__}: {e}")
+        fail(f"{type(e).__name__}: {e}")
     if as_json:
         _print(statuses, True)
         return
@@ -59,18 +49,18 @@ def up(as_json: bool = typer.Option(False, "--json", help="print a JSON list of 
 @app.command()
 def down(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
     "Stop the Kafka broker and PostgreSQL server that `uhnw stack up` started (nothing else); safe when nothing runs."
-    from uhnw import stack
+    from uhnw.ops import stack
     try:
-        statuses = stack.down(_settings())
+        statuses = stack.down(current_settings())
     except stack.StackError as e:
-        _fail(str(e))
+        fail(str(e))
     _print(statuses, as_json)
 
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
     "Print each component as up/down with its endpoint. Exit status: 0 when everything is up, 3 when something is down."
-    from uhnw import stack
-    statuses = stack.status(_settings())
+    from uhnw.ops import stack
+    statuses = stack.status(current_settings())
     _print(statuses, as_json)
     if not all(s.up for s in statuses): raise typer.Exit(EXIT_DOWN)

@@ -1,4 +1,4 @@
-"""`uhnw job …` and `uhnw cold-path`: wiring over `uhnw.jobs`."""
+"""`uhnw job …` and `uhnw cold-path`: wiring over `uhnw.ops.jobs`."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from uhnw.config import load_settings
+from uhnw.cli.common import current_settings, fail
 
 job_app = typer.Typer(help="Papermill job notebooks (jobs/, dashboards/): the Glue/EMR/SageMaker jobs of the platform.",
                       no_args_is_help=True)
@@ -14,7 +14,7 @@ job_app = typer.Typer(help="Papermill job notebooks (jobs/, dashboards/): the Gl
 
 def parse_params(args: list[str]) -> dict:
     "`-p key value` pairs (papermill's own syntax) from the extra command-line arguments."
-    from uhnw.jobs import parse_value
+    from uhnw.ops.jobs import parse_value
     params, rest = {}, list(args)
     while rest:
         flag = rest.pop(0)
@@ -33,52 +33,47 @@ def job_run(ctx: typer.Context,
     """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
     the executed notebook is kept under UHNW_HOME/runs/. `--on sagemaker` submits train_relevance
     as a SageMaker training job whose container runs this same command locally."""
-    from uhnw.jobs import JobError, run_job
+    from uhnw.ops.jobs import JobError, run_job
     params = parse_params(ctx.args)
     if on == "sagemaker":
         _submit_sagemaker(name, date, params)
         return
     if on != "local":
-        typer.echo(f"error: --on must be local or sagemaker, not {on!r}", err=True)
-        raise typer.Exit(2)
+        fail(f"--on must be local or sagemaker, not {on!r}", 2)
     try:
-        run = run_job(load_settings(), name, date, params)
+        run = run_job(current_settings(), name, date, params)
     except (JobError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{e}")
     typer.echo(f"{name} for {date} done in {run.seconds} s; executed notebook: {run.output}")
 
 
 @job_app.command("params")
 def job_params(name: str = typer.Argument(..., help="job name")):
     "Show the parameters a job declares (name, type, default, help)."
-    from uhnw.jobs import job_notebook, notebook_parameters
+    from uhnw.ops.jobs import job_notebook, notebook_parameters
     for p in notebook_parameters(job_notebook(name)).values():
         typer.echo(json.dumps({k: p[k] for k in ("name", "inferred_type_name", "default", "help")}))
 
 
 def cold_path(date: str = typer.Option(..., "--date", help="EOD date YYYY-MM-DD")):
     "Run the Portfolio Analysis Flow for one date: positions_etl → daily_pnl → rds_sync → portfolio_health."
-    from uhnw.jobs import JobError, run_cold_path
+    from uhnw.ops.jobs import JobError, run_cold_path
     try:
-        run_cold_path(load_settings(), date)
+        run_cold_path(current_settings(), date)
     except (JobError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{e}")
 
 
 def _submit_sagemaker(name: str, date: str, params: dict) -> None:
     "Submit `train_relevance` to SageMaker (image and role from the settings); print the job's name and ARN."
-    from uhnw.sagemaker_train import submit_training
+    from uhnw.ops.sagemaker_train import submit_training
     if name != "train_relevance":
-        typer.echo(f"error: only train_relevance runs on SageMaker, not {name}", err=True)
-        raise typer.Exit(2)
-    settings = load_settings()
+        fail(f"only train_relevance runs on SageMaker, not {name}", 2)
+    settings = current_settings()
     version = params.pop("model_version", f"relevance-{date}")
     try:
         job = submit_training(settings, str(version), params, run_date=date, image_uri=settings.sagemaker_training_image,
                               role_arn=settings.sagemaker_role_arn, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER"))
     except ValueError as e:
-        typer.echo(f"error: {e} (set UHNW_SAGEMAKER_TRAINING_IMAGE / UHNW_SAGEMAKER_ROLE_ARN)", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{e} (set UHNW_SAGEMAKER_TRAINING_IMAGE / UHNW_SAGEMAKER_ROLE_ARN)")
     typer.echo(f"submitted {job['TrainingJobName']}: {job['TrainingJobArn']}")

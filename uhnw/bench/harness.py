@@ -177,7 +177,7 @@ def clients_from_db(settings: Settings):
     "The client master as the hot path sees it (PostgreSQL `clients`), as a DataFrame for `Gazetteer.from_clients`."
     import pandas as pd
 
-    from uhnw.db import connect
+    from uhnw.ops.db import connect
     with connect(settings) as conn:
         rows = conn.execute("select client_id, full_name, array_to_string(aliases, '|'), array_to_string(organizations, '|'), "
                             "city, country, rm_id, base_currency from clients order by client_id").fetchall()
@@ -194,7 +194,7 @@ def ensure_relevance_model(settings: Settings, date: str, log=print) -> str:
     except (FileNotFoundError, LookupError):
         pass
     from uhnw.catalog import register_partition
-    from uhnw.jobs import run_job
+    from uhnw.ops.jobs import run_job
     from uhnw.relevance import land_seed, read_seed
     from uhnw.resolve import Gazetteer
     _, seed_clients = read_seed()

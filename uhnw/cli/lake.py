@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from uhnw.config import load_settings
+from uhnw.cli.common import checked_date, current_settings, fail
 
 ingest_app = typer.Typer(help="Land EOD files in bronze (immutable: a landed object is never overwritten).", no_args_is_help=True)
 synth_app = typer.Typer(help="Synthetic input files for demos, tests and benchmarks.", no_args_is_help=True)
@@ -14,18 +14,6 @@ synth_app = typer.Typer(help="Synthetic input files for demos, tests and benchma
 COLD_DATASETS = ("positions", "prices", "fx", "clients")
 
 
-def _fail(message: str, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _checked_date(date: str) -> str:
-    "`date` as YYYY-MM-DD, or exit 2 with the reason."
-    from uhnw.lake import check_date
-    try:
-        return check_date(date)
-    except ValueError as e:
-        _fail(f"--date: {e}", 2)
 
 
 def land_file(settings, dataset: str, path: Path, date: str, lake=None):
@@ -46,14 +34,14 @@ def land_synth(settings, manifest: dict, lake=None) -> list:
 
 def _ingest(dataset: str, file: Path, date: str) -> None:
     from uhnw.lake import BronzeObjectExists
-    date = _checked_date(date)
-    if not file.is_file(): _fail(f"no such file: {file}", 2)
+    date = checked_date(date)
+    if not file.is_file(): fail(f"no such file: {file}", 2)
     try:
-        landing = land_file(load_settings(), dataset, file, date)
+        landing = land_file(current_settings(), dataset, file, date)
     except BronzeObjectExists as e:
-        _fail(str(e), 1)
+        fail(str(e), 1)
     except ValueError as e:  # a file name that is not a valid object key
-        _fail(f"cannot land {file.name!r}: {e}", 2)
+        fail(f"cannot land {file.name!r}: {e}", 2)
     if landing.already_landed: typer.echo(f"already landed (identical bytes): {landing.uri}")
     else: typer.echo(landing.uri)
 
@@ -88,8 +76,8 @@ def synth_cold_cmd(days: int = typer.Option(3, "--days", min=1, help="business d
     "Write realistic positions, prices, FX and clients files (and with --ingest land them in bronze)."
     from uhnw.lake import BronzeObjectExists, lake_for
     from uhnw.synth import synth_cold
-    start = _checked_date(start)
-    settings = load_settings()
+    start = checked_date(start)
+    settings = current_settings()
     out = out or Path(settings.home) / "inbox" / "cold"
     manifest = synth_cold(out, days=days, clients=clients, positions=positions, start=start, seed=seed, bad_rows=bad_rows)
     if ingest:
@@ -97,7 +85,7 @@ def synth_cold_cmd(days: int = typer.Option(3, "--days", min=1, help="business d
         try:
             manifest["landed"] = [landing.uri for landing in land_synth(settings, manifest, lake)]
         except BronzeObjectExists as e:
-            _fail(f"{e}\n(use another --start or --seed, or a fresh UHNW_HOME, to land different synthetic data)", 1)
+            fail(f"{e}\n(use another --start or --seed, or a fresh UHNW_HOME, to land different synthetic data)", 1)
     if as_json:
         typer.echo(json.dumps(manifest))
         return

@@ -2,27 +2,22 @@
 
 Thin wiring over `uhnw.resolve` (nbs/31_resolve.ipynb) and `uhnw.names` (nbs/30_names.ipynb). The lead mounts
 `resolve` as `uhnw resolve`, `eval_app` as `uhnw eval` and `bench_resolve` as `uhnw bench resolve`; until then
-`python -m uhnw.cli_intel ...` runs the same commands. A malformed input line is reported on stderr with its line
+`python -m uhnw.cli.intel ...` runs the same commands. A malformed input line is reported on stderr with its line
 number and skipped; every error the user can cause is one line on stderr, never a stack trace.
 """
 from __future__ import annotations
 
 import json
-import random
-import resource
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from uhnw.cli.common import current_settings, fail
+
 eval_app = typer.Typer(help="Measure the intelligence layer on labelled data.", no_args_is_help=True)
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def _gazetteer(clients: Path):
@@ -30,7 +25,7 @@ def _gazetteer(clients: Path):
     try:
         return Gazetteer.from_clients(load_clients(clients))
     except (OSError, ValueError) as e:
-        _fail(str(e).splitlines()[0])
+        fail(str(e).splitlines()[0])
 
 
 def _article(line: str) -> dict:
@@ -50,8 +45,7 @@ def _article(line: str) -> dict:
 def resolve(clients: Annotated[Path, typer.Option("--clients", help="clients CSV (client_id, full_name, aliases, organizations, ...)")],
             threshold: Annotated[float, typer.Option(help="minimum score (default: the resolution_threshold setting)")] = None):
     "Read articles as JSON lines {id, headline, body} on stdin; write {id, matches} JSON lines on stdout."
-    from uhnw.config import load_settings
-    threshold = load_settings().resolution_threshold if threshold is None else threshold
+    threshold = current_settings().resolution_threshold if threshold is None else threshold
     g = _gazetteer(clients)
     done = bad = 0
     for n, line in enumerate(sys.stdin, 1):
@@ -77,9 +71,9 @@ def _read_jsonl(path: Path, what: str) -> list[dict]:
                 try:
                     out.append(json.loads(line))
                 except json.JSONDecodeError as e:
-                    _fail(f"{path}: line {n}: {what} is not JSON ({e.msg})")
+                    fail(f"{path}: line {n}: {what} is not JSON ({e.msg})")
     except OSError as e:
-        _fail(f"{path}: {e.strerror}")
+        fail(f"{path}: {e.strerror}")
     return out
 
 
@@ -107,7 +101,7 @@ def eval_resolve(clients: Annotated[Path, typer.Option("--clients", help="client
     arts = _read_jsonl(articles, "article")
     truth = {j["id"]: j.get("client_ids", []) for j in _read_jsonl(gold, "gold record")}
     missing = [a.get("id") for a in arts if a.get("id") not in truth]
-    if missing: _fail(f"{len(missing)} article(s) have no gold record, e.g. {missing[:3]}")
+    if missing: fail(f"{len(missing)} article(s) have no gold record, e.g. {missing[:3]}")
     res = evaluate(g, arts, truth, threshold)
     t = DEFAULT_THRESHOLD if threshold is None else threshold
     typer.echo(f"entity resolution at threshold {t} ({len(g)} clients, {len(arts)} articles; pairs of article and client)")
@@ -123,15 +117,15 @@ def eval_names(cases: Annotated[Path, typer.Option("--cases", help="name_bench c
     "Our pairwise name matcher on nomenklatura's name_bench beside logic_v2; the last line is one JSON object."
     import pandas as pd
 
-    from uhnw.names import bench_names
+    from uhnw.bench.names import bench_names
     reference = reference or cases.with_name("logicv2-frozen.csv")
     try:
         df = pd.read_csv(cases, dtype=str, keep_default_na=False)
         ref = pd.read_csv(reference, dtype=str, keep_default_na=False) if reference.exists() else None
     except (OSError, ValueError) as e:
-        _fail(f"{cases}: {str(e).splitlines()[0]}")
+        fail(f"{cases}: {str(e).splitlines()[0]}")
     need = {"case_group", "schema", "name1", "name2", "is_match"} - set(df.columns)
-    if need: _fail(f"{cases}: missing column(s) {', '.join(sorted(need))}")
+    if need: fail(f"{cases}: missing column(s) {', '.join(sorted(need))}")
     b = bench_names(df, ref)
     typer.echo("name matching on name_bench: ours (threshold by 5-fold CV, out-of-fold predictions) vs logic_v2 (frozen, at 0.70)")
     typer.echo(f"{'slice':<34}{'pairs':>9}{'tp':>6}{'fp':>6}{'fn':>6}{'precision':>11}{'recall':>9}{'f1':>8}  threshold")
@@ -144,69 +138,6 @@ def eval_names(cases: Annotated[Path, typer.Option("--cases", help="name_bench c
     typer.echo(json.dumps({"person": pick(b["person"]), "all": pick(b["all"])}))
 
 
-# --- benchmark: a synthetic client book and synthetic articles -------------------------------------------------
-
-_FIRST = ("Amit Priya Rohan Ananya Vikram Kavita Arjun Meera Rajesh Sunita Layla Omar Khalid Fatima Rashid Noura Yousef Mariam Tariq "
-          "Huda Wei Jun Mei Xiaoming Hui Jian Ying Hao Lan Jean Sophie Hans Giulia Lars Charlotte Alessandro Elena Pieter Isabel "
-          "Robert Margaret William Catherine Michael Jonathan Edward Patricia Oluwaseun Chukwuemeka Kwame Thandiwe Alejandro Mehmet "
-          "Yossi Ingrid Nikolaus Siobhan Francois Soren Takeshi Min Deepak Neha Imran Harpreet Anil Sanjay Lakshmi Farah Zainab").split()
-_SYL = ("ka ra mi to shi an del mor ven lo sa ri no ber gan tal hu wen zar ol ste fan dre ko mal tis qua ren bor lin ash "
-        "ev gor hal jun lek mun nor pel sor tam ul vak yor zen").split()
-_WORDS = ("the company said on tuesday that revenue rose as investors bet on lower rates while bankers expected demand for private "
-          "assets to remain strong despite volatility in emerging markets and analysts said the valuation looked full but defensible "
-          "given growth in earnings regulators are examining the deal which is subject to approval and expected to close next quarter "
-          "shares in the sector have risen this year led by banks and energy stocks").split()
-
-
-def _synthetic_clients(n: int, rng: random.Random):
-    import pandas as pd
-    rows = []
-    for i in range(n):
-        last = "".join(rng.choice(_SYL) for _ in range(rng.choice((2, 3, 3)))).capitalize()
-        first = rng.choice(_FIRST)
-        mid = " " + rng.choice(_FIRST) if rng.random() < 0.15 else ""
-        city = rng.choice(("London", "Dubai", "Mumbai", "Zurich"))
-        rows.append((f"C{i:07d}", f"{first}{mid} {last}", "", f"{last} Holdings", city, "GB"))
-    return pd.DataFrame(rows, columns=["client_id", "full_name", "aliases", "organizations", "city", "country"])
-
-
-def _synthetic_article(names: list[str], rng: random.Random, size: int = 3000) -> tuple[str, str]:
-    body = []
-    while sum(map(len, body)) < size:
-        s = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(12, 24)))
-        if rng.random() < 0.15: s = f"{rng.choice(names)} {s}"
-        elif rng.random() < 0.1: s = f"{rng.choice(_FIRST)} {''.join(rng.choice(_SYL) for _ in range(2)).capitalize()} {s}"
-        body.append(s[0].upper() + s[1:] + ".")
-    return f"{rng.choice(names)} in talks over stake sale", " ".join(body)
-
-
-def bench_resolve(clients: Annotated[int, typer.Option("--clients", help="size of the synthetic client book")] = 100_000,
-                  articles: Annotated[int, typer.Option("--articles", help="synthetic articles (~3 KB each) to resolve")] = 3000,
-                  seed: Annotated[int, typer.Option(help="random seed")] = 7) -> dict:
-    "Build a synthetic gazetteer, resolve synthetic articles on one core, print a table and one JSON line."
-    from uhnw.resolve import Gazetteer
-    rng = random.Random(seed)
-    df = _synthetic_clients(clients, rng)
-    t0 = time.perf_counter()
-    g = Gazetteer.from_clients(df)
-    build = time.perf_counter() - t0
-    names = df.full_name.sample(min(len(df), 2000), random_state=seed).tolist()
-    docs = [_synthetic_article(names, rng) for _ in range(articles)]
-    t0 = time.perf_counter()
-    found = sum(len(g.resolve(h, b)) for h, b in docs)
-    secs = time.perf_counter() - t0
-    out = {"clients": clients, "patterns": len(g.patterns), "build_s": round(build, 2), "articles": articles,
-           "avg_article_bytes": round(sum(len(h) + len(b) for h, b in docs) / max(1, articles)),
-           "articles_per_s": round(articles / secs, 1), "matches": found,
-           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    typer.echo(f"{'clients':<22}{out['clients']:>12,}\n{'patterns':<22}{out['patterns']:>12,}\n{'build s':<22}{out['build_s']:>12}\n"
-               f"{'articles':<22}{out['articles']:>12,}\n{'avg article bytes':<22}{out['avg_article_bytes']:>12,}\n"
-               f"{'articles/s (1 core)':<22}{out['articles_per_s']:>12,}\n{'matches':<22}{out['matches']:>12,}\n"
-               f"{'peak RSS MB':<22}{out['peak_rss_mb']:>12}")
-    typer.echo(json.dumps(out))
-    return out
-
-
 labels_app = typer.Typer(help="Training labels of the relevance model (silver.relevance_labels).", no_args_is_help=True)
 
 
@@ -214,16 +145,15 @@ labels_app = typer.Typer(help="Training labels of the relevance model (silver.re
 def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")]):
     "Resolve the repository's labelled seed set (tests/data/relevance) and land it as a silver.relevance_labels partition."
     from uhnw.catalog import register_partition
-    from uhnw.config import load_settings
     from uhnw.lake import lake_for
     from uhnw.relevance import land_seed, read_seed
     from uhnw.resolve import Gazetteer
-    settings = load_settings()
+    settings = current_settings()
     _, clients = read_seed()
     try:
         out = land_seed(lake_for(settings).ensure(), date, Gazetteer.from_clients(clients))
     except ValueError as e:
-        _fail(str(e))
+        fail(str(e))
     register_partition(settings, "silver.relevance_labels", date)
     typer.echo(f"landed {out['landed']} of {out['labels']} seed labels in silver.relevance_labels date={date}"
                + (f"; {out['unresolved']} unresolved: {out['unresolved_reasons']}" if out["unresolved"] else ""))

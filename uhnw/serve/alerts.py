@@ -22,14 +22,14 @@ from datetime import UTC, datetime
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from uhnw import db
 from uhnw.alerts import alert_row, alerts_for_rm, audiences, latest_alert_id, live_frame, store_alert, store_alerts
 from uhnw.bus import Event, run_consumer, topic_name
 from uhnw.config import Settings
+from uhnw.ops import db
 
 __all__ = ["ALERTS_BASE_TOPIC", "alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "stream_alerts"]
 
-log = logging.getLogger("uhnw.serve.alert_feed")
+log = logging.getLogger("uhnw.serve.alerts")
 ALERTS_BASE_TOPIC = "enriched-alerts"
 REPLAY_PAGE = 500
 

@@ -43,8 +43,8 @@ def run_demo(settings: Settings, once: bool = True) -> dict:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
 
-    from uhnw import stack
     from uhnw.bus import EventProducer, client_config, ensure_topics, read_dead_letters, run_consumer, topic_name, topic_specs
+    from uhnw.ops import stack
 
     timings: dict[str, float] = {}
     with _stage(timings, "stack_up"):
@@ -99,7 +99,7 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
     Without `once`, news keeps flowing (one article a second) until Ctrl-C."""
     import httpx
 
-    from uhnw.hot_harness import (
+    from uhnw.bench.harness import (
         RmListener,
         clients_from_db,
         ensure_relevance_model,
@@ -175,10 +175,10 @@ COLD_DAYS, COLD_CLIENTS, COLD_POSITIONS = 3, 40, 4000
 
 def run_cold_demo(settings: Settings, timings: dict) -> dict:
     "The cold path on a few synthetic days; returns its figures (rows in PostgreSQL, report path, ...)."
-    from uhnw.cli_lake import land_synth
-    from uhnw.db import connect
-    from uhnw.health import report_path
-    from uhnw.jobs import run_job
+    from uhnw.cli.lake import land_synth
+    from uhnw.ops.db import connect
+    from uhnw.ops.jobs import run_job
+    from uhnw.portfolio_health import report_path
     from uhnw.query import format_result, run_query
     from uhnw.synth import synth_cold
 

@@ -5,7 +5,7 @@ import os
 
 import typer
 
-from uhnw.config import load_settings
+from uhnw.cli.common import current_settings, fail
 
 serve_app = typer.Typer(help="Run the platform's services.", no_args_is_help=True)
 token_app = typer.Typer(help="RM tokens of the local issuer (demo and tests).", no_args_is_help=True)
@@ -19,7 +19,7 @@ def api(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
     import uvicorn
 
     from uhnw.serve.app import create_app
-    settings = load_settings()
+    settings = current_settings()
     uvicorn.run(create_app(settings, port=port), host=host, port=port, log_level=log_level)
 
 
@@ -31,10 +31,9 @@ def issue(rm: str = typer.Option(..., "--rm", help="the RM id (the token's sub),
     if os.environ.get("UHNW_AUTH_JWKS_URL"):
         typer.echo("warning: UHNW_AUTH_JWKS_URL is set: the API validates identity-provider tokens and will refuse this one", err=True)
     try:
-        typer.echo(issue_token(rm, local_secret(load_settings()), ttl=ttl))
+        typer.echo(issue_token(rm, local_secret(current_settings()), ttl=ttl))
     except (AuthError, ValueError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{e}")
 
 
 @serve_app.command("hotpath")
@@ -52,8 +51,7 @@ def hotpath(instance: str = typer.Option(None, help="instance name: the transact
     from uhnw.serve.hotpath import HotpathError, serve_hotpath
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        code = serve_hotpath(load_settings(), instance, host, metrics_port, refresh_seconds, max_batch, max_wait_ms, model_version)
+        code = serve_hotpath(current_settings(), instance, host, metrics_port, refresh_seconds, max_batch, max_wait_ms, model_version)
     except HotpathError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{e}")
     raise typer.Exit(code)

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import typer
 
-from uhnw.config import load_settings
+from uhnw.cli.common import current_settings, fail
 
 app = typer.Typer(help="Avro schemas (schemas/avro/*.avsc) and their registered versions (schemas/registry/).",
                   no_args_is_help=True)
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
-
 
 def _schemas_dir():
     try:
-        return load_settings().schemas_dir
+        return current_settings().schemas_dir
     except ValueError as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 @app.command("check")
@@ -33,7 +29,7 @@ def check():
     try:
         statuses = schema_status(schemas_dir)
     except SchemaError as e:
-        _fail(str(e))
+        fail(str(e))
     bad = [s for s in statuses if s.state == "incompatible"]
     pending = [s for s in statuses if s.state in ("new", "compatible")]
     for s in statuses:
@@ -48,7 +44,7 @@ def check():
             for p in s.problems:
                 typer.echo(f"INCOMPATIBLE  {where}: {p} (vs registered version {s.version}, id {s.schema_id})", err=True)
     if bad:
-        _fail(f"{len(bad)} schema(s) not BACKWARD compatible with their registered version: "
+        fail(f"{len(bad)} schema(s) not BACKWARD compatible with their registered version: "
               f"{', '.join(s.name for s in bad)}; keep the old fields readable (add defaults, keep types) or use a new record/topic")
     if pending:
         typer.echo(f"{len(pending)} schema(s) changed or new and compatible: "
@@ -65,7 +61,7 @@ def register():
     try:
         registered = register_schemas(schemas_dir)
     except SchemaError as e:
-        _fail(f"nothing registered: {e}")
+        fail(f"nothing registered: {e}")
     for r in registered:
         typer.echo(f"registered    {r.subject}: version {r.version}, id {r.schema_id}")
     typer.echo(f"{len(registered)} new version(s) in {schemas_dir / 'registry'}" if registered else "nothing to register")

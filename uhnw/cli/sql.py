@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import typer
 
+from uhnw.cli.common import fail
 from uhnw.config import load_settings
 
 
@@ -20,10 +21,6 @@ class Format(StrEnum):
     csv = "csv"
     json = "json"
 
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRIBE statement in Athena (Trino) SQL; "
@@ -41,7 +38,7 @@ def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRI
         settings = load_settings(profile)
         result = run_query(settings, query, database)
     except (QueryError, ValueError, LookupError) as e:
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except (BotoCoreError, ClientError, OSError) as e:
-        _fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
     typer.echo(format_result(result, fmt.value))

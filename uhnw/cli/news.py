@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from uhnw.config import load_settings
+from uhnw.cli.common import current_settings, fail
 
 
 def news_poll(url: str = typer.Option(..., "--url", help="RSS/Atom feed or JSON news API (a list of articles, or {\"articles\": [...]})"),
@@ -22,7 +22,7 @@ def news_poll(url: str = typer.Option(..., "--url", help="RSS/Atom feed or JSON 
 
     from uhnw.ingest.poll import NewsPoller, PollError, PollProducer, PollState, state_path
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings()
+    settings = current_settings()
     producer = PollProducer(settings)
     headers = {"User-Agent": "uhnw-news-poll/1", "Accept": "application/rss+xml, application/atom+xml, application/json;q=0.9, */*;q=0.5"}
     emit = lambda result: typer.echo(json.dumps(asdict(result)))
@@ -30,8 +30,7 @@ def news_poll(url: str = typer.Option(..., "--url", help="RSS/Atom feed or JSON 
         with PollState(state or state_path(settings)) as st, httpx.Client(timeout=timeout, follow_redirects=True, headers=headers) as http:
             NewsPoller(settings, url, st, producer, http, source=source).run(interval=interval, once=once, on_result=emit)
     except PollError as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+        fail(f"{e}")
     finally:
         try: producer.flush(10)
         except RuntimeError as e: typer.echo(f"warning: {e}", err=True)

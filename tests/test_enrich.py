@@ -20,7 +20,7 @@ from uhnw.relevance import read_seed, resolve_labels, train
 from uhnw.resolve import Gazetteer, load_clients
 from uhnw.summarize import ExtractiveSummarizer, SageMakerSummarizer
 
-DATA = Path(__file__).parent / "data" / "relevance"
+DATA = Path(__file__).resolve().parent.parent / "jobs" / "seeds" / "relevance"
 
 
 @pytest.fixture(scope="module")

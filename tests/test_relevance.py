@@ -30,7 +30,7 @@ from uhnw.relevance import (
 )
 from uhnw.resolve import Gazetteer, load_clients
 
-DATA = Path(__file__).parent / "data" / "relevance"
+DATA = Path(__file__).resolve().parent.parent / "jobs" / "seeds" / "relevance"
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import importlib.resources
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -14,13 +15,18 @@ from pathlib import Path
 from typing import Any, Mapping
 
 # %% auto #0
-__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'Settings', 'read_settings_file', 'load_settings', 'format_settings']
+__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'resource_path', 'Settings', 'read_settings_file', 'load_settings',
+           'format_settings']
 
 # %% ../nbs/00_config.ipynb #57edddbd
 def repo_root() -> Path:
     "The repository the package runs from (the folder holding `pyproject.toml`), else the current directory."
     here = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent
     return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+def resource_path(*parts: str) -> Path:
+    "A file shipped with the package (`schemas/`, `jobs/`, `dashboards/`, `settings.ini`): real copies in a wheel, links to the repo's folders in a checkout."
+    return Path(str(importlib.resources.files("uhnw.resources").joinpath(*parts))).resolve()
 
 # %% ../nbs/00_config.ipynb #8c26be06
 SECRET_FIELDS = frozenset({"postgres_password", "schema_registry_password"})
@@ -142,19 +148,18 @@ def read_settings_file(path: Path, profile: str) -> dict[str, str]:
 # %% ../nbs/00_config.ipynb #e851284d
 def load_settings(profile: str | None = None,  # default: UHNW_PROFILE, else local
                   env: Mapping[str, str] | None = None,  # default: os.environ
-                  settings_file: Path | None = None,  # default: UHNW_SETTINGS, else <repo>/settings.ini
+                  settings_file: Path | None = None,  # default: UHNW_SETTINGS, else the packaged settings.ini
                   **overrides) -> Settings:
     "Build the effective `Settings`: overrides > `UHNW_*` env > settings file > defaults."
     env = os.environ if env is None else env
     profile = profile or env.get("UHNW_PROFILE", "local")
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    root = repo_root()
-    settings_file = settings_file or Path(env.get("UHNW_SETTINGS", root / "settings.ini"))
+    settings_file = settings_file or Path(env.get("UHNW_SETTINGS", resource_path("settings.ini")))
     from_file = read_settings_file(settings_file, profile)
     known = {f.name: f for f in fields(Settings)}
     unknown = sorted(set(from_file) - set(known))
     if unknown: raise ValueError(f"{settings_file}: unknown setting(s) {', '.join(unknown)}")
-    values: dict[str, Any] = {"profile": profile, "home": root / "data", "schemas_dir": root / "schemas"}
+    values: dict[str, Any] = {"profile": profile, "home": repo_root() / "data", "schemas_dir": resource_path("schemas")}
     for name, f in known.items():
         if name == "profile": continue
         if name in from_file: values[name] = _coerce(name, from_file[name], f.type, str(settings_file))

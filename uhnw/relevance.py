@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import scipy.sparse as sp
 
-from .config import repo_root
+from .config import resource_path
 from .lake import Lake, PartitionNotFound, check_name
 
 # %% auto #0
@@ -202,7 +202,7 @@ def _mask(text: str, spans: list[tuple[int, int]], a: int, b: int) -> str:
     return "".join(out)
 
 # %% ../nbs/32_relevance.ipynb #fc73d710
-SEED_DIR = Path("tests/data/relevance")  # relative to the repository root
+SEED_DIR = ("jobs", "seeds", "relevance")  # package data (`uhnw.config.resource_path`): jobs/seeds/relevance in the repo
 LABELS_TABLE = "relevance_labels"
 RAW_LABEL_COLUMNS = ["article_id", "client_id", "headline", "body", "label", "event_type", "label_source", "labelled_at"]
 LABEL_SCHEMA = pa.schema([("article_id", pa.string()), ("client_id", pa.string()), ("headline", pa.string()),
@@ -213,7 +213,7 @@ LABEL_SCHEMA = pa.schema([("article_id", pa.string()), ("client_id", pa.string()
 
 def read_seed(seed_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     "The seed labels (raw: no resolution yet) and the clients they mention."
-    d = Path(seed_dir) if seed_dir else repo_root() / SEED_DIR
+    d = Path(seed_dir) if seed_dir else resource_path(*SEED_DIR)
     labels = pd.read_json(d / "labels.jsonl", lines=True, dtype={"article_id": str, "client_id": str})
     labels["label_source"], labels["labelled_at"] = "seed", pd.Timestamp("2026-01-01", tz="UTC")
     clients = pd.read_csv(d / "clients.csv", dtype=str, keep_default_na=False)

@@ -143,7 +143,7 @@ labels_app = typer.Typer(help="Training labels of the relevance model (silver.re
 
 @labels_app.command("seed")
 def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")]):
-    "Resolve the repository's labelled seed set (tests/data/relevance) and land it as a silver.relevance_labels partition."
+    "Resolve the repository's labelled seed set (jobs/seeds/relevance, package data) and land it as a silver.relevance_labels partition."
     from uhnw.catalog import register_partition
     from uhnw.lake import lake_for
     from uhnw.relevance import land_seed, read_seed

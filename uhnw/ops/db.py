@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from uhnw.config import Settings, repo_root
+from uhnw.config import Settings, resource_path
 
 __all__ = ["MigrationError", "Migration", "connect", "find_migrations", "migrate"]
 
@@ -66,11 +66,11 @@ create table if not exists schema_migrations (
 
 
 def migrate(target: Settings | str,  # settings or a libpq DSN
-            sql_dir: Path | None = None,  # default: settings.schemas_dir / "sql" (repo's schemas/sql for a DSN)
+            sql_dir: Path | None = None,  # default: settings.schemas_dir / "sql" (the packaged schemas/sql for a DSN)
             ) -> list[int]:
     "Apply the migrations not yet recorded in `schema_migrations`, each in its own transaction; the versions applied."
     if sql_dir is None:
-        sql_dir = (target.schemas_dir if isinstance(target, Settings) else repo_root() / "schemas") / "sql"
+        sql_dir = (target.schemas_dir if isinstance(target, Settings) else resource_path("schemas")) / "sql"
     migrations = find_migrations(sql_dir)
     applied: list[int] = []
     with connect(target, autocommit=True) as conn:

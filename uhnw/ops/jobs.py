@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from datetime import date as Date
 from pathlib import Path
 
-from uhnw.config import Settings, repo_root
+from uhnw.config import Settings, resource_path
 
 NOTEBOOK_DIRS = ("jobs", "dashboards")
 COLD_PATH = ("positions_etl", "daily_pnl", "rds_sync", "portfolio_health")
@@ -40,7 +40,7 @@ class JobRun:
 
 def job_notebook(name: str, root: Path | None = None) -> Path:
     "The notebook of job `name` in jobs/ or dashboards/."
-    root = root or repo_root()
+    root = root or resource_path()
     for folder in NOTEBOOK_DIRS:
         path = root / folder / f"{name}.ipynb"
         if path.exists(): return path

@@ -1,0 +1,101 @@
+"""`uhnw bench cold`: the cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare), wall time and peak memory.
+
+Speed and memory targets are met here, never in timed unit tests. Every bench prints a human table and, as its
+last line, one JSON object with the figures; results are recorded in BENCHMARKS.md with the machine and the command.
+"""
+
+import dataclasses
+import json
+import platform
+import shutil
+import time
+
+import psutil
+
+from uhnw.bench.common import stage
+from uhnw.config import Settings
+
+
+def compare_results(got, want, keys: list[str], rtol: float = 1e-9) -> dict:
+    "Vectorised agreement check of two results (Arrow or pandas) with DuckDB: missing keys, null mismatches, max relative error."
+    import duckdb
+    con = duckdb.connect()
+    con.register("g", got)
+    con.register("w", want)
+    cols = [r[0] for r in con.execute("DESCRIBE w").fetchall()]
+    types = dict(con.execute("DESCRIBE w").fetchall()[i][:2] for i in range(len(cols)))
+    doubles = [c for c in cols if types[c] == "DOUBLE" and c not in keys]
+    on = " AND ".join(f"g.{k} = w.{k}" for k in keys)
+    parts = [f"count(*) FILTER (WHERE g.{keys[0]} IS NULL OR w.{keys[0]} IS NULL) AS missing_keys"]
+    for c in doubles:
+        parts.append(f"count(*) FILTER (WHERE (g.{c} IS NULL) <> (w.{c} IS NULL)) AS null_{c}")
+        parts.append(f"max(CASE WHEN w.{c} = 0 THEN abs(g.{c}) ELSE abs(g.{c} - w.{c}) / abs(w.{c}) END) AS rel_{c}")
+    row = con.execute(f"SELECT count(*) AS rows, {', '.join(parts)} FROM g FULL OUTER JOIN w ON {on}").fetchone()
+    names = ["rows", "missing_keys"] + [n for c in doubles for n in (f"null_{c}", f"rel_{c}")]
+    out = dict(zip(names, row, strict=True))
+    max_rel = max((out[f"rel_{c}"] or 0.0) for c in doubles) if doubles else 0.0
+    nulls = sum(out[f"null_{c}"] for c in doubles)
+    return {"rows": out["rows"], "missing_keys": out["missing_keys"], "null_mismatches": nulls, "max_rel_error": max_rel,
+            "agree": out["missing_keys"] == 0 and nulls == 0 and max_rel <= rtol}
+
+
+def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict:
+    "Wall time and peak memory per cold-path stage for each size, Spark vs the DuckDB reference, with agreement checked."
+    from uhnw.cli.lake import land_synth
+    from uhnw.lake import lake_for
+    from uhnw.ops.spark import get_spark
+    from uhnw.pnl import POSITION_KEYS, load_inputs_arrow, pnl_reference, run_daily_pnl
+    from uhnw.synth import synth_cold
+    from uhnw.validate import etl_date
+
+    rows: list[dict] = []
+    results: dict[str, dict] = {}
+    print(f"uhnw bench cold on {platform.node()}: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
+    print(f"  {'positions':>12}  {'stage':<22} {'wall':>11}  {'peak RSS':>11}")
+    spark, spark_start = None, 0.0
+    for size in sizes:
+        home = settings.home / "bench" / f"cold-{size}"
+        shutil.rmtree(home, ignore_errors=True)
+        s = dataclasses.replace(settings, home=home)
+        lake = lake_for(s)
+        clients = max(50, size // 200)
+        with stage(rows, size, "synth (2 days)"):
+            manifest = synth_cold(home / "inbox", days=2, clients=clients, positions=size, seed=42)
+        day1, day2 = manifest["dates"]
+        with stage(rows, size, "ingest to bronze"):
+            land_synth(s, manifest, lake)
+        with stage(rows, size, "validate to silver"):
+            for d in (day1, day2):
+                etl_date(s, d, lake)
+        if spark is None:
+            t0 = time.perf_counter()
+            with stage(rows, size, "spark session start"):
+                spark = get_spark(s, app_name="bench-cold")
+            spark_start = time.perf_counter() - t0
+        with stage(rows, size, "spark P&L (day 2)"):
+            summary = run_daily_pnl(spark, s, day2)
+        with stage(rows, size, "reference P&L (duckdb)"):
+            want_positions, want_metrics = pnl_reference(*load_inputs_arrow(lake, day2))
+        with stage(rows, size, "compare"):
+            got_positions = lake.read_partition("gold", "position_pnl", day2)
+            got_metrics = lake.read_partition("gold", "client_metrics", day2)
+            agree_positions = compare_results(got_positions, want_positions, POSITION_KEYS)
+            agree_metrics = compare_results(got_metrics, want_metrics, ["client_id"])
+        by_stage = {r["stage"]: r for r in rows if r["positions"] == size}
+        spark_s, ref_s = by_stage["spark P&L (day 2)"]["seconds"], by_stage["reference P&L (duckdb)"]["seconds"]
+        results[str(size)] = {
+            "clients": clients, "position_rows": summary["positions"], "unpriced_positions": summary["unpriced_positions"],
+            "stages": {r["stage"]: {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]} for r in by_stage.values()},
+            "spark_over_reference": round(spark_s / ref_s, 2) if ref_s else None,
+            "agree_position_pnl": agree_positions, "agree_client_metrics": agree_metrics}
+        print(f"  {size:>12,}  spark/reference {results[str(size)]['spark_over_reference']}x; agree: position_pnl "
+              f"{agree_positions['agree']} (max rel {agree_positions['max_rel_error']:.1e}), client_metrics "
+              f"{agree_metrics['agree']} (max rel {agree_metrics['max_rel_error']:.1e})", flush=True)
+        if not keep:
+            shutil.rmtree(home, ignore_errors=True)
+    if spark is not None:
+        spark.stop()
+    figures = {"bench": "cold", "machine": {"cores": psutil.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30)},
+               "spark_session_start_s": round(spark_start, 2), "sizes": results}
+    print(json.dumps(figures))
+    return figures

@@ -1,0 +1,206 @@
+"""Driving the hot path end to end from outside, as a news provider and as RMs would:
+start `uhnw serve api` and `uhnw serve hotpath` as processes, open RM WebSockets, post signed
+articles to the webhook at a steady rate, and time each alert from the webhook's 202 to the
+WebSocket frame. Used by `make demo` and `uhnw bench hot`; plumbing only.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from uhnw.config import Settings
+
+PROVIDER = "newswire"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _uhnw() -> list[str]:
+    exe = Path(sys.executable).parent / "uhnw"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "uhnw"]
+
+
+@dataclass
+class HotServices:
+    "The API and hot-path processes of one run, with their endpoints and logs."
+    api: subprocess.Popen
+    hotpath: subprocess.Popen
+    api_url: str
+    metrics_url: str
+    secret: str
+    logs: Path
+
+    def stop(self) -> None:
+        for p in (self.hotpath, self.api):
+            if p.poll() is None:
+                p.terminate()
+        for p in (self.hotpath, self.api):
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+    "Wait until `url` answers (any status below 500 counts as up); fail early if `proc` died."
+    import httpx
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500: return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def start_hot_services(settings: Settings, logs: Path, api_port: int | None = None, metrics_port: int | None = None,
+                       instance: str = "demo") -> HotServices:
+    "Start `uhnw serve api` and `uhnw serve hotpath` (logs under `logs/`) and wait until both answer."
+    logs.mkdir(parents=True, exist_ok=True)
+    api_port, metrics_port = api_port or free_port(), metrics_port or free_port()
+    secret = secrets.token_hex(16)
+    env = {**os.environ, "UHNW_HOME": str(settings.home), "UHNW_TOPIC_PREFIX": settings.topic_prefix,
+           "UHNW_WEBHOOK_SECRETS": f"{PROVIDER}={secret}", "SPARK_LOCAL_IP": "127.0.0.1"}
+    api = subprocess.Popen([*_uhnw(), "serve", "api", "--port", str(api_port), "--log-level", "warning"], env=env,
+                           stdout=open(logs / "api.log", "ab"), stderr=subprocess.STDOUT)
+    hot = subprocess.Popen([*_uhnw(), "serve", "hotpath", "--instance", instance, "--metrics-port", str(metrics_port)], env=env,
+                           stdout=open(logs / "hotpath.log", "ab"), stderr=subprocess.STDOUT)
+    services = HotServices(api, hot, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{metrics_port}", secret, logs)
+    try:
+        wait_http(services.api_url + "/health", proc=api)
+        wait_http(services.metrics_url + "/health", timeout=120, proc=hot)
+    except Exception:
+        services.stop()
+        raise
+    return services
+
+
+@dataclass
+class Frame:
+    "An alert frame as an RM's browser received it."
+    rm_id: str
+    received: float  # time.time() on arrival
+    alert: dict
+
+
+@dataclass
+class RmListener:
+    "One RM's WebSocket session in a thread, collecting alert frames."
+    url: str
+    rm_id: str
+    token: str
+    frames: list[Frame] = field(default_factory=list)
+    on_frame: object = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> RmListener:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30): raise TimeoutError(f"WebSocket of {self.rm_id} did not open")
+        return self
+
+    def _run(self) -> None:
+        from websockets.sync.client import connect
+        ws_url = self.url.replace("http://", "ws://") + "/ws"
+        with connect(ws_url, subprotocols=["uhnw.bearer", self.token], open_timeout=30) as ws:
+            while not self._stop.is_set():
+                try:
+                    msg = ws.recv(timeout=0.2)
+                except TimeoutError:
+                    continue
+                frame = json.loads(msg)
+                if frame.get("type") == "hello": self._ready.set()
+                if frame.get("type") == "alert":
+                    self.frames.append(Frame(self.rm_id, time.time(), frame))
+                    if self.on_frame: self.on_frame(self.frames[-1])
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def rm_token(settings: Settings, rm_id: str, ttl: float = 7200) -> str:
+    from uhnw.auth import issue_token, local_secret
+    return issue_token(rm_id, local_secret(settings), ttl=ttl)
+
+
+def provider_payload(article: dict) -> dict:
+    "What a news provider posts for a `synth_news` article (published now, so the frame carries the send time)."
+    return {"id": article["id"], "source": article["source"], "url": article["url"], "headline": article["headline"],
+            "body": article["body"], "published_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+
+
+def post_signed(client, api_url: str, secret: str, payload: dict) -> tuple[int, float]:
+    "POST one signed article to the webhook; returns (status, time.time() when the answer arrived)."
+    from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, signature_header
+    body = json.dumps(payload).encode()
+    r = client.post(api_url + "/webhooks/news", content=body, headers={
+        "content-type": "application/json", PROVIDER_HEADER: PROVIDER, SIGNATURE_HEADER: signature_header(secret, body)})
+    return r.status_code, time.time()
+
+
+def expected_alerts(settings: Settings, articles: list[dict], clients) -> set[tuple[str, str]]:
+    "(article id, client id) pairs the hot path must deliver: what `enrich` gives offline with the promoted model."
+    from uhnw.enrich import client_directory, enrich
+    from uhnw.lake import lake_for
+    from uhnw.relevance import load_model
+    from uhnw.resolve import Gazetteer
+    from uhnw.summarize import summarizer_for
+    gaz, model, summ, directory = Gazetteer.from_clients(clients), load_model(lake_for(settings)), summarizer_for(settings), \
+        client_directory(clients)
+    out = set()
+    for a in articles:
+        event = {"article_id": a["id"], "source": a["source"], "url": a["url"], "headline": a["headline"], "body": a["body"],
+                 "received_at": datetime.now(UTC), "published_at": None}
+        out |= {(x["article_id"], x["client_id"]) for x in enrich(event, gaz, model, summ, settings.relevance_threshold, directory)}
+    return out
+
+
+def clients_from_db(settings: Settings):
+    "The client master as the hot path sees it (PostgreSQL `clients`), as a DataFrame for `Gazetteer.from_clients`."
+    import pandas as pd
+
+    from uhnw.ops.db import connect
+    with connect(settings) as conn:
+        rows = conn.execute("select client_id, full_name, array_to_string(aliases, '|'), array_to_string(organizations, '|'), "
+                            "city, country, rm_id, base_currency from clients order by client_id").fetchall()
+    return pd.DataFrame(rows, columns=["client_id", "full_name", "aliases", "organizations", "city", "country", "rm_id",
+                                       "base_currency"])
+
+
+def ensure_relevance_model(settings: Settings, date: str, log=print) -> str:
+    "The promoted relevance model's version; lands the seed labels and trains + promotes one when none is promoted."
+    from uhnw.lake import lake_for
+    from uhnw.relevance import load_model
+    try:
+        return load_model(lake_for(settings)).version
+    except (FileNotFoundError, LookupError):
+        pass
+    from uhnw.catalog import register_partition
+    from uhnw.ops.jobs import run_job
+    from uhnw.relevance import land_seed, read_seed
+    from uhnw.resolve import Gazetteer
+    _, seed_clients = read_seed()
+    land_seed(lake_for(settings).ensure(), date, Gazetteer.from_clients(seed_clients))
+    register_partition(settings, "silver.relevance_labels", date)
+    version = f"relevance-{date}"
+    run = run_job(settings, "train_relevance", date, {"model_version": version, "promote": True})
+    log(f"    trained and promoted {version} ({run.seconds} s): {run.output}")
+    return version

@@ -1,0 +1,159 @@
+"""`uhnw resolve`, `uhnw eval resolve|names`, `uhnw bench resolve`: entity resolution from the command line.
+
+Thin wiring over `uhnw.resolve` (nbs/31_resolve.ipynb) and `uhnw.names` (nbs/30_names.ipynb). The lead mounts
+`resolve` as `uhnw resolve`, `eval_app` as `uhnw eval` and `bench_resolve` as `uhnw bench resolve`; until then
+`python -m uhnw.cli.intel ...` runs the same commands. A malformed input line is reported on stderr with its line
+number and skipped; every error the user can cause is one line on stderr, never a stack trace.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from uhnw.cli.common import current_settings, fail
+
+eval_app = typer.Typer(help="Measure the intelligence layer on labelled data.", no_args_is_help=True)
+
+
+
+def _gazetteer(clients: Path):
+    from uhnw.resolve import Gazetteer, load_clients
+    try:
+        return Gazetteer.from_clients(load_clients(clients))
+    except (OSError, ValueError) as e:
+        fail(str(e).splitlines()[0])
+
+
+def _article(line: str) -> dict:
+    "One JSON-lines article, or ValueError saying what is wrong with it."
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(obj, dict): raise ValueError("not a JSON object")
+    if "id" not in obj or not isinstance(obj["id"], (str, int)): raise ValueError("no string or integer 'id'")
+    for k in ("headline", "body"):
+        if not isinstance(obj.get(k, ""), str): raise ValueError(f"'{k}' is not a string")
+    if not obj.get("headline") and not obj.get("body"): raise ValueError("neither 'headline' nor 'body'")
+    return obj
+
+
+def resolve(clients: Annotated[Path, typer.Option("--clients", help="clients CSV (client_id, full_name, aliases, organizations, ...)")],
+            threshold: Annotated[float, typer.Option(help="minimum score (default: the resolution_threshold setting)")] = None):
+    "Read articles as JSON lines {id, headline, body} on stdin; write {id, matches} JSON lines on stdout."
+    threshold = current_settings().resolution_threshold if threshold is None else threshold
+    g = _gazetteer(clients)
+    done = bad = 0
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip(): continue
+        try:
+            a = _article(line)
+        except ValueError as e:
+            typer.echo(f"line {n}: skipped: {e}", err=True); bad += 1
+            continue
+        matches = g.resolve(a.get("headline") or "", a.get("body") or "", threshold)
+        sys.stdout.write(json.dumps({"id": a["id"], "matches": [m.to_dict() for m in matches]}, ensure_ascii=False) + "\n")
+        done += 1
+    sys.stdout.flush()
+    typer.echo(f"resolved {done} article(s), skipped {bad} malformed line(s)", err=True)
+
+
+def _read_jsonl(path: Path, what: str) -> list[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip(): continue
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    fail(f"{path}: line {n}: {what} is not JSON ({e.msg})")
+    except OSError as e:
+        fail(f"{path}: {e.strerror}")
+    return out
+
+
+def _num(m: dict, k: str) -> str:
+    "A metric, or '-' where it is undefined (no prediction for precision, no gold for recall)."
+    undefined = (k == "precision" and m["tp"] + m["fp"] == 0) or (k == "recall" and m["tp"] + m["fn"] == 0) or (
+        k == "f1" and m["tp"] == 0)
+    return "-" if undefined else f"{m[k]:.3f}"
+
+
+def _row(name: str, m: dict, width: int = 16) -> str:
+    n = m.get("articles", m.get("n", ""))
+    return (f"{name:<{width}}{n:>9}{m['tp']:>6}{m['fp']:>6}{m['fn']:>6}"
+            f"{_num(m, 'precision'):>11}{_num(m, 'recall'):>9}{_num(m, 'f1'):>8}")
+
+
+@eval_app.command("resolve")
+def eval_resolve(clients: Annotated[Path, typer.Option("--clients", help="clients CSV")],
+                 articles: Annotated[Path, typer.Option("--articles", help="JSON lines {id, headline, body, category}")],
+                 gold: Annotated[Path, typer.Option("--gold", help="JSON lines {id, client_ids}")],
+                 threshold: Annotated[float, typer.Option(help="minimum score (default: uhnw.resolve.DEFAULT_THRESHOLD)")] = None):
+    "Precision, recall and F1 of entity resolution overall and per category; the last line is one JSON object."
+    from uhnw.resolve import DEFAULT_THRESHOLD, evaluate
+    g = _gazetteer(clients)
+    arts = _read_jsonl(articles, "article")
+    truth = {j["id"]: j.get("client_ids", []) for j in _read_jsonl(gold, "gold record")}
+    missing = [a.get("id") for a in arts if a.get("id") not in truth]
+    if missing: fail(f"{len(missing)} article(s) have no gold record, e.g. {missing[:3]}")
+    res = evaluate(g, arts, truth, threshold)
+    t = DEFAULT_THRESHOLD if threshold is None else threshold
+    typer.echo(f"entity resolution at threshold {t} ({len(g)} clients, {len(arts)} articles; pairs of article and client)")
+    typer.echo(f"{'category':<16}{'articles':>9}{'tp':>6}{'fp':>6}{'fn':>6}{'precision':>11}{'recall':>9}{'f1':>8}")
+    for k in sorted(res, key=lambda k: (k == "all", k)):
+        typer.echo(_row(k, res[k]))
+    typer.echo(json.dumps({"threshold": t, **res}))
+
+
+@eval_app.command("names")
+def eval_names(cases: Annotated[Path, typer.Option("--cases", help="name_bench cases.csv")],
+               reference: Annotated[Path, typer.Option(help="logic_v2 scores (default: logicv2-frozen.csv beside the cases)")] = None):
+    "Our pairwise name matcher on nomenklatura's name_bench beside logic_v2; the last line is one JSON object."
+    import pandas as pd
+
+    from uhnw.bench.names import bench_names
+    reference = reference or cases.with_name("logicv2-frozen.csv")
+    try:
+        df = pd.read_csv(cases, dtype=str, keep_default_na=False)
+        ref = pd.read_csv(reference, dtype=str, keep_default_na=False) if reference.exists() else None
+    except (OSError, ValueError) as e:
+        fail(f"{cases}: {str(e).splitlines()[0]}")
+    need = {"case_group", "schema", "name1", "name2", "is_match"} - set(df.columns)
+    if need: fail(f"{cases}: missing column(s) {', '.join(sorted(need))}")
+    b = bench_names(df, ref)
+    typer.echo("name matching on name_bench: ours (threshold by 5-fold CV, out-of-fold predictions) vs logic_v2 (frozen, at 0.70)")
+    typer.echo(f"{'slice':<34}{'pairs':>9}{'tp':>6}{'fp':>6}{'fn':>6}{'precision':>11}{'recall':>9}{'f1':>8}  threshold")
+    rows = [("Person", b["person"]), ("all", b["all"])] + [(k, v) for k, v in b["groups"].items()]
+    for name, r in rows:
+        for who in ("ours", "logic_v2"):
+            if who in r:
+                typer.echo(_row(f"{name[:24]} {who}", r[who], 34) + (f"  {r[who]['threshold']}" if "threshold" in r[who] else ""))
+    pick = lambda r: {k: r["ours"][k] for k in ("precision", "recall", "f1", "threshold")}
+    typer.echo(json.dumps({"person": pick(b["person"]), "all": pick(b["all"])}))
+
+
+labels_app = typer.Typer(help="Training labels of the relevance model (silver.relevance_labels).", no_args_is_help=True)
+
+
+@labels_app.command("seed")
+def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")]):
+    "Resolve the repository's labelled seed set (jobs/seeds/relevance, package data) and land it as a silver.relevance_labels partition."
+    from uhnw.catalog import register_partition
+    from uhnw.lake import lake_for
+    from uhnw.relevance import land_seed, read_seed
+    from uhnw.resolve import Gazetteer
+    settings = current_settings()
+    _, clients = read_seed()
+    try:
+        out = land_seed(lake_for(settings).ensure(), date, Gazetteer.from_clients(clients))
+    except ValueError as e:
+        fail(str(e))
+    register_partition(settings, "silver.relevance_labels", date)
+    typer.echo(f"landed {out['landed']} of {out['labels']} seed labels in silver.relevance_labels date={date}"
+               + (f"; {out['unresolved']} unresolved: {out['unresolved_reasons']}" if out["unresolved"] else ""))

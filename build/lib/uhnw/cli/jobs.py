@@ -1,0 +1,79 @@
+"""`uhnw job …` and `uhnw cold-path`: wiring over `uhnw.ops.jobs`."""
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+from uhnw.cli.common import current_settings, fail
+
+job_app = typer.Typer(help="Papermill job notebooks (jobs/, dashboards/): the Glue/EMR/SageMaker jobs of the platform.",
+                      no_args_is_help=True)
+
+
+def parse_params(args: list[str]) -> dict:
+    "`-p key value` pairs (papermill's own syntax) from the extra command-line arguments."
+    from uhnw.ops.jobs import parse_value
+    params, rest = {}, list(args)
+    while rest:
+        flag = rest.pop(0)
+        if flag not in ("-p", "--parameters") or len(rest) < 2:
+            raise typer.BadParameter(f"expected `-p key value`, got {' '.join([flag, *rest[:2]])!r}")
+        key, value = rest.pop(0), rest.pop(0)
+        params[key] = parse_value(value)
+    return params
+
+
+@job_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def job_run(ctx: typer.Context,
+            name: str = typer.Argument(..., help="notebook name in jobs/ or dashboards/ (without .ipynb)"),
+            date: str = typer.Option(..., "--date", help="partition date YYYY-MM-DD (the run_date parameter)"),
+            on: str = typer.Option("local", "--on", help="where to run: local (papermill here) or sagemaker (train_relevance)")):
+    """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
+    the executed notebook is kept under UHNW_HOME/runs/. `--on sagemaker` submits train_relevance
+    as a SageMaker training job whose container runs this same command locally."""
+    from uhnw.ops.jobs import JobError, run_job
+    params = parse_params(ctx.args)
+    if on == "sagemaker":
+        _submit_sagemaker(name, date, params)
+        return
+    if on != "local":
+        fail(f"--on must be local or sagemaker, not {on!r}", 2)
+    try:
+        run = run_job(current_settings(), name, date, params)
+    except (JobError, ValueError) as e:
+        fail(f"{e}")
+    typer.echo(f"{name} for {date} done in {run.seconds} s; executed notebook: {run.output}")
+
+
+@job_app.command("params")
+def job_params(name: str = typer.Argument(..., help="job name")):
+    "Show the parameters a job declares (name, type, default, help)."
+    from uhnw.ops.jobs import job_notebook, notebook_parameters
+    for p in notebook_parameters(job_notebook(name)).values():
+        typer.echo(json.dumps({k: p[k] for k in ("name", "inferred_type_name", "default", "help")}))
+
+
+def cold_path(date: str = typer.Option(..., "--date", help="EOD date YYYY-MM-DD")):
+    "Run the Portfolio Analysis Flow for one date: positions_etl → daily_pnl → rds_sync → portfolio_health."
+    from uhnw.ops.jobs import JobError, run_cold_path
+    try:
+        run_cold_path(current_settings(), date)
+    except (JobError, ValueError) as e:
+        fail(f"{e}")
+
+
+def _submit_sagemaker(name: str, date: str, params: dict) -> None:
+    "Submit `train_relevance` to SageMaker (image and role from the settings); print the job's name and ARN."
+    from uhnw.ops.sagemaker_train import submit_training
+    if name != "train_relevance":
+        fail(f"only train_relevance runs on SageMaker, not {name}", 2)
+    settings = current_settings()
+    version = params.pop("model_version", f"relevance-{date}")
+    try:
+        job = submit_training(settings, str(version), params, run_date=date, image_uri=settings.sagemaker_training_image,
+                              role_arn=settings.sagemaker_role_arn, endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER"))
+    except ValueError as e:
+        fail(f"{e} (set UHNW_SAGEMAKER_TRAINING_IMAGE / UHNW_SAGEMAKER_ROLE_ARN)")
+    typer.echo(f"submitted {job['TrainingJobName']}: {job['TrainingJobArn']}")

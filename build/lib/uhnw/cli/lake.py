@@ -1,0 +1,94 @@
+"""`uhnw ingest positions|prices|fx|clients` and `uhnw synth cold`: wiring over `uhnw.lake` and `uhnw.synth`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from uhnw.cli.common import checked_date, current_settings, fail
+
+ingest_app = typer.Typer(help="Land EOD files in bronze (immutable: a landed object is never overwritten).", no_args_is_help=True)
+synth_app = typer.Typer(help="Synthetic input files for demos, tests and benchmarks.", no_args_is_help=True)
+
+COLD_DATASETS = ("positions", "prices", "fx", "clients")
+
+
+
+
+def land_file(settings, dataset: str, path: Path, date: str, lake=None):
+    "Land `path` at `bronze/<dataset>/date=<date>/<file name>`; returns the `Landing` (raises `BronzeObjectExists`)."
+    from uhnw.lake import lake_for, partition_key
+    lake = lake or lake_for(settings).ensure()
+    return lake.land(partition_key(dataset, date, path.name), path, source=path.name)
+
+
+def land_synth(settings, manifest: dict, lake=None) -> list:
+    "Land every file of a `synth_cold` manifest in bronze (clients at its extract date); returns the landings."
+    from uhnw.lake import lake_for
+    lake = (lake or lake_for(settings)).ensure()
+    todo = [("clients", Path(manifest["clients_file"]), manifest["clients_extract_date"])]
+    todo += [(ds, Path(files[ds]), d) for d, files in manifest["files"].items() for ds in ("positions", "prices", "fx")]
+    return [land_file(settings, dataset, path, d, lake) for dataset, path, d in todo]
+
+
+def _ingest(dataset: str, file: Path, date: str) -> None:
+    from uhnw.lake import BronzeObjectExists
+    date = checked_date(date)
+    if not file.is_file(): fail(f"no such file: {file}", 2)
+    try:
+        landing = land_file(current_settings(), dataset, file, date)
+    except BronzeObjectExists as e:
+        fail(str(e), 1)
+    except ValueError as e:  # a file name that is not a valid object key
+        fail(f"cannot land {file.name!r}: {e}", 2)
+    if landing.already_landed: typer.echo(f"already landed (identical bytes): {landing.uri}")
+    else: typer.echo(landing.uri)
+
+
+def _make_command(dataset: str):
+    def command(file: Path = typer.Argument(..., help=f"the {dataset} CSV to land", dir_okay=False),
+                date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)")):
+        _ingest(dataset, file, date)
+    command.__doc__ = f"Land the {dataset} CSV FILE in bronze at bronze/{dataset}/date=<date>/<file name>; prints the object URI."
+    return command
+
+
+for _name in COLD_DATASETS:
+    ingest_app.command(_name)(_make_command(_name))
+
+
+@synth_app.callback()
+def _synth_group():
+    "Synthetic input files for demos, tests and benchmarks."  # a callback keeps `cold` a subcommand even when it is the only one
+
+
+@synth_app.command("cold")
+def synth_cold_cmd(days: int = typer.Option(3, "--days", min=1, help="business days of positions, prices and FX"),
+                   clients: int = typer.Option(100, "--clients", min=1, help="clients in the CRM extract"),
+                   positions: int = typer.Option(10_000, "--positions", min=1, help="positions per day"),
+                   start: str = typer.Option("2025-01-01", "--start", help="first business day on or after this date"),
+                   seed: int = typer.Option(0, "--seed", help="random seed (same seed, same files)"),
+                   bad_rows: int = typer.Option(0, "--bad-rows", min=0, help="malformed rows injected into every file"),
+                   out: Path = typer.Option(None, "--out", help="output folder (default: UHNW_HOME/inbox/cold)"),
+                   ingest: bool = typer.Option(False, "--ingest", help="also land every file in bronze"),
+                   as_json: bool = typer.Option(False, "--json", help="print the manifest as one JSON object")):
+    "Write realistic positions, prices, FX and clients files (and with --ingest land them in bronze)."
+    from uhnw.lake import BronzeObjectExists, lake_for
+    from uhnw.synth import synth_cold
+    start = checked_date(start)
+    settings = current_settings()
+    out = out or Path(settings.home) / "inbox" / "cold"
+    manifest = synth_cold(out, days=days, clients=clients, positions=positions, start=start, seed=seed, bad_rows=bad_rows)
+    if ingest:
+        lake = lake_for(settings)
+        try:
+            manifest["landed"] = [landing.uri for landing in land_synth(settings, manifest, lake)]
+        except BronzeObjectExists as e:
+            fail(f"{e}\n(use another --start or --seed, or a fresh UHNW_HOME, to land different synthetic data)", 1)
+    if as_json:
+        typer.echo(json.dumps(manifest))
+        return
+    typer.echo(f"wrote {len(manifest['dates'])} day(s) × {positions:,} positions for {clients:,} clients to {out}")
+    typer.echo(f"dates: {', '.join(manifest['dates'])}")
+    if ingest: typer.echo(f"landed {len(manifest['landed'])} files in bronze ({lake.uri('bronze')})")

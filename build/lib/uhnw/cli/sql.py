@@ -1,0 +1,44 @@
+"""`uhnw sql "QUERY" [--format table|csv|json]`: Athena (Trino) SQL over the lake's catalog tables.
+
+Thin wiring over `uhnw.query` (exported from `nbs/22_query.ipynb`): DuckDB over the local catalog on the
+`local` profile, Athena on `aws`. Every failure the user can cause (syntax, unknown table, a statement
+that writes, an engine error) is one line on stderr and exit status 1, never a stack trace.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+
+import typer
+
+from uhnw.cli.common import fail
+from uhnw.config import load_settings
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+
+def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRIBE statement in Athena (Trino) SQL; "
+                                              "'-' reads it from stdin"),
+        fmt: Format = typer.Option(Format.table, "--format", "-f", help="table for people, csv, or json (one array of row objects)"),
+        database: str = typer.Option(None, "--database", "-d", help="database of unqualified table names (default: the silver one)"),
+        profile: str = typer.Option(None, help="profile (default: UHNW_PROFILE, else local)")):
+    "Run Athena SQL over the lake's catalog tables: DuckDB locally, Athena on the aws profile."
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from uhnw.query import QueryError, format_result, run_query
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # its "falling back to Command" notes on SHOW are noise here
+    if query == "-": query = sys.stdin.read()
+    try:
+        settings = load_settings(profile)
+        result = run_query(settings, query, database)
+    except (QueryError, ValueError, LookupError) as e:
+        fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except (BotoCoreError, ClientError, OSError) as e:
+        fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    typer.echo(format_result(result, fmt.value))

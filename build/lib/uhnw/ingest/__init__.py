@@ -1,0 +1,1 @@
+"""Ingestion adapters: news webhook and poller mapping, feeds to the event bus."""

@@ -1,0 +1,211 @@
+"""The local end-to-end main job behind `make demo` / `uhnw demo`.
+
+Wiring only. It starts the local stack and creates the topics; pushes a few news
+events through the bus the way the hot path will (Avro in the Confluent wire
+format, a consumer group that commits after processing, a malformed message
+dead-lettered instead of stopping anything); then runs the cold path — the
+seeds' Portfolio Analysis Flow — on a few synthetic days: EOD files landed in
+bronze, validated to silver, daily P&L on Spark to gold, synced to PostgreSQL,
+and the portfolio-health report written. Ends with one JSON line of figures.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from uhnw.config import Settings
+
+DEMO_NEWS = [  # (source, headline, body) — realistic wording, fictional people
+    ("newswire", "Amit Saxena sells 4% stake in Saxena Logistics to sovereign fund",
+     "Mumbai-based entrepreneur Amit Saxena has agreed to sell a 4% stake in Saxena Logistics, people familiar said."),
+    ("financial-daily", "Dubai court freezes assets of property developer in Al-Rashid dispute",
+     "A Dubai court froze assets linked to the developer after a claim by Khalid Al-Rashid, a UHNW investor."),
+    ("rss:markets", "Mueller family office backs Series C of Munich battery start-up",
+     "José Müller's family office led the round, its third climate investment this year."),
+    ("newswire", "Chen Wei steps down as chairman of Pearl River Holdings",
+     "Chen Wei, 68, will hand the chair to his daughter, the company said in a filing."),
+]
+
+
+@contextmanager
+def _stage(timings: dict, name: str):
+    t0 = time.perf_counter()
+    print(f"--> {name}", flush=True)
+    yield
+    timings[name] = round(time.perf_counter() - t0, 3)
+
+
+def run_demo(settings: Settings, once: bool = True) -> dict:
+    "Run the demo end to end and return (and print as the last line) its figures."
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+
+    from uhnw.bus import EventProducer, client_config, ensure_topics, read_dead_letters, run_consumer, topic_name, topic_specs
+    from uhnw.ops import stack
+
+    timings: dict[str, float] = {}
+    with _stage(timings, "stack_up"):
+        for s in stack.up(settings):
+            print(f"    {s.name:<9} {'up' if s.up else 'down':<5} {s.endpoint}  ({s.detail})")
+    with _stage(timings, "topics"):
+        created = ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
+        print(f"    {sum(v == 'created' for v in created.values())} created, {sum(v == 'exists' for v in created.values())} existed")
+
+    # the bus walk-through uses topics of its own, so the live news the hot path carries does not mix in
+    bus = dataclasses.replace(settings, topic_prefix=settings.topic_prefix + "demo-bus.")
+    ensure_topics(AdminClient(client_config(bus)), topic_specs(bus))
+    topic = topic_name(bus, "raw-news-events")
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    with _stage(timings, "produce"):
+        producer = EventProducer(bus)
+        for i, (source, headline, body) in enumerate(DEMO_NEWS):
+            now = datetime.now(UTC)
+            producer.send(topic, {"article_id": f"demo-{run_id}-{i}", "source": source, "headline": headline, "body": body,
+                                  "language": "en", "published_at": now, "received_at": now}, key=f"demo-{run_id}-{i}")
+        producer.flush()
+        raw = Producer(client_config(bus))  # what a misconfigured producer sends: JSON, not Avro
+        raw.produce(topic, key=f"demo-{run_id}-bad".encode(), value=b'{"headline": "not avro"}')
+        raw.flush(10)
+        print(f"    {len(DEMO_NEWS)} Avro news events and 1 malformed message -> {topic}")
+
+    consumed = []
+    with _stage(timings, "consume"):
+        stats = run_consumer(bus, topic, "uhnw-demo", lambda ev: (consumed.append(ev), print(
+            f"    [{ev.partition}]@{ev.offset:<5} {ev.key}  {ev.value['headline']}")), idle_timeout=3)
+    with _stage(timings, "dead_letters"):
+        letters = [d for d in read_dead_letters(bus, topic) if d.key and run_id.encode() in d.key]
+        for d in letters:
+            print(f"    {d.source_topic}[{d.source_partition}]@{d.source_offset} {d.stage}: {d.reason}")
+
+    cold = run_cold_demo(settings, timings)
+    hot = run_hot_demo(settings, timings, once=once)
+    summary = {"demo": "uhnw", "kafka": settings.bootstrap_servers, "postgres_dsn": settings.dsn(masked=True),
+               "events_produced": len(DEMO_NEWS), "events_consumed": stats.processed,
+               "dead_lettered": stats.dead_lettered, "dead_letters_this_run": len(letters), **cold, **hot, "stages_s": timings}
+    print("stack left running: `uhnw stack status`, `uhnw stack down`")
+    print(json.dumps(summary))
+    return summary
+
+
+HOT_ARTICLES, HOT_RATE = 60, 10.0  # articles posted by the demo, per second
+
+
+def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
+    """The hot path live: API and enrichment service started, one WebSocket per RM of the demo book, synthetic news
+    about the book posted to the signed webhook; each RM's console line shows the alerts reaching their browser.
+    Without `once`, news keeps flowing (one article a second) until Ctrl-C."""
+    import httpx
+
+    from uhnw.bench.harness import (
+        RmListener,
+        clients_from_db,
+        ensure_relevance_model,
+        expected_alerts,
+        post_signed,
+        provider_payload,
+        rm_token,
+        start_hot_services,
+    )
+    from uhnw.synth import synth_news
+
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    with _stage(timings, "relevance_model"):
+        print(f"    model {ensure_relevance_model(settings, datetime.now(UTC).date().isoformat())}")
+    clients = clients_from_db(settings)
+    articles = synth_news(clients, HOT_ARTICLES, seed=int(run_id) % 100_000, source=f"demo{run_id}")
+    expected = expected_alerts(settings, articles, clients)
+    with _stage(timings, "hot_services"):
+        services = start_hot_services(settings, settings.home / "runs" / "services" / run_id)
+        print(f"    api {services.api_url} (webhook, /ws, /alerts)  hotpath {services.metrics_url}/health  logs {services.logs}")
+    names = dict(zip(clients["client_id"], clients["full_name"], strict=True))
+    def show(f):
+        a = f.alert
+        print(f"    [{f.rm_id}] alert #{a['alert_id']} {names.get(a['client_id'], a['client_id'])}: {a['headline'][:70]}  "
+              f"(relevance {a['relevance']:.2f})", flush=True)
+    rms = sorted(set(clients["rm_id"].dropna()))
+    listeners = [RmListener(services.api_url, rm, rm_token(settings, rm), on_frame=show).start() for rm in rms]
+    try:
+        with _stage(timings, "hot_stream"):
+            sent_at = {}
+            with httpx.Client(timeout=10) as client:
+                for a in articles:
+                    t0 = time.perf_counter()
+                    status, t_ack = post_signed(client, services.api_url, services.secret, provider_payload(a))
+                    if status != 202: raise RuntimeError(f"webhook answered {status} for {a['id']}")
+                    sent_at[a["id"]] = t_ack
+                    time.sleep(max(0.0, 1 / HOT_RATE - (time.perf_counter() - t0)))
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and len(_delivered(listeners)) < len(expected):
+                    time.sleep(0.2)
+                if not once:
+                    print("    streaming one article a second; Ctrl-C to stop", flush=True)
+                    i = 0
+                    try:
+                        while True:
+                            extra = synth_news(clients, 1, seed=int(time.time()), source=f"live{run_id}-{i}")[0]
+                            post_signed(client, services.api_url, services.secret, provider_payload(extra))
+                            i += 1
+                            time.sleep(1)
+                    except KeyboardInterrupt:
+                        pass
+    finally:
+        for listener in listeners: listener.stop()
+        services.stop()
+    delivered = _delivered(listeners)
+    mine = {(aid, cid) for aid, cid in delivered if aid in sent_at}
+    latencies = sorted(f.received - sent_at[f.alert["article_id"]] for listener in listeners for f in listener.frames
+                       if f.alert["article_id"] in sent_at)
+    pct = lambda q: round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
+    print(f"    {len(articles)} articles posted, {len(expected)} alerts expected, {len(mine & expected)} delivered to the right RM; "
+          f"webhook 202 -> browser p50 {pct(0.5)} ms, p99 {pct(0.99)} ms")
+    return {"articles_posted": len(articles), "alerts_expected": len(expected), "alerts_delivered": len(mine & expected),
+            "alerts_unexpected": len(mine - expected), "hot_p50_ms": pct(0.5), "hot_p99_ms": pct(0.99)}
+
+
+def _delivered(listeners) -> set[tuple[str, str]]:
+    "(article id, client id) of every alert frame received by any RM."
+    return {(f.alert["article_id"], f.alert["client_id"]) for listener in listeners for f in listener.frames}
+
+
+COLD_DAYS, COLD_CLIENTS, COLD_POSITIONS = 3, 40, 4000
+
+
+def run_cold_demo(settings: Settings, timings: dict) -> dict:
+    "The cold path on a few synthetic days; returns its figures (rows in PostgreSQL, report path, ...)."
+    from uhnw.cli.lake import land_synth
+    from uhnw.ops.db import connect
+    from uhnw.ops.jobs import run_job
+    from uhnw.portfolio_health import report_path
+    from uhnw.query import format_result, run_query
+    from uhnw.synth import synth_cold
+
+    with _stage(timings, "synth_and_ingest"):
+        # a fixed seed makes the files byte-identical on every run, so re-landing them is "already landed", not a refusal
+        manifest = synth_cold(settings.home / "inbox" / "demo", days=COLD_DAYS, clients=COLD_CLIENTS, positions=COLD_POSITIONS, seed=7)
+        landings = land_synth(settings, manifest)
+        new = sum(not landing.already_landed for landing in landings)
+        print(f"    {len(landings)} EOD files for {manifest['dates'][0]}..{manifest['dates'][-1]}: {new} landed, "
+              f"{len(landings) - new} already in bronze (immutable)")
+    dates = manifest["dates"]
+    for name in ("positions_etl", "daily_pnl", "rds_sync"):
+        with _stage(timings, name):
+            for d in dates:
+                run = run_job(settings, name, d)
+                print(f"    {d}  {run.seconds:>5.1f} s  {run.output}")
+    rm = "RM-01"
+    with _stage(timings, "portfolio_health"):
+        for rm_id in ("", rm):
+            run_job(settings, "portfolio_health", dates[-1], {"rm_id": rm_id})
+            print(f"    report: {report_path(settings, dates[-1], rm_id or None)}")
+    with _stage(timings, "sql"):
+        sql = ("SELECT date, count(*) AS clients, sum(positions_count) AS positions, sum(unpriced_positions) AS unpriced, "
+               "count(daily_pnl) AS with_pnl FROM gold.client_metrics GROUP BY date ORDER BY date")
+        print(f"    uhnw sql \"{sql}\"")
+        print("\n".join("    " + line for line in format_result(run_query(settings, sql)).splitlines()))
+    with connect(settings) as conn:
+        rows = conn.execute("select count(*) from client_metrics where date = any(%s::date[])", (dates,)).fetchone()[0]
+    return {"cold_dates": dates, "client_metrics_rows": rows, "report": str(report_path(settings, dates[-1])),
+            "report_rm": str(report_path(settings, dates[-1], rm))}

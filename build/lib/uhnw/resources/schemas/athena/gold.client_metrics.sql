@@ -1,0 +1,13 @@
+-- Portfolio health per client per date (the daily_pnl EMR job), synced to PostgreSQL client_metrics.
+CREATE EXTERNAL TABLE IF NOT EXISTS gold.client_metrics (
+  client_id           string  COMMENT 'client master id',
+  base_currency       string  COMMENT 'client reporting currency',
+  market_value        double  COMMENT 'sum of valued positions at t in base currency; null when none could be valued',
+  daily_pnl           double  COMMENT 'sum of computable P&L terms over positions at t-1; null on the first date, for a client without positions at t-1, or when no term could be computed',
+  positions_count     int     COMMENT 'positions held at t',
+  unpriced_positions  int     COMMENT 'positions held at t that could not be valued (missing price or fx)'
+)
+COMMENT 'daily market value and P&L per client'
+PARTITIONED BY (`date` date)
+STORED AS PARQUET
+LOCATION 's3://data-lake-gold/client_metrics/';

@@ -1,0 +1,11 @@
+-- EOD FX rates as USD per one unit of the currency. USD itself may be absent from the file: it is 1.
+CREATE EXTERNAL TABLE IF NOT EXISTS silver.fx (
+  currency       string  COMMENT 'ISO 4217 code, upper case',
+  usd_per_unit   double  COMMENT 'US dollars for one unit of currency; > 0',
+  source_file    string  COMMENT 'bronze object the row came from',
+  source_row     bigint  COMMENT '1-based data row number in that file'
+)
+COMMENT 'validated EOD FX rates'
+PARTITIONED BY (`date` date)
+STORED AS PARQUET
+LOCATION 's3://data-lake-silver/fx/';

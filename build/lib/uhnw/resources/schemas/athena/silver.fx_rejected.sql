@@ -1,0 +1,12 @@
+CREATE EXTERNAL TABLE IF NOT EXISTS silver.fx_rejected (
+  rate_date      string  COMMENT 'as read',
+  currency       string  COMMENT 'as read',
+  usd_per_unit   string  COMMENT 'as read',
+  reason         string  COMMENT 'why the row was quarantined',
+  source_file    string  COMMENT 'bronze object the row came from',
+  source_row     bigint  COMMENT '1-based data row number in that file'
+)
+COMMENT 'quarantined FX rows'
+PARTITIONED BY (`date` date)
+STORED AS PARQUET
+LOCATION 's3://data-lake-silver/fx_rejected/';

@@ -1,0 +1,22 @@
+-- Labelled (article, client) pairs for the relevance model: the seed set and, later, RM feedback
+-- (an alert marked useful / not useful). The latest label per (article_id, client_id) wins.
+CREATE EXTERNAL TABLE IF NOT EXISTS silver.relevance_labels (
+  article_id        string     COMMENT 'news article id',
+  client_id         string     COMMENT 'client master id the label is about',
+  headline          string     COMMENT 'article headline',
+  body              string     COMMENT 'article body (or the alert summary when only that is known)',
+  label             tinyint    COMMENT '1: a wealth event the RM should hear about now; 0: a passing mention',
+  event_type        string     COMMENT 'liquidity_event, m_and_a, litigation, succession, philanthropy, property, key_person (uhnw.relevance.EVENT_TYPES), or none',
+  label_source      string     COMMENT 'seed | rm_feedback',
+  labelled_at       timestamp  COMMENT 'when the label was given (UTC)',
+  field             string     COMMENT 'headline or body: where the best mention of the client is',
+  start             int        COMMENT 'character offset of that mention in its field',
+  `end`             int        COMMENT 'end offset of that mention',
+  mention           string     COMMENT 'the mention text',
+  resolution_score  double     COMMENT 'entity-resolution score of the match',
+  mention_spans     string     COMMENT 'every mention of the client as JSON [[field, start, end, score], ...]'
+)
+COMMENT 'training labels of the relevance model'
+PARTITIONED BY (`date` date)
+STORED AS PARQUET
+LOCATION 's3://data-lake-silver/relevance_labels/';

@@ -1,0 +1,477 @@
+"""Wiring of `uhnw serve hotpath`: the exactly-once consume–enrich–produce loop over Kafka transactions, the client
+master's refresh thread, and the /health and /metrics HTTP server.
+
+The decisions (what a batch becomes, when the master is rebuilt, what /health says) are `uhnw.hotpath`; this
+module only opens the consumer, the transactional producer, the PostgreSQL connection and the HTTP server, and
+moves records between them. Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot start (no model,
+no clients), 2 when fenced by another instance with the same transactional id.
+
+Recovery (each logged at WARNING with the error): an abortable transaction failure aborts the transaction and rewinds
+the consumer to the committed offsets; a fatal producer error other than fencing, a failed abort, or a transactional
+call that does not return within its timeout (librdkafka 2.16 can block `send_offsets_to_transaction` for ever after a
+broker restart: confluentinc/librdkafka#5456, #5511) re-creates the producer with the same transactional id (whose
+`init_transactions` fences the stuck one and aborts its open transaction) and the consumer (which resumes from the
+committed offsets). Nothing is lost and, for `read_committed` readers, nothing is duplicated.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from uhnw.bus import client_config, consumer_config, producer_config, topic_name
+from uhnw.config import Settings
+from uhnw.enrich import ALERTS_TOPIC, NEWS_TOPIC, enrich
+from uhnw.hotpath import (
+    CLIENTS_SQL,
+    VERSION_SQL,
+    ClientMaster,
+    LatencyBook,
+    MasterRef,
+    build_master,
+    clients_frame,
+    health_doc,
+    master_version,
+    plan_batch,
+    refresh_master,
+)
+from uhnw.ops import db
+
+__all__ = ["GROUP", "HotpathError", "HotpathMetrics", "default_instance", "transactional_id", "group_id",
+           "load_master", "serve_hotpath"]
+
+log = logging.getLogger("uhnw.serve.hotpath")
+GROUP = "uhnw-hotpath"
+LATENCY_BUCKETS = (.005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60)
+
+
+class HotpathError(RuntimeError):
+    "The service cannot start; the message says what to do."
+
+
+def default_instance() -> str:
+    "The instance name when `--instance` is not given: the host name."
+    return socket.gethostname().split(".")[0] or "0"
+
+
+def transactional_id(settings: Settings, instance: str) -> str:
+    "Stable per instance, so that a restarted instance fences its predecessor and aborts what it left open."
+    return f"{settings.topic_prefix}{GROUP}-{instance}"
+
+
+def group_id(settings: Settings) -> str:
+    "The consumer group the instances share (per topic prefix, so sandboxes and tests do not meet)."
+    return f"{settings.topic_prefix}{GROUP}"
+
+
+@dataclass
+class HotpathMetrics:
+    "The service's Prometheus metrics, in a registry of their own."
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self):
+        r = self.registry
+        self.events_in = Counter("uhnw_hotpath_events_in", "raw-news-events messages consumed and committed", registry=r)
+        self.alerts_out = Counter("uhnw_hotpath_alerts_out", "EnrichedAlerts committed to enriched-alerts", registry=r)
+        self.dead_letters = Counter("uhnw_hotpath_dead_letters", "Messages committed to raw-news-events.dlq", ["stage"], registry=r)
+        self.committed = Counter("uhnw_hotpath_transactions_committed", "Kafka transactions committed", registry=r)
+        self.aborted = Counter("uhnw_hotpath_transactions_aborted", "Kafka transactions aborted (batch consumed again)", registry=r)
+        self.latency = Histogram("uhnw_hotpath_end_to_end_seconds", "NewsEvent received_at to the commit of its transaction",
+                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.enrich_time = Histogram("uhnw_hotpath_enrich_seconds", "Time to enrich one event (resolve, score, summarize, encode)",
+                                     buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .25, 1), registry=r)
+        self.batch_size = Histogram("uhnw_hotpath_batch_messages", "Messages per transaction",
+                                    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500), registry=r)
+        self.txn_phase = Histogram("uhnw_hotpath_transaction_phase_seconds", "Time of each phase of a batch's transaction",
+                                   ["phase"], buckets=(.001, .002, .005, .01, .02, .05, .1, .25, .5, 1, 5), registry=r)
+        self.clients = Gauge("uhnw_hotpath_clients", "Clients in the gazetteer being served", registry=r)
+        self.refreshes = Counter("uhnw_hotpath_master_refreshes", "Client master rebuilds swapped in", registry=r)
+        self.lag = Gauge("uhnw_hotpath_consumer_lag", "Messages left to consume per partition", ["partition"], registry=r)
+        self.recreated = Counter("uhnw_hotpath_clients_recreated", "Producer and consumer re-created after a fatal error "
+                                 "or a stuck transactional call", registry=r)
+
+
+# --- client master ------------------------------------------------------------------------------------------------
+
+def _pg_version(conn) -> str:
+    with conn.cursor() as cur:
+        return master_version(*cur.execute(VERSION_SQL).fetchone())
+
+
+def _pg_snapshot(conn):
+    "(version, clients) read in one repeatable-read snapshot."
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("set transaction isolation level repeatable read")
+        version = master_version(*cur.execute(VERSION_SQL).fetchone())
+        return version, clients_frame(cur.execute(CLIENTS_SQL).fetchall())
+
+
+def load_master(settings: Settings, conn) -> ClientMaster:
+    "The client master from PostgreSQL `clients`, else the CSV of `settings.clients_file`, else a HotpathError."
+    version, clients = _pg_snapshot(conn) if conn is not None else ("", None)
+    if clients is not None and not clients.empty:
+        return build_master(clients, version, "postgres")
+    if settings.clients_file:
+        from uhnw.enrich import _read_clients
+        clients = _read_clients(settings, settings.clients_file)
+        return build_master(clients, f"csv:{settings.clients_file}+{len(clients)}", f"csv:{settings.clients_file}")
+    where = "is empty" if conn is not None else "is unreachable"
+    raise HotpathError(f"PostgreSQL `clients` {where} and UHNW_CLIENTS_FILE is not set: load the client master first "
+                       "(`uhnw cold-path --date D` syncs it) or set UHNW_CLIENTS_FILE to a clients CSV")
+
+
+def _refresh_loop(settings: Settings, ref: MasterRef, every: float, stop: threading.Event, metrics: HotpathMetrics) -> None:
+    "Poll the table's version every `every` seconds; rebuild and swap the master off the hot thread when it changed."
+    conn = None
+    while not stop.wait(every):
+        try:
+            if conn is None or conn.closed or conn.broken:
+                conn = db.connect(settings, autocommit=True, connect_timeout=5)
+            c = conn
+            new = refresh_master(ref, lambda c=c: _pg_version(c), lambda c=c: _pg_snapshot(c), "postgres")
+            if new is not None:
+                metrics.clients.set(new.count); metrics.refreshes.inc()
+                log.info("client master refreshed: %d clients, version %s", new.count, new.version)
+        except Exception as e:  # keep serving the current master; try again next tick
+            log.warning("client master refresh failed (%s: %s); keeping version %s", type(e).__name__, e, ref.current.version)
+            if conn is not None:
+                try: conn.close()
+                except Exception: pass
+                conn = None
+    if conn is not None: conn.close()
+
+
+# --- health and metrics server ------------------------------------------------------------------------------------
+
+@dataclass
+class _State:
+    "What the HTTP thread reads: written by the loop thread (plain assignments of immutable values)."
+    assignment: tuple = ()
+    positions: dict = field(default_factory=dict)
+    last_commit: datetime | None = None
+    counters: dict = field(default_factory=lambda: {"events_in": 0, "alerts_out": 0, "dead_letters": 0,
+                                                    "transactions_committed": 0, "transactions_aborted": 0})
+
+
+def _http_server(host: str, port: int, health, metrics: HotpathMetrics) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            path = self.path.split("?")[0]
+            if path == "/health":
+                try: body, ctype, code = json.dumps(health()).encode(), "application/json", 200
+                except Exception as e:
+                    body, ctype, code = json.dumps({"status": "error", "error": str(e)}).encode(), "application/json", 503
+            elif path == "/metrics":
+                body, ctype, code = generate_latest(metrics.registry), CONTENT_TYPE_LATEST, 200
+            else:
+                body, ctype, code = b'{"error": "not found"}', "application/json", 404
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args): pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="hotpath-http", daemon=True).start()
+    return server
+
+
+# --- the transactional loop ---------------------------------------------------------------------------------------
+
+TXN_TIMEOUT = 30.0  # seconds each transactional call may block
+STUCK_GRACE = 5.0  # past its own timeout a transactional call is deemed stuck and its producer abandoned
+
+
+class ProducerStuck(RuntimeError):
+    "A transactional call did not return within its timeout: the producer's transaction state is unknown."
+
+
+def _kafka_error(e: BaseException):
+    from confluent_kafka import KafkaException
+    return e.args[0] if isinstance(e, KafkaException) and e.args else None
+
+
+def _fenced(err) -> bool:
+    "Another live producer took our transactional id: re-creating ours would fence it back, so we exit."
+    from confluent_kafka import KafkaError
+    return err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH) \
+        or "fenced" in (err.str() or "").lower()
+
+
+def _after_failure(e: BaseException) -> str:
+    "What a failed transactional call leaves us to do: 'abort' (then rewind), 'recreate' (new clients) or 'exit' (fenced)."
+    if isinstance(e, ProducerStuck): return "recreate"
+    err = _kafka_error(e)
+    if err is None: return "abort"
+    if _fenced(err): return "exit"
+    return "recreate" if err.fatal() else "abort"
+
+
+def _txn_call(producer, method: str, *args, timeout: float = TXN_TIMEOUT):
+    """`producer.<method>(*args, timeout)` with a deadline of our own: run in a helper thread (the call releases the
+    GIL), and ProducerStuck if it has not returned `STUCK_GRACE` seconds after its timeout. The helper thread keeps
+    the stuck producer until librdkafka lets go of it."""
+    box, done = {}, threading.Event()
+
+    def call():
+        try: box["result"] = getattr(producer, method)(*args, timeout)
+        except BaseException as e: box["error"] = e
+        finally: done.set()
+
+    threading.Thread(target=call, name=f"hotpath-{method}", daemon=True).start()
+    if not done.wait(timeout + STUCK_GRACE):
+        raise ProducerStuck(f"{method} has not returned {timeout + STUCK_GRACE:.0f} s after it was called "
+                            f"(timeout {timeout:.0f} s)")
+    if "error" in box: raise box["error"]
+    return box.get("result")
+
+
+def _rewind(consumer) -> None:
+    "Seek every assigned partition back to its committed offset, so an aborted batch is consumed again."
+    from confluent_kafka import OFFSET_BEGINNING
+    assigned = consumer.assignment()
+    if not assigned: return
+    for tp in consumer.committed(assigned, timeout=10):
+        if tp.offset < 0: tp.offset = OFFSET_BEGINNING
+        try: consumer.seek(tp)
+        except Exception as e: log.warning("cannot rewind %s[%d] to %d: %s", tp.topic, tp.partition, tp.offset, e)
+
+
+def _produce(producer, records) -> None:
+    for r in records:
+        while True:
+            try:
+                producer.produce(r.topic, value=r.value, key=r.key, headers=r.headers)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.poll(0)
+
+
+def serve_hotpath(settings: Settings,
+                  instance: str | None = None,  # transactional id suffix; default: the host name
+                  host: str = "127.0.0.1", metrics_port: int = 9108,
+                  refresh_seconds: float = 10.0,
+                  max_batch: int = 200, max_wait_ms: int = 20,  # a batch ends at this many messages or this wait
+                  model_version: str = "latest",
+                  stop: threading.Event | None = None) -> int:
+    "Run the streaming enrichment service until SIGTERM/SIGINT (or `stop`); returns the process exit code."
+    from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+    from uhnw.lake import lake_for
+    from uhnw.relevance import load_model
+    from uhnw.schemas import AvroCodec
+    from uhnw.summarize import summarizer_for
+
+    instance = instance or default_instance()
+    stop = stop or threading.Event()
+    metrics, state, latency = HotpathMetrics(), _State(), LatencyBook()
+    raw_topic, alerts_topic = topic_name(settings, NEWS_TOPIC), topic_name(settings, ALERTS_TOPIC)
+    group = group_id(settings)
+
+    try:
+        model = load_model(lake_for(settings), model_version)
+    except Exception as e:
+        raise HotpathError(f"no relevance model to serve ({type(e).__name__}: {e}); train and promote one: "
+                           "`uhnw job run train_relevance --date D -p promote true`") from None
+    try:
+        conn = db.connect(settings, autocommit=True, connect_timeout=5)
+    except Exception as e:
+        log.warning("PostgreSQL unreachable (%s); trying the clients CSV", e); conn = None
+    try:
+        ref = MasterRef(load_master(settings, conn))
+    finally:
+        if conn is not None: conn.close()
+    metrics.clients.set(ref.current.count)
+    log.info("serving %d clients (%s, version %s) with model %s", ref.current.count, ref.current.source,
+             ref.current.version, model.version)
+
+    codec, summarizer, threshold = AvroCodec(settings), summarizer_for(settings), settings.relevance_threshold
+    decode = lambda data: codec.decode(NEWS_TOPIC, data)
+    encode = lambda alert: codec.encode(ALERTS_TOPIC, alert)
+
+    def new_producer():
+        p = Producer(producer_config(settings, **{"transactional.id": transactional_id(settings, instance),
+                                                  "linger.ms": 0, "transaction.timeout.ms": 60000}))
+        _txn_call(p, "init_transactions", timeout=60)  # fences an older incarnation of this id and aborts its open transaction
+        return p
+
+    def new_consumer():
+        c = Consumer(consumer_config(settings, group, **{"client.id": f"uhnw-hotpath-{instance}",
+                                                         "fetch.wait.max.ms": 10, "session.timeout.ms": 10000}))
+        c.subscribe([raw_topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+        return c
+
+    producer = new_producer()
+    probe = Consumer({**client_config(settings), "group.id": f"{group}-probe", "enable.auto.commit": False,
+                      "isolation.level": "read_committed"})
+    rebalances = [0]
+    consumer = None
+
+    def on_assign(c, parts):
+        rebalances[0] += 1
+        state.assignment = tuple(sorted(p.partition for p in parts))
+        log.info("instance %s assigned partitions %s", instance, list(state.assignment))
+
+    def on_revoke(c, parts):
+        rebalances[0] += 1
+        state.assignment, state.positions = (), {}
+
+    def health() -> dict:
+        positions = {p: state.positions.get(p, -1) for p in state.assignment}
+        marks = {}
+        for p in positions:
+            try: marks[p] = probe.get_watermark_offsets(TopicPartition(raw_topic, p), timeout=2)
+            except Exception: pass
+        doc = health_doc(instance, group, raw_topic, positions, marks, state.last_commit, ref.current, model.version,
+                         dict(state.counters), latency.summary())
+        for p, v in doc["lag"].items():
+            if v is not None: metrics.lag.labels(p).set(v)
+        return doc
+
+    server = _http_server(host, metrics_port, health, metrics)
+    refresher = threading.Thread(target=_refresh_loop, args=(settings, ref, refresh_seconds, stop, metrics),
+                                 name="hotpath-refresh", daemon=True)
+    refresher.start()
+    restore = _on_signals(stop)
+    code = 0
+
+    def recreate(why: BaseException) -> None:
+        "New producer (same transactional id: fences the old one, aborts its transaction), then a new consumer."
+        nonlocal producer, consumer
+        if stop.is_set(): return  # stopping anyway: the next incarnation's init_transactions cleans up
+        log.warning("re-creating the producer (transactional id %s) and the consumer after %s: %s",
+                    transactional_id(settings, instance), type(why).__name__, _kafka_error(why) or why)
+        metrics.recreated.inc()
+        producer = None  # a stuck call's helper thread keeps the old one until it returns; the new one fences it
+        while not stop.is_set():
+            try:
+                producer = new_producer()
+                break
+            except (KafkaException, ProducerStuck) as e:
+                if _after_failure(e) == "exit": raise
+                log.warning("cannot re-create the producer yet (%s), retrying", _kafka_error(e) or e)
+                stop.wait(1.0)
+        if producer is None: return
+        try: consumer.close()
+        except Exception as e: log.warning("closing the old consumer: %s", e)
+        consumer = new_consumer()  # resumes from the committed offsets once assigned
+
+    try:
+        consumer = new_consumer()
+        log.info("hotpath instance %s consuming %s in group %s (transactional id %s), /health on %s:%d", instance, raw_topic,
+                 group, transactional_id(settings, instance), host, metrics_port)
+        while not stop.is_set():
+            seen = rebalances[0]
+            first = consumer.poll(0.25)
+            if first is None: continue
+            msgs = [first, *consumer.consume(max_batch - 1, timeout=max_wait_ms / 1000)] if max_batch > 1 else [first]
+            if rebalances[0] != seen:  # partitions moved while collecting: the new owner (maybe us) starts at the committed offsets
+                try: _rewind(consumer)
+                except KafkaException as e: recreate(e)
+                continue
+            good = []
+            for m in msgs:
+                if m.error() is None: good.append(m)
+                elif m.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", m.error())
+            if not good: continue
+            master = ref.current  # one consistent master for the whole batch
+            enrich_one = lambda ev, m=master: enrich(ev, m.gazetteer, model, summarizer, threshold, m.directory)
+            plan = plan_batch(good, decode, enrich_one, encode, alerts_topic, transient=(ConnectionError, TimeoutError, KafkaException))
+            offsets = {}
+            for m in good: offsets[m.partition()] = max(offsets.get(m.partition(), -1), m.offset() + 1)
+            try:
+                t0 = time.perf_counter()
+                producer.begin_transaction()
+                _produce(producer, plan.records)
+                t1 = time.perf_counter()
+                positions = [tp for tp in consumer.position([TopicPartition(raw_topic, p) for p in offsets]) if tp.offset >= 0]
+                for tp in positions: tp.offset = max(tp.offset, offsets[tp.partition])
+                _txn_call(producer, "send_offsets_to_transaction", positions, consumer.consumer_group_metadata())
+                t2 = time.perf_counter()
+                _commit(producer)
+                t3 = time.perf_counter()
+                for phase, secs in (("produce", t1 - t0), ("send_offsets", t2 - t1), ("commit", t3 - t2)):
+                    metrics.txn_phase.labels(phase).observe(secs)
+            except (KafkaException, ProducerStuck) as e:
+                todo = _after_failure(e)
+                if todo == "exit": raise
+                metrics.aborted.inc(); state.counters["transactions_aborted"] += 1
+                if todo == "abort":
+                    log.warning("transaction aborted, batch of %d will be consumed again: %s", len(good), _kafka_error(e) or e)
+                    try:
+                        _txn_call(producer, "abort_transaction")
+                        _rewind(consumer)
+                    except (KafkaException, ProducerStuck) as e2:
+                        if _after_failure(e2) == "exit": raise
+                        recreate(e2)
+                else:
+                    recreate(e)
+                time.sleep(0.2)
+                continue
+            now = datetime.now(UTC)
+            for s in latency.observe(plan.received, now): metrics.latency.observe(s)
+            for s in plan.enrich_seconds: metrics.enrich_time.observe(s)
+            dead = [o for o in plan.outcomes if o.status == "dead"]
+            for o in dead:
+                metrics.dead_letters.labels(o.stage).inc()
+                log.warning("dead-lettered %s[%d]@%d (%s): %s", raw_topic, o.partition, o.offset, o.stage, o.reason)
+            metrics.events_in.inc(len(good)); metrics.alerts_out.inc(plan.alerts); metrics.committed.inc()
+            metrics.batch_size.observe(len(good))
+            c = state.counters
+            c["events_in"] += len(good); c["alerts_out"] += plan.alerts; c["dead_letters"] += len(dead)
+            c["transactions_committed"] += 1
+            state.last_commit = now
+            state.positions = {**state.positions, **{tp.partition: tp.offset for tp in positions}}
+    except KafkaException as e:
+        err = _kafka_error(e)
+        log.error("fatal Kafka error, exiting: %s", err or e)
+        code = 2
+    finally:
+        stop.set()
+        restore()
+        server.shutdown(); server.server_close()
+        if consumer is not None:
+            try: consumer.close()
+            except Exception as e: log.warning("consumer close: %s", e)
+        probe.close()
+        if producer is not None:
+            try: producer.flush(10)
+            except Exception as e: log.warning("producer flush: %s", e)  # a fenced producer refuses even this
+        refresher.join(timeout=5)
+    log.info("hotpath instance %s stopped: %s", instance, json.dumps(state.counters))
+    return code
+
+
+def _commit(producer, attempts: int = 3) -> None:
+    "commit_transaction, retrying a retriable failure (the commit may be re-issued); anything else propagates."
+    for i in range(attempts):
+        try:
+            _txn_call(producer, "commit_transaction")
+            return
+        except Exception as e:
+            err = _kafka_error(e)
+            if err is None or not err.retriable() or i == attempts - 1: raise
+            log.warning("commit_transaction retriable failure (%s), retrying", err)
+
+
+def _on_signals(stop: threading.Event):
+    "SIGTERM/SIGINT set `stop`: the loop finishes the current transaction and closes. Returns a restorer."
+    if threading.current_thread() is not threading.main_thread(): return lambda: None
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in old: signal.signal(sig, lambda *_: stop.set())
+    def restore():
+        for sig, h in old.items(): signal.signal(sig, h)
+    return restore

@@ -19,7 +19,6 @@ from uhnw.cli.common import current_settings, fail
 eval_app = typer.Typer(help="Measure the intelligence layer on labelled data.", no_args_is_help=True)
 
 
-
 def _gazetteer(clients: Path):
     from uhnw.resolve import Gazetteer, load_clients
     try:

@@ -14,8 +14,6 @@ synth_app = typer.Typer(help="Synthetic input files for demos, tests and benchma
 COLD_DATASETS = ("positions", "prices", "fx", "clients")
 
 
-
-
 def land_file(settings, dataset: str, path: Path, date: str, lake=None):
     "Land `path` at `bronze/<dataset>/date=<date>/<file name>`; returns the `Landing` (raises `BronzeObjectExists`)."
     from uhnw.lake import lake_for, partition_key

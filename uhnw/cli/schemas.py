@@ -13,12 +13,8 @@ app = typer.Typer(help="Avro schemas (schemas/avro/*.avsc) and their registered 
                   no_args_is_help=True)
 
 
-
 def _schemas_dir():
-    try:
-        return current_settings().schemas_dir
-    except ValueError as e:
-        fail(str(e))
+    return current_settings().schemas_dir
 
 
 @app.command("check")
@@ -30,6 +26,9 @@ def check():
         statuses = schema_status(schemas_dir)
     except SchemaError as e:
         fail(str(e))
+    if not statuses:  # a check that finds nothing to check must not pass
+        fail(f"no Avro schemas found in {schemas_dir / 'avro'}: nothing was checked (is UHNW_SCHEMAS_DIR right, or the package installed "
+             "without its data?)")
     bad = [s for s in statuses if s.state == "incompatible"]
     pending = [s for s in statuses if s.state in ("new", "compatible")]
     for s in statuses:

@@ -22,7 +22,6 @@ class Format(StrEnum):
     json = "json"
 
 
-
 def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRIBE statement in Athena (Trino) SQL; "
                                               "'-' reads it from stdin"),
         fmt: Format = typer.Option(Format.table, "--format", "-f", help="table for people, csv, or json (one array of row objects)"),

@@ -13,8 +13,6 @@ app = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft) and 
 EXIT_DOWN = 3  # `status`: something is down
 
 
-
-
 def _print(statuses, as_json: bool) -> None:
     "One line per component (name, state, endpoint, pid, detail), or a JSON list."
     if as_json:

@@ -38,18 +38,41 @@ def _stage(timings: dict, name: str):
     timings[name] = round(time.perf_counter() - t0, 3)
 
 
-def run_demo(settings: Settings, once: bool = True) -> dict:
-    "Run the demo end to end and return (and print as the last line) its figures."
-    from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient
-
-    from uhnw.bus import EventProducer, client_config, ensure_topics, read_dead_letters, run_consumer, topic_name, topic_specs
+def run_demo(settings: Settings, once: bool = True, keep_running: bool = False) -> dict:
+    """Run the demo end to end and return (and print as the last line) its figures. At the end it stops what it
+    started (the hot-path services always; Kafka and PostgreSQL if this run started them) unless `keep_running`."""
     from uhnw.ops import stack
 
     timings: dict[str, float] = {}
     with _stage(timings, "stack_up"):
-        for s in stack.up(settings):
+        statuses = stack.up(settings)
+        for s in statuses:
             print(f"    {s.name:<9} {'up' if s.up else 'down':<5} {s.endpoint}  ({s.detail})")
+    started = tuple(s.name for s in statuses if s.started)
+    try:
+        bus = run_bus_demo(settings, timings)
+        cold = run_cold_demo(settings, timings)
+        hot = run_hot_demo(settings, timings, once=once)
+    finally:
+        if started and not keep_running:
+            stack.down(settings, components=started)
+    summary = {"demo": "uhnw", "kafka": settings.bootstrap_servers, "postgres_dsn": settings.dsn(masked=True),
+               **bus, **cold, **hot, "stages_s": timings}
+    if keep_running: print("stack left running (--keep-running): `uhnw stack status`, `uhnw stack down`")
+    elif started: print(f"stopped what the demo started: {', '.join(started)} (`uhnw demo --keep-running` leaves it up)")
+    else: print("the stack was already running before the demo and is left as it was")
+    print(json.dumps(summary))
+    return summary
+
+
+def run_bus_demo(settings: Settings, timings: dict) -> dict:
+    """The bus walk-through on topics of its own: Avro news events and one malformed message produced, consumed by a
+    group, the malformed one dead-lettered. Every Kafka client is local here, so all are closed when it returns."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+
+    from uhnw.bus import EventProducer, client_config, ensure_topics, read_dead_letters, run_consumer, topic_name, topic_specs
+
     with _stage(timings, "topics"):
         created = ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
         print(f"    {sum(v == 'created' for v in created.values())} created, {sum(v == 'exists' for v in created.values())} existed")
@@ -71,23 +94,15 @@ def run_demo(settings: Settings, once: bool = True) -> dict:
         raw.flush(10)
         print(f"    {len(DEMO_NEWS)} Avro news events and 1 malformed message -> {topic}")
 
-    consumed = []
     with _stage(timings, "consume"):
-        stats = run_consumer(bus, topic, "uhnw-demo", lambda ev: (consumed.append(ev), print(
-            f"    [{ev.partition}]@{ev.offset:<5} {ev.key}  {ev.value['headline']}")), idle_timeout=3)
+        stats = run_consumer(bus, topic, "uhnw-demo", lambda ev: print(
+            f"    [{ev.partition}]@{ev.offset:<5} {ev.key}  {ev.value['headline']}"), idle_timeout=3)
     with _stage(timings, "dead_letters"):
         letters = [d for d in read_dead_letters(bus, topic) if d.key and run_id.encode() in d.key]
         for d in letters:
             print(f"    {d.source_topic}[{d.source_partition}]@{d.source_offset} {d.stage}: {d.reason}")
-
-    cold = run_cold_demo(settings, timings)
-    hot = run_hot_demo(settings, timings, once=once)
-    summary = {"demo": "uhnw", "kafka": settings.bootstrap_servers, "postgres_dsn": settings.dsn(masked=True),
-               "events_produced": len(DEMO_NEWS), "events_consumed": stats.processed,
-               "dead_lettered": stats.dead_lettered, "dead_letters_this_run": len(letters), **cold, **hot, "stages_s": timings}
-    print("stack left running: `uhnw stack status`, `uhnw stack down`")
-    print(json.dumps(summary))
-    return summary
+    return {"events_produced": len(DEMO_NEWS), "events_consumed": stats.processed, "dead_lettered": stats.dead_lettered,
+            "dead_letters_this_run": len(letters)}
 
 
 HOT_ARTICLES, HOT_RATE = 60, 10.0  # articles posted by the demo, per second

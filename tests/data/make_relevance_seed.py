@@ -1,4 +1,4 @@
-"""Regenerate the relevance seed set: `python tests/data/relevance/make_seed.py` (deterministic).
+"""Regenerate the relevance seed set in jobs/seeds/relevance: `python tests/data/make_relevance_seed.py` (deterministic).
 
 Writes clients.csv (the fictional client master the articles mention) and labels.jsonl: one
 (article, client, label, event_type) pair per line. label 1: a wealth event the client's RM should
@@ -15,7 +15,7 @@ import json
 import random
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[2] / "jobs" / "seeds" / "relevance"  # package data (uhnw.resources)
 
 CLIENTS = [  # client_id, full_name, aliases, organizations, city, country, rm_id, currency
     ("UHNW-102", "Amit Saxena", "", "Saxena Logistics|Indus Freight", "Mumbai", "IN", "RM-07", "INR"),

@@ -1,1 +1,0 @@
-"""Ingestion adapters: news webhook and poller mapping, feeds to the event bus."""

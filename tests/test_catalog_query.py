@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -90,22 +88,11 @@ def lake_data(home):
 # --- the CLI as a user runs it
 
 
-def _uhnw() -> list[str]:
-    exe = REPO / ".venv" / "bin" / "uhnw"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "uhnw"]
-
-
-@pytest.fixture(scope="module")
-def sql_cmd() -> list[str]:
-    "`uhnw sql` once the main CLI mounts it; until then the same typer function run as its own script."
-    mounted = subprocess.run([*_uhnw(), "sql", "--help"], capture_output=True, text=True, cwd=REPO).returncode == 0
-    return [*_uhnw(), "sql"] if mounted else [sys.executable, "-c", "import typer; from uhnw.cli.sql import sql; typer.run(sql)"]
-
-
 @pytest.fixture
-def uhnw_sql(sql_cmd):
+def uhnw_sql(cli):
+    "`uhnw sql ARGS...` exactly as a user runs it (fails if the command is not mounted)."
     def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*sql_cmd, *args], capture_output=True, text=True, cwd=REPO, timeout=120, env={**os.environ, **(env or {})})
+        return cli("sql", *args, env=env, timeout=120)
     return run
 
 

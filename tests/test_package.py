@@ -42,7 +42,8 @@ def fresh_venv(tmp_path_factory) -> Path:
     install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
                              capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, install.stderr[-3000:]
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(python), "-c", purelib], text=True).strip())
     (site / "zz_dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python
 
@@ -124,8 +125,8 @@ s = load_settings()
 labels, clients = read_seed()
 print(json.dumps({"migrations": [m.path.name for m in find_migrations(s.schemas_dir / "sql")],
                   "tables": sorted(table_defs(s)), "labels": len(labels), "clients": len(clients),
-                  "jobs": sorted(n for n in %r if job_notebook(n).exists())}))
-""" % (JOB_NOTEBOOKS,)
+                  "jobs": sorted(n for n in JOBS if job_notebook(n).exists())}))
+""".replace("JOBS", repr(JOB_NOTEBOOKS))
     p = run(fresh_venv, "-c", code, cwd=outside)
     assert p.returncode == 0, p.stderr
     got = json.loads(p.stdout)

@@ -1,9 +1,8 @@
-"""`uhnw resolve`, `uhnw eval resolve|names`, `uhnw bench resolve`: entity resolution from the command line.
+"""`uhnw resolve`, `uhnw eval resolve|names`, `uhnw labels seed`: the intelligence layer from the command line.
 
-Thin wiring over `uhnw.resolve` (nbs/31_resolve.ipynb) and `uhnw.names` (nbs/30_names.ipynb). The lead mounts
-`resolve` as `uhnw resolve`, `eval_app` as `uhnw eval` and `bench_resolve` as `uhnw bench resolve`; until then
-`python -m uhnw.cli.intel ...` runs the same commands. A malformed input line is reported on stderr with its line
-number and skipped; every error the user can cause is one line on stderr, never a stack trace.
+Thin wiring over `uhnw.resolve` (nbs/31_resolve.ipynb), `uhnw.relevance` (nbs/32_relevance.ipynb) and the name
+bench `uhnw.bench.names`. A malformed input line is reported on stderr with its line number and skipped; every
+error the user can cause is one line on stderr, never a stack trace.
 """
 from __future__ import annotations
 

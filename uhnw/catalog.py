@@ -110,7 +110,7 @@ def partition_input(t: CatalogTable, date: str, location: str) -> dict:
     sd = table_input(t)["StorageDescriptor"]
     return {"Values": [date], "StorageDescriptor": {**sd, "Location": location}}
 
-# %% ../nbs/21_catalog.ipynb #f37b90dc
+# %% ../nbs/21_catalog.ipynb #1b3356e6
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tables (database TEXT NOT NULL REFERENCES databases(name), name TEXT NOT NULL,
@@ -122,8 +122,8 @@ CREATE TABLE IF NOT EXISTS partitions (database TEXT NOT NULL, name TEXT NOT NUL
 
 def _now() -> str: return datetime.now(UTC).isoformat(timespec="seconds")
 
-class LocalCatalog:
-    "The catalog in a SQLite file (the `local` profile)."
+class _LocalTables:
+    "Databases and tables of `LocalCatalog`: one SQLite transaction per call."
     def __init__(self, path: Path, settings: Settings | None = None):
         self.path, self.settings = Path(path), settings
 
@@ -170,6 +170,10 @@ class LocalCatalog:
         with self._tx() as con:
             return [r[0] for r in con.execute("SELECT name FROM tables WHERE database = ? ORDER BY name", (database,))]
 
+
+# %% ../nbs/21_catalog.ipynb #cc5589b1
+class LocalCatalog(_LocalTables):
+    "The catalog in a SQLite file (the `local` profile)."
     def put_partition(self, database: str, name: str, date: str, location: str) -> str:
         with self._tx() as con:
             if con.execute("SELECT 1 FROM tables WHERE database = ? AND name = ?", (database, name)).fetchone() is None:
@@ -194,11 +198,12 @@ class LocalCatalog:
             cur = con.execute("DELETE FROM partitions WHERE database = ? AND name = ? AND date = ?", (database, name, date))
         return cur.rowcount > 0
 
-# %% ../nbs/21_catalog.ipynb #651b54a0
+
+# %% ../nbs/21_catalog.ipynb #5cdba6a9
 def _code(e) -> str: return e.response.get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
 
-class GlueCatalog:
-    "The catalog in AWS Glue (the `aws` profile)."
+class _GlueTables:
+    "Databases and tables of `GlueCatalog`, as boto3 Glue calls."
     def __init__(self, client, settings: Settings | None = None):
         self.client, self.settings = client, settings
 
@@ -235,6 +240,10 @@ class GlueCatalog:
                            for t in p["TableList"])
         except self.client.exceptions.EntityNotFoundException: return []
 
+
+# %% ../nbs/21_catalog.ipynb #6be021b3
+class GlueCatalog(_GlueTables):
+    "The catalog in AWS Glue (the `aws` profile)."
     def put_partition(self, database: str, name: str, date: str, location: str) -> str:
         t = self.get_table(database, name)
         pi = partition_input(t, date, location)
@@ -256,6 +265,7 @@ class GlueCatalog:
         try: self.client.delete_partition(DatabaseName=database, TableName=name, PartitionValues=[date])
         except self.client.exceptions.EntityNotFoundException: return False
         return True
+
 
 # %% ../nbs/21_catalog.ipynb #6d5bc271
 Catalog = LocalCatalog | GlueCatalog

@@ -35,13 +35,21 @@ def resource_path(*parts: str) -> Path:
     "A file shipped with the package (`schemas/`, `jobs/`, `dashboards/`, `settings.ini`): real copies in a wheel, links to the repo's folders in a checkout."
     return Path(str(importlib.resources.files("uhnw.resources").joinpath(*parts))).resolve()
 
-# %% ../nbs/00_config.ipynb #8c26be06
+# %% ../nbs/00_config.ipynb #b59c7579
 SECRET_FIELDS = frozenset({"postgres_password", "schema_registry_password"})
 PROFILES = ("local", "aws")
 
-@dataclass(frozen=True)
-class Settings:
-    "Effective uhnw settings for one profile; build it with `load_settings()`."
+def _plain(v): return str(v) if isinstance(v, Path) else v
+
+def _quote_libpq(v: str) -> str:
+    "Quote a libpq keyword value when it has spaces, quotes or backslashes."
+    if v and not any(c in v for c in " '\\"): return v
+    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+# %% ../nbs/00_config.ipynb #38131e1f
+@dataclass(frozen=True, repr=False)
+class _SettingsFields:
+    "Every uhnw setting with its default (the fields of `Settings`)."
     profile: str = "local"
     home: Path = Path("data")  # UHNW_HOME: lake, stack state and logs (local profile)
     region: str = "eu-west-1"
@@ -89,6 +97,10 @@ class Settings:
     # --- JVM jars fetched by `make setup`
     jar_cache: Path = Path.home() / ".cache" / "uhnw" / "jars"
 
+# %% ../nbs/00_config.ipynb #8a0cdf65
+class Settings(_SettingsFields):
+    "Effective uhnw settings for one profile; build it with `load_settings()`."
+
     @property
     def stack_dir(self) -> Path:
         "Pid files, logs and data of the local stack's processes."
@@ -123,13 +135,6 @@ class Settings:
 
     def __repr__(self) -> str:  # dataclass repr would print the secrets
         return f"Settings({self.public()!r})"
-
-def _plain(v): return str(v) if isinstance(v, Path) else v
-
-def _quote_libpq(v: str) -> str:
-    "Quote a libpq keyword value when it has spaces, quotes or backslashes."
-    if v and not any(c in v for c in " '\\"): return v
-    return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 # %% ../nbs/00_config.ipynb #88fbbd44
 def _coerce(name: str, raw: str, typ: Any, source: str):

@@ -164,7 +164,7 @@ def exchange_dirs(a: Path, b: Path) -> bool:
     if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM): return False
     raise OSError(err, os.strerror(err), str(a), None, str(b))
 
-# %% ../nbs/20_lake.ipynb #91861a25
+# %% ../nbs/20_lake.ipynb #992e3353
 @dataclass(frozen=True)
 class Staged:
     "A partition write in progress: the writer puts files under `uri`, then the store commits or aborts it."
@@ -176,8 +176,10 @@ class Staged:
 
 def _is_data_file(name: str) -> bool: return not name.startswith(("_", "."))  # skips _SUCCESS, .crc, temporaries
 
-class LocalStore:
-    "The lake as folders under `root` (`UHNW_HOME/lake`): one folder per layer."
+
+# %% ../nbs/20_lake.ipynb #c3d8e1d4
+class _LocalObjects:
+    "The objects of `LocalStore`: one folder per layer under `root`, write-once (`create`) and overwriting (`put`) writes."
     def __init__(self, root: Path): self.root = Path(root)
     def __repr__(self): return f"LocalStore({str(self.root)!r})"
 
@@ -216,7 +218,10 @@ class LocalStore:
         if not start.is_dir(): return []
         return sorted(p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file() and not p.name.startswith("."))
 
-    # --- partitions
+
+# %% ../nbs/20_lake.ipynb #811958f1
+class LocalStore(_LocalObjects):
+    "The lake as folders under `root` (`UHNW_HOME/lake`): one folder per layer."
     def _live(self, layer, table, date) -> Path: return self.path(layer, partition_key(table, date))
 
     def stage(self, layer: str, table: str, date: str) -> Staged:
@@ -281,15 +286,16 @@ class LocalStore:
         names = [p.name for p in base.iterdir() if p.is_dir() and p.name.startswith(pre)]
         return sorted(n[len(pre):] for n in names if _DATE_RE.fullmatch(n[len(pre):]))
 
-# %% ../nbs/20_lake.ipynb #40a17cbf
+
+# %% ../nbs/20_lake.ipynb #b0d4ae79
 POINTER = "_current.json"
 
 def _code(e) -> str: return e.response.get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
 
 def _version_name() -> str: return f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
 
-class S3Store:
-    "The lake as S3 buckets: one bucket (or bucket and prefix) per layer."
+class _S3Layout:
+    "Where `S3Store` keeps each layer: one bucket (or bucket and prefix) per layer, and the boto3 client."
     def __init__(self, client, buckets: dict[str, tuple[str, str]],  # layer -> (bucket, key prefix)
                  conditional_writes: bool = True):  # False: head-then-put for S3-compatible stores without If-None-Match
         self.client, self.buckets, self.conditional_writes = client, buckets, conditional_writes
@@ -320,7 +326,10 @@ class S3Store:
                 kw = {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
                 self.client.create_bucket(Bucket=bucket, **kw)
 
-    # --- objects
+
+# %% ../nbs/20_lake.ipynb #859b375a
+class _S3Objects(_S3Layout):
+    "The objects of `S3Store`: conditional (write-once) and plain PUTs, reads and listings."
     def create(self, layer: str, key: str, src: Source) -> bool:
         "Write `src` at `key` only if nothing is there (conditional PUT); False if the key existed."
         from botocore.exceptions import ClientError
@@ -371,7 +380,10 @@ class S3Store:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p)
         return sorted(o["Key"][strip:] for page in pages for o in page.get("Contents", []))
 
-    # --- partitions
+
+# %% ../nbs/20_lake.ipynb #4e1fbcf8
+class _S3Versions(_S3Objects):
+    "Partition writes of `S3Store`: versions under the partition and the `_current.json` pointer that names one."
     def stage(self, layer: str, table: str, date: str) -> Staged:
         v = _version_name()
         return Staged(layer, table, date, self.uri(layer, f"{partition_key(table, date)}/{v}/"), v)
@@ -410,6 +422,10 @@ class S3Store:
         self._delete(st.layer, stale)
         return [self.uri(st.layer, k) for k in files]
 
+
+# %% ../nbs/20_lake.ipynb #65179a89
+class S3Store(_S3Versions):
+    "The lake as S3 buckets: one bucket (or bucket and prefix) per layer."
     def write_file(self, uri: str, data: bytes):
         "Write one file of a staged partition (`uri` inside `Staged.uri`)."
         bucket, key = uri.removeprefix("s3://").split("/", 1)
@@ -448,6 +464,7 @@ class S3Store:
             parts = k.split("/")
             if len(parts) == 3 and parts[2] == POINTER and _DATE_RE.fullmatch(parts[1][len(pre):]): out.append(parts[1][len(pre):])
         return sorted(out)
+
 
 # %% ../nbs/20_lake.ipynb #48fb2d45
 class Lake:

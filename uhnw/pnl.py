@@ -90,7 +90,7 @@ def load_inputs_arrow(lake: Lake, date: str) -> PnlInputs:
         return lake.read_partition("silver", table, d, columns=_INPUT_COLUMNS[table])
     return PnlInputs(*(read(t, d) for t in ("positions", "prices", "fx", "clients") for d in (date, prev)), date, prev)
 
-# %% ../nbs/24_pnl.ipynb #41cf723f
+# %% ../nbs/24_pnl.ipynb #8041f598
 _REFERENCE_SQL = """
 WITH pt AS (SELECT client_id, account_id, instrument_id, quantity FROM positions_t),
 pp AS (SELECT client_id, account_id, instrument_id, quantity AS prev_quantity FROM positions_prev),
@@ -141,6 +141,8 @@ SELECT client_id, max(base_currency) AS base_currency, sum(market_value) AS mark
 FROM pnl_rows GROUP BY client_id ORDER BY client_id
 """
 
+
+# %% ../nbs/24_pnl.ipynb #a8fc4ba7
 def _empty_like(t):
     "A zero-row frame with the columns of `t` (pandas or Arrow)."
     return t.iloc[0:0] if isinstance(t, pd.DataFrame) else t.slice(0, 0)
@@ -164,6 +166,7 @@ def pnl_reference(positions_t, positions_prev, prices_t, prices_prev, fx_t, fx_p
         pp = con.sql("SELECT * FROM pnl_rows ORDER BY client_id, account_id, instrument_id").to_arrow_table()
         cm = con.sql(_REFERENCE_METRICS_SQL).to_arrow_table()
     return pp.to_pandas(), cm.to_pandas()
+
 
 # %% ../nbs/24_pnl.ipynb #447233ff
 def _norm(v):

@@ -360,7 +360,7 @@ def validate_clients(table: pa.Table,  # the extract's columns as text (extra co
             "source_file": raw["source_file"], "source_row": raw["source_row"]}
     return _split(ck, "clients", cols, schema, rejected_schema)
 
-# %% ../nbs/23_validate.ipynb #ac38d2ad
+# %% ../nbs/23_validate.ipynb #fa9ad5fc
 SILVER_TABLES = {"clients": "clients", "positions": "positions", "prices": "prices", "fx": "fx"}
 
 @dataclass
@@ -392,6 +392,8 @@ class EtlReport:
             out += [f"      file rejected: {f}: {why}" for f, why in r.rejected_files.items()]
         return "\n".join(out)
 
+
+# %% ../nbs/23_validate.ipynb #b6ed2340
 def bronze_files(lake: Lake, dataset: str, date: str) -> list[str]:
     "Keys of the data files landed in `bronze/<dataset>/date=<date>/`, in name order."
     prefix = partition_key(dataset, date) + "/"
@@ -416,6 +418,8 @@ def _read_all(lake: Lake, dataset: str, date: str, report: DatasetReport) -> pa.
     if not parts: return None
     return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
 
+
+# %% ../nbs/23_validate.ipynb #5fa1fc14
 def _silver_schemas(settings: Settings, table: str) -> dict:
     from uhnw.tables import arrow_schema, table_def
     return {"schema": arrow_schema(table_def(settings, f"silver.{table}")),
@@ -448,3 +452,4 @@ def etl_date(settings: Settings, date: str | Date, lake: Lake | None = None) -> 
         report.written[d] = lake.replace_partition("silver", SILVER_TABLES[d], date, res.valid)
         report.written[f"{d}_rejected"] = lake.replace_partition("silver", f"{SILVER_TABLES[d]}_rejected", date, res.rejected)
     return report
+

@@ -17,15 +17,21 @@ def _schemas_dir():
     return current_settings().schemas_dir
 
 
+def _or_fail(action, schemas_dir, prefix: str = ""):
+    "`action(schemas_dir)`, a `SchemaError` becoming one line on stderr and exit status 1."
+    from uhnw.schemas import SchemaError
+    try:
+        return action(schemas_dir)
+    except SchemaError as e:
+        fail(f"{prefix}{e}")
+
+
 @app.command("check")
 def check():
     "Fail (exit 1) when a schema is not BACKWARD compatible with its last registered version."
-    from uhnw.schemas import SchemaError, schema_status
+    from uhnw.schemas import schema_status
     schemas_dir = _schemas_dir()
-    try:
-        statuses = schema_status(schemas_dir)
-    except SchemaError as e:
-        fail(str(e))
+    statuses = _or_fail(schema_status, schemas_dir)
     if not statuses:  # a check that finds nothing to check must not pass
         fail(f"no Avro schemas found in {schemas_dir / 'avro'}: nothing was checked (is UHNW_SCHEMAS_DIR right, or the package installed "
              "without its data?)")
@@ -55,12 +61,9 @@ def check():
 @app.command("register")
 def register():
     "Record every new or changed (compatible) schema as a new version with a new stable id in the local registry."
-    from uhnw.schemas import SchemaError, register_schemas
+    from uhnw.schemas import register_schemas
     schemas_dir = _schemas_dir()
-    try:
-        registered = register_schemas(schemas_dir)
-    except SchemaError as e:
-        fail(f"nothing registered: {e}")
+    registered = _or_fail(register_schemas, schemas_dir, "nothing registered: ")
     for r in registered:
         typer.echo(f"registered    {r.subject}: version {r.version}, id {r.schema_id}")
     typer.echo(f"{len(registered)} new version(s) in {schemas_dir / 'registry'}" if registered else "nothing to register")

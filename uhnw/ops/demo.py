@@ -114,26 +114,17 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
     Without `once`, news keeps flowing (one article a second) until Ctrl-C."""
     import httpx
 
-    from uhnw.bench.harness import (
-        RmListener,
-        clients_from_db,
-        ensure_relevance_model,
-        expected_alerts,
-        post_signed,
-        provider_payload,
-        rm_token,
-        start_hot_services,
-    )
+    from uhnw.bench import harness
     from uhnw.synth import synth_news
 
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     with _stage(timings, "relevance_model"):
-        print(f"    model {ensure_relevance_model(settings, datetime.now(UTC).date().isoformat())}")
-    clients = clients_from_db(settings)
+        print(f"    model {harness.ensure_relevance_model(settings, datetime.now(UTC).date().isoformat())}")
+    clients = harness.clients_from_db(settings)
     articles = synth_news(clients, HOT_ARTICLES, seed=int(run_id) % 100_000, source=f"demo{run_id}")
-    expected = expected_alerts(settings, articles, clients)
+    expected = harness.expected_alerts(settings, articles, clients)
     with _stage(timings, "hot_services"):
-        services = start_hot_services(settings, settings.home / "runs" / "services" / run_id)
+        services = harness.start_hot_services(settings, settings.home / "runs" / "services" / run_id)
         print(f"    api {services.api_url} (webhook, /ws, /alerts)  hotpath {services.metrics_url}/health  logs {services.logs}")
     names = dict(zip(clients["client_id"], clients["full_name"], strict=True))
     def show(f):
@@ -141,14 +132,14 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
         print(f"    [{f.rm_id}] alert #{a['alert_id']} {names.get(a['client_id'], a['client_id'])}: {a['headline'][:70]}  "
               f"(relevance {a['relevance']:.2f})", flush=True)
     rms = sorted(set(clients["rm_id"].dropna()))
-    listeners = [RmListener(services.api_url, rm, rm_token(settings, rm), on_frame=show).start() for rm in rms]
+    listeners = [harness.RmListener(services.api_url, rm, harness.rm_token(settings, rm), on_frame=show).start() for rm in rms]
     try:
         with _stage(timings, "hot_stream"):
             sent_at = {}
             with httpx.Client(timeout=10) as client:
                 for a in articles:
                     t0 = time.perf_counter()
-                    status, t_ack = post_signed(client, services.api_url, services.secret, provider_payload(a))
+                    status, t_ack = harness.post_signed(client, services.api_url, services.secret, harness.provider_payload(a))
                     if status != 202: raise RuntimeError(f"webhook answered {status} for {a['id']}")
                     sent_at[a["id"]] = t_ack
                     time.sleep(max(0.0, 1 / HOT_RATE - (time.perf_counter() - t0)))
@@ -161,7 +152,7 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
                     try:
                         while True:
                             extra = synth_news(clients, 1, seed=int(time.time()), source=f"live{run_id}-{i}")[0]
-                            post_signed(client, services.api_url, services.secret, provider_payload(extra))
+                            harness.post_signed(client, services.api_url, services.secret, harness.provider_payload(extra))
                             i += 1
                             time.sleep(1)
                     except KeyboardInterrupt:

@@ -368,7 +368,7 @@ def score_pairs(model: RelevanceModel, pairs: list[Pair]) -> np.ndarray:
     X, _ = model.featurizer.matrix(pairs)
     return probabilities(model, X) if X.shape[0] else np.zeros(0)
 
-# %% ../nbs/32_relevance.ipynb #be3fc5d5
+# %% ../nbs/32_relevance.ipynb #e21c5277
 MODEL_NAME = "relevance"
 TRUSTED_TYPES = frozenset({"sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"})
 _MEMBERS = ("model.skops", "metrics.json", "feature_spec.json")
@@ -398,6 +398,8 @@ def _untar(data: bytes) -> dict[str, bytes]:
             out[n] = tar.extractfile(m).read()
     return out
 
+
+# %% ../nbs/32_relevance.ipynb #9bfe7236
 def model_bytes(model: RelevanceModel, metrics: dict) -> bytes:
     "The model.tar.gz of a model (skops estimator, metrics, feature spec)."
     import skops.io as sio
@@ -422,6 +424,8 @@ def model_from_bytes(data: bytes, version: str, trusted: frozenset[str] = TRUSTE
     est = sio.loads(m["model.skops"], trusted=untrusted)
     return RelevanceModel(est, FeatureSpec.from_json(m["feature_spec.json"].decode()), version, json.loads(m["metrics.json"]))
 
+
+# %% ../nbs/32_relevance.ipynb #4a9c8b55
 def promote(lake: Lake, version: str, name: str = MODEL_NAME) -> str:
     "Make `version` the one `load_model(lake)` serves (after checking it loads); returns the pointer's URI."
     try: model_from_bytes(lake.read_bytes("models", model_key(version, name)), version)
@@ -439,6 +443,7 @@ def load_model(lake: Lake, version: str = "latest", name: str = MODEL_NAME) -> R
     "Load a saved model version (default: the promoted one) safely."
     v = latest_version(lake, name) if version == "latest" else version
     return model_from_bytes(lake.read_bytes("models", model_key(v, name)), v)
+
 
 # %% ../nbs/32_relevance.ipynb #0d6024d4
 FEEDBACK_SQL = """

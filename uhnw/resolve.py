@@ -117,7 +117,7 @@ def name_forms(toks: list[tuple[str, ...]], hyph: list[bool]) -> set[tuple[tuple
         forms.add(tuple(split))
     return {f for f in forms if f}
 
-# %% ../nbs/31_resolve.ipynb #5c7872dd
+# %% ../nbs/31_resolve.ipynb #31e04aec
 EAST_ASIAN = frozenset(("cn hk tw mo sg kr vn china taiwan macau macao singapore korea vietnam").split()) | {"hong kong", "south korea"}
 ORG_STOPWORDS = frozenset(("group holdings holding capital partners partner ltd limited plc inc llc llp ag sa se nv bv gmbh co company corp "
                            "corporation the and of family office investments investment ventures fund funds trust foundation bank "
@@ -151,6 +151,8 @@ class ClientInfo:
     place_cues: tuple  # frozensets: city tokens
     country_cues: frozenset
 
+
+# %% ../nbs/31_resolve.ipynb #c389aed6
 def _keyseqs(tokens):
     "Every key sequence of a token sequence (one per combination of spellings)."
     return {tuple(phonetic_key(s) for s in combo) for combo in product(*tokens)}
@@ -174,6 +176,8 @@ def _initials(toks: list) -> tuple[str, str]:
     i = words[0]
     return "".join(t[0] for t in toks[:i]), "".join(t[0] for t in toks[i + 1:])
 
+
+# %% ../nbs/31_resolve.ipynb #02d2f748
 def _client_names(row) -> tuple[list, ClientInfo]:
     "Primary (tokens, hyphens, factor, lead initials, trailing initials) names of one client row and its ClientInfo."
     east = row.country.strip().lower() in EAST_ASIAN
@@ -203,6 +207,7 @@ def _client_names(row) -> tuple[list, ClientInfo]:
                       tuple(c for c in (_cues(row.city, set()),) if c),
                       frozenset(cw.split()) | _cues(row.country, set()))
     return names, info
+
 
 # %% ../nbs/31_resolve.ipynb #4c59714d
 def _typo_entries(entries: list, patterns: list) -> tuple:
@@ -283,7 +288,7 @@ def _spelling_score(text_toks, pat_toks) -> float:
         num += w * s; den += w; factor *= _penalty(s)
     return num / den * factor
 
-# %% ../nbs/31_resolve.ipynb #ab5a8001
+# %% ../nbs/31_resolve.ipynb #184b6ba6
 _TOKEN_CACHE_MAX = 200_000
 _DROP = "\0"  # the key of a token the scan skips (an initial, or nothing left after folding); never a real key
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -341,6 +346,8 @@ def _offsets(located) -> tuple[list, list]:
     acc = list(accumulate(map(len, located), initial=0))
     return acc[1:-1:2], acc[2::2]
 
+
+# %% ../nbs/31_resolve.ipynb #ab2c8a33
 _AT_FIRST, _AT_ANCHOR, _AT_SECOND, _AT_CUE, _AT_STRANGER, _AT_DROP = 1, 2, 4, 8, 16, 32  # why a token matters
 
 def _fill_cache(g: Gazetteer, words) -> None:
@@ -357,8 +364,10 @@ def _fill_cache(g: Gazetteer, words) -> None:
                     (cap and key in g._second_first) * _AT_SECOND | (sp[0] in g._cue_words) * _AT_CUE |
                     (sp[0] in STRANGER_WORDS) * _AT_STRANGER)
 
-class _Field:
-    "One tokenised field of an article; `red` maps the scanned tokens (initials skipped) to all tokens."
+
+# %% ../nbs/31_resolve.ipynb #66ce70cd
+class _FieldTokens:
+    "The tokens of one article field, their keys and offsets; `red` maps the scanned tokens (initials skipped) to all tokens."
     def __init__(self, g: Gazetteer, name: str, text: str):
         self.name, self.text = name, text
         words, self._located = _tokenise(text)
@@ -424,6 +433,10 @@ class _Field:
         a, b = (j, i) if before else (i, j)
         return j if self.text[self.ends[a]:self.starts[b]] == " " else None
 
+
+# %% ../nbs/31_resolve.ipynb #5aa95a96
+class _Field(_FieldTokens):
+    "One tokenised field of an article and the checks the scanner makes on a span of it."
     def _namelike(self, j: int, before: bool) -> bool:
         w = self.words[j]  # as written but for ’ read as ' (the same for these tests and for fold_token)
         if not w[0].isupper() or w.isupper() or not w.isalpha() or fold_token(w)[0] in NOT_NAME_WORDS: return False
@@ -470,7 +483,8 @@ class _Field:
         "Whether a stranger cue (`STRANGER_WORDS`) lies within `STRANGER_WINDOW` scanned tokens of tokens r0..r1-1."
         return any(r0 - STRANGER_WINDOW <= r < r1 + STRANGER_WINDOW for r in self.stranger_at)
 
-# %% ../nbs/31_resolve.ipynb #cbc909a7
+
+# %% ../nbs/31_resolve.ipynb #b8016b61
 def _candidates(g: Gazetteer, f: _Field) -> list:
     "(score, start, end, r0, r1, pattern id) of the primary candidates in one field."
     keys, n, found, first, anchors_of, seq = f.keys, len(f.keys), {}, g._first, g._anchors, g._seq
@@ -514,6 +528,8 @@ def _candidates(g: Gazetteer, f: _Field) -> list:
         if score > 0.3: out.append((score, start, end, r0, r1, p.client))
     return out
 
+
+# %% ../nbs/31_resolve.ipynb #607a799e
 def _deoverlap(cands: list) -> list:
     "Longest spans first, then best; the same span may stay for several clients."
     kept = []
@@ -525,6 +541,8 @@ def _deoverlap(cands: list) -> list:
         if key not in best or c[0] > best[key][0]: best[key] = c
     return list(best.values())
 
+
+# %% ../nbs/31_resolve.ipynb #deff68b5
 def _secondary(g: Gazetteer, fields: list, prim: dict, best: dict) -> None:
     "Add surname-only and one-token-alias mentions of the clients already found (in place)."
     owners: dict = {}
@@ -551,6 +569,8 @@ def _secondary(g: Gazetteer, fields: list, prim: dict, best: dict) -> None:
                 prim[ci].append((best[ci] * 0.9, start, end, r, r + len(ks), ci, f.name))
                 taken.append((start, end))
 
+
+# %% ../nbs/31_resolve.ipynb #2aab504a
 def _context(g: Gazetteer, ci: int, mentions: list, fields: dict, article_words: set, cues: bool = True) -> tuple[float, float]:
     "(multiplier, bonus) from stranger cues near the mentions and the client's cues in the article (`cues`: it has a stranger cue)."
     info = g.clients[ci]
@@ -560,6 +580,8 @@ def _context(g: Gazetteer, ci: int, mentions: list, fields: dict, article_words:
     if stranger: return (0.9 if org else 0.7 if place else 0.55), 0.0
     return 1.0, (0.05 if org or place else 0.0)
 
+
+# %% ../nbs/31_resolve.ipynb #dabe7fa0
 def resolve(g: Gazetteer, headline: str, body: str, threshold: float | None = None) -> list[Match]:
     "The clients an article mentions, at or above `threshold` (default `DEFAULT_THRESHOLD`), best first."
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
@@ -590,6 +612,7 @@ def _gazetteer_resolve(self: Gazetteer, headline: str, body: str, threshold: flo
     return resolve(self, headline, body, threshold)
 
 Gazetteer.resolve = _gazetteer_resolve  # the method form of `resolve`, defined after the scanner it uses
+
 
 # %% ../nbs/31_resolve.ipynb #da7bde72
 def evaluate(g: Gazetteer, articles, gold: dict, threshold: float | None = None) -> dict:

@@ -170,19 +170,9 @@ def _write(t: pa.Table, path: Path) -> Path:
         pacsv.write_csv(t, f, pacsv.WriteOptions(include_header=False, quoting_style="needed", batch_size=1 << 16))
     return path
 
-# %% ../nbs/92_synth.ipynb #a6f5e4f8
-def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
-               days: int,  # business days of positions, prices and FX
-               clients: int,  # clients in the extract
-               positions: int,  # positions per day
-               start: str = "2025-01-01",  # first business day on or after this date
-               seed: int = 0,
-               bad_rows: int = 0) -> dict:  # malformed rows injected into every file
-    "Write `clients.csv` and per business day `positions_<date>.csv`, `prices_<date>.csv`, `fx_<date>.csv`; returns the manifest."
-    if days < 1 or clients < 1 or positions < 1: raise ValueError("days, clients and positions must be at least 1")
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    dates = [d.date() for d in pd.bdate_range(pd.Timestamp(start), periods=days)]
+# %% ../nbs/92_synth.ipynb #3ba3bb00
+def _book(rng: np.random.Generator, clients: int, positions: int) -> tuple:
+    "The static part of a synthetic book: clients, their accounts, and the instruments with currencies and first prices."
     cl = make_clients(clients, rng)
     n_acc_per = rng.integers(1, 4, clients)
     acc_client = np.repeat(np.arange(clients), n_acc_per)
@@ -196,6 +186,24 @@ def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
     instr_ids = isin_like(np.array([CURRENCIES[c][4] for c in instr_ccy]), rng.permutation(_sample_codes(rng, n_instr, 10**9)))
     scale = np.where(np.isin(instr_ccy, [6, 8]), 60.0, 1.0)  # INR and JPY prices are larger numbers
     price = rng.lognormal(4.0, 0.9, n_instr) * scale
+    return cl, acc_client, accounts, n_instr, instr_ccy, instr_ids, price
+
+
+# %% ../nbs/92_synth.ipynb #a335ce74
+def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
+               days: int,  # business days of positions, prices and FX
+               clients: int,  # clients in the extract
+               positions: int,  # positions per day
+               start: str = "2025-01-01",  # first business day on or after this date
+               seed: int = 0,
+               bad_rows: int = 0) -> dict:  # malformed rows injected into every file
+    "Write `clients.csv` and per business day `positions_<date>.csv`, `prices_<date>.csv`, `fx_<date>.csv`; returns the manifest."
+    if days < 1 or clients < 1 or positions < 1: raise ValueError("days, clients and positions must be at least 1")
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    dates = [d.date() for d in pd.bdate_range(pd.Timestamp(start), periods=days)]
+    cl, acc_client, accounts, n_instr, instr_ccy, instr_ids, price = _book(rng, clients, positions)
+    n_acc = len(acc_client)
     fx = np.array([c[1] for c in CURRENCIES])
     fx_vol = np.array([c[2] for c in CURRENCIES])
     universe = n_acc * n_instr
@@ -234,7 +242,7 @@ def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
-# %% ../nbs/92_synth.ipynb #56435344
+# %% ../nbs/92_synth.ipynb #71ecd7eb
 EVENT_STORIES = (  # (event type, headline template, body template); {name}, {surname}, {org}, {city}, {amount}, {pct}
     ("liquidity_event", "{name} to sell {pct}% stake in {org} in $ {amount} deal",
      "{name} has agreed to sell a {pct}% stake in {org}, people familiar with the matter said. The stake sale values the company at "
@@ -273,6 +281,8 @@ MARKET_STORIES = (
                                                   "revenue guidance for the year."),
 )
 
+
+# %% ../nbs/92_synth.ipynb #70846464
 def synth_news(clients: pd.DataFrame,  # a clients extract: client_id, full_name (organizations, city optional)
                n: int,  # articles to write
                seed: int = 0,

@@ -2,7 +2,7 @@
 
 The hot path hands every article (headline and body) to `Gazetteer.resolve`, which returns the clients the article is
 about, with the mention text, field, character offsets and a score in [0, 1]; alerts are raised only for matches at or
-above `DEFAULT_THRESHOLD`. There is no NER model (none is available offline, see `DEPENDENCIES.md`, and a closed list of
+above `DEFAULT_THRESHOLD`. There is no NER model (none is available offline, and a closed list of
 names is what a gazetteer is for): every client name is expanded into the forms news writes it in, each form is indexed
 under the *phonetic keys* of its tokens (`uhnw.names.phonetic_key`), an article is tokenised once, and candidate spans
 are found by hash look-ups, so the cost per article does not grow with the number of clients. Each candidate is then

@@ -219,9 +219,9 @@ class _LocalObjects:
         return sorted(p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-# %% ../nbs/20_lake.ipynb #811958f1
-class LocalStore(_LocalObjects):
-    "The lake as folders under `root` (`UHNW_HOME/lake`): one folder per layer."
+# %% ../nbs/20_lake.ipynb #38aae103
+class _LocalWrites(_LocalObjects):
+    "Partition writes of `LocalStore`: a staging folder per write, swapped into place by `commit`."
     def _live(self, layer, table, date) -> Path: return self.path(layer, partition_key(table, date))
 
     def stage(self, layer: str, table: str, date: str) -> Staged:
@@ -252,12 +252,6 @@ class LocalStore(_LocalObjects):
         "Write one file of a staged partition (`uri` inside `Staged.uri`)."
         Path(uri).write_bytes(data)
 
-    def read_file(self, uri: str) -> bytes:
-        try: return Path(uri).read_bytes()
-        except FileNotFoundError: raise PartitionNotFound(f"no object {uri}") from None
-
-    def partition_uri(self, layer: str, table: str, date: str) -> str: return str(self._live(layer, table, date))
-
     def abort(self, st: Staged): shutil.rmtree(st.token, ignore_errors=True)
 
     def partition_files(self, layer: str, table: str, date: str) -> list[str]:
@@ -265,6 +259,16 @@ class LocalStore(_LocalObjects):
         live = self._live(layer, table, date)
         if not live.is_dir(): return []
         return sorted(str(p) for p in live.rglob("*") if p.is_file() and _is_data_file(p.name))
+
+
+# %% ../nbs/20_lake.ipynb #c7b2444b
+class LocalStore(_LocalWrites):
+    "The lake as folders under `root` (`UHNW_HOME/lake`): one folder per layer."
+    def read_file(self, uri: str) -> bytes:
+        try: return Path(uri).read_bytes()
+        except FileNotFoundError: raise PartitionNotFound(f"no object {uri}") from None
+
+    def partition_uri(self, layer: str, table: str, date: str) -> str: return str(self._live(layer, table, date))
 
     def open_partition(self, layer: str, table: str, date: str) -> list:
         "Open every data file of the partition from one directory snapshot (see below); [] if it does not exist."

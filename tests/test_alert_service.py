@@ -20,6 +20,7 @@ from uhnw.alerts import alerts_for_rm, audience, store_alert
 from uhnw.auth import LocalVerifier, issue_token
 from uhnw.bus import EventProducer, client_config, ensure_topics, topic_name, topic_specs
 from uhnw.ops import db
+from uhnw.schemas import ALERTS_TOPIC
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 SECRET = b"test-secret-" + b"x" * 40
@@ -49,7 +50,7 @@ class Service:
 
     def produce(self, *pairs: tuple[str, str], rm_claim: str = "RM-WRONG") -> list[str]:
         "Produce one EnrichedAlert per (article id, client name); returns the article ids."
-        topic = topic_name(self.settings, "enriched-alerts")
+        topic = topic_name(self.settings, ALERTS_TOPIC)
         for article, name in pairs:
             cid = self.clients[name]
             rec = {"alert_id": f"{article}:{cid}", "article_id": article, "client_id": cid, "rm_id": rm_claim,
@@ -101,6 +102,7 @@ def service(stack):
     try:
         yield Service(s, f"http://127.0.0.1:{port}", uid, rm_a, rm_b, clients, producer)
     finally:
+        producer.close()
         server.should_exit = True
         thread.join(20)
         with db.connect(s, autocommit=True) as c:

@@ -40,10 +40,10 @@ def news(i: int) -> dict:
 
 def produce_news(settings, ids) -> str:
     topic = topic_name(settings, "raw-news-events")
-    producer = EventProducer(settings)
-    for i in ids:
-        producer.send(topic, news(i), key=f"a-{i:05d}")
-    producer.flush()
+    with EventProducer(settings) as producer:
+        for i in ids:
+            producer.send(topic, news(i), key=f"a-{i:05d}")
+        producer.flush()
     return topic
 
 
@@ -97,15 +97,16 @@ def test_a_crash_mid_batch_loses_nothing_and_replays_only_the_unfinished_message
 
 def test_poison_message_goes_to_dlq_with_reason_and_the_good_ones_around_it_are_processed(bus, cli):
     topic = topic_name(bus, "raw-news-events")
-    producer = EventProducer(bus)
-    producer.send(topic, news(1), key="a-00001")
-    producer.flush()
-    raw = Producer(client_config(bus))
-    raw.produce(topic, key=b"a-bad", value=b'{"article_id": "json-not-avro"}')  # a misconfigured producer
-    raw.flush()
-    producer.send(topic, news(2), key="a-00002")
-    producer.send(topic, {**news(3), "headline": "POISON"}, key="a-00003")
-    producer.flush()
+    with EventProducer(bus) as producer:
+        producer.send(topic, news(1), key="a-00001")
+        producer.flush()
+        raw = Producer(client_config(bus))
+        raw.produce(topic, key=b"a-bad", value=b'{"article_id": "json-not-avro"}')  # a misconfigured producer
+        raw.flush()
+        raw.close()
+        producer.send(topic, news(2), key="a-00002")
+        producer.send(topic, {**news(3), "headline": "POISON"}, key="a-00003")
+        producer.flush()
 
     seen = []
 
@@ -202,9 +203,8 @@ def test_consumer_killed_with_sigkill_mid_stream_loses_nothing(bus, tmp_path):
 
 def test_event_producer_refuses_a_record_that_does_not_fit_the_schema(bus):
     from uhnw.schemas import SchemaError
-    producer = EventProducer(bus)
     bad = {k: v for k, v in news(1).items() if k != "headline"}
-    with pytest.raises(SchemaError, match="headline"):
+    with EventProducer(bus) as producer, pytest.raises(SchemaError, match="headline"):
         producer.send(topic_name(bus, "raw-news-events"), bad, key="a-1")
 
 

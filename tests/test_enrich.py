@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from kafka_read import read_messages
 
 from uhnw.bench.enrich import bench_enrich
+from uhnw.bus import read_topic
 from uhnw.config import load_settings
-from uhnw.enrich import NEWS_TOPIC, Runtime, client_directory, enrich, handle_batch
+from uhnw.enrich import Runtime, client_directory, enrich, handle_batch
 from uhnw.relevance import read_seed, resolve_labels, train
 from uhnw.resolve import Gazetteer, load_clients
+from uhnw.schemas import NEWS_TOPIC
 from uhnw.summarize import ExtractiveSummarizer, SageMakerSummarizer
 
 DATA = Path(__file__).resolve().parent.parent / "jobs" / "seeds" / "relevance"
@@ -91,11 +92,12 @@ def test_lambda_batch_publishes_alerts_to_kafka_dead_letters_garbage_and_reports
                         log=lambda m: None)
     assert resp == {"batchItemFailures": [{"itemIdentifier": {"partition": f"{raw_topic}-4", "offset": 9}}]}
 
-    alerts = [(m.key, codec.decode("enriched-alerts", m.value)) for m in read_messages(settings, topic_name(settings, "enriched-alerts"))]
+    alerts = [(m.key, codec.decode("enriched-alerts", m.value)) for m in read_topic(settings, topic_name(settings, "enriched-alerts"))]
     assert [(k, v["client_id"], v["article_id"]) for k, v in alerts] == [(b"n-hot:UHNW-102", "UHNW-102", "n-hot")]
-    dead = read_messages(settings, topic_name(settings, "raw-news-events") + ".dlq")
+    dead = read_topic(settings, topic_name(settings, "raw-news-events") + ".dlq")
     assert len(dead) == 1 and dead[0].value == b"\x00garbage" and dead[0].headers["dlq.source.offset"] == b"41"
     assert b"cannot decode" in dead[0].headers["dlq.reason"]
+    rt.producer.close()
 
 
 def test_lambda_handler_refuses_a_non_kafka_event(parts):

@@ -118,17 +118,17 @@ def nobody(aid: str) -> dict:
 def produce(settings, events: list[dict], garbage: list[bytes] = (), rate: float | None = None) -> None:
     "Produce NewsEvents (keyed by article id) and raw garbage to raw-news-events; `rate` events/s, else at once."
     from uhnw.bus import EventProducer, topic_name
-    p = EventProducer(settings)
     topic = topic_name(settings, "raw-news-events")
     t0 = time.monotonic()
-    for i, ev in enumerate(events):
-        if rate:
-            time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
-            ev = {**ev, "received_at": datetime.now(UTC)}
-        p.send(topic, ev, key=ev["article_id"])
-    for g in garbage:
-        p.producer.produce(topic, value=g, key=b"garbage")
-    p.flush()
+    with EventProducer(settings) as p:
+        for i, ev in enumerate(events):
+            if rate:
+                time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+                ev = {**ev, "received_at": datetime.now(UTC)}
+            p.send(topic, ev, key=ev["article_id"])
+        for g in garbage:
+            p.producer.produce(topic, value=g, key=b"garbage")
+        p.flush()
 
 
 def read_alerts(settings, expect: int, timeout: float = 90, settle: float = 3.0) -> list[tuple[str, dict]]:

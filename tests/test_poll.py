@@ -12,13 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 import typer
-from kafka_read import read_messages
 from typer.testing import CliRunner
 
-from uhnw.bus import read_dead_letters, topic_name
+from uhnw.bus import EventProducer, read_dead_letters, read_topic, topic_name
 from uhnw.cli.news import news_poll
 from uhnw.ingest.news import url_article_id
-from uhnw.ingest.poll import Backoff, NewsPoller, PollError, PollProducer, PollState
+from uhnw.ingest.poll import Backoff, NewsPoller, PollError, PollState
 from uhnw.schemas import AvroCodec
 
 NEWS = Path(__file__).parent / "data" / "news"
@@ -89,7 +88,7 @@ class RecordingSink:
     "Stands in for the broker where a test is about HTTP behaviour only."
     def __init__(self): self.sent, self.dead = [], []
     def send(self, topic, record, key=None): self.sent.append(key)
-    def dead_letter(self, topic, value, key, headers): self.dead.append(key)
+    def dead_letter(self, topic, key, value, *why, **where): self.dead.append(key)
     def flush(self): pass
 
 
@@ -97,15 +96,14 @@ def read_news(settings) -> list[tuple[str, dict]]:
     "Every message of the test's raw-news-events topic as (key, decoded NewsEvent)."
     codec = AvroCodec(settings)
     return [(m.key.decode(), codec.decode("raw-news-events", m.value))
-            for m in read_messages(settings, topic_name(settings, "raw-news-events"))]
+            for m in read_topic(settings, topic_name(settings, "raw-news-events"))]
 
 
 @pytest.mark.kafka
 def test_feed_articles_land_on_the_broker_as_news_events_rss_and_atom(bus, server, http, tmp_path):
     rss = server.serve("/rss", "feed.rss", "application/rss+xml; charset=utf-8")
     atom = server.serve("/atom", "feed.atom", "application/atom+xml")
-    producer = PollProducer(bus)
-    with PollState(tmp_path / "news-poll.sqlite") as st:
+    with EventProducer(bus) as producer, PollState(tmp_path / "news-poll.sqlite") as st:
         r1 = NewsPoller(bus, rss, st, producer, http, source="wealth-wire").poll_once()
         r2 = NewsPoller(bus, atom, st, producer, http).poll_once()
     assert (r1.produced, r2.produced) == (3, 2)
@@ -124,8 +122,8 @@ def test_feed_articles_land_on_the_broker_as_news_events_rss_and_atom(bus, serve
 @pytest.mark.kafka
 def test_second_poll_sends_validators_and_a_304_produces_nothing(bus, server, http, tmp_path):
     url = server.serve("/rss", "feed.rss", "application/rss+xml")
-    with PollState(tmp_path / "news-poll.sqlite") as st:
-        poller = NewsPoller(bus, url, st, PollProducer(bus), http)
+    with EventProducer(bus) as producer, PollState(tmp_path / "news-poll.sqlite") as st:
+        poller = NewsPoller(bus, url, st, producer, http)
         first, second = poller.poll_once(), poller.poll_once()
     assert "if-none-match" not in server.requests[0] and "if-modified-since" not in server.requests[0]
     assert server.requests[1]["if-none-match"].startswith('"') and server.requests[1]["if-modified-since"] == LAST_MODIFIED
@@ -137,8 +135,8 @@ def test_second_poll_sends_validators_and_a_304_produces_nothing(bus, server, ht
 def test_restart_with_the_same_state_file_does_not_reproduce_but_picks_up_new_articles(bus, server, http, tmp_path):
     url = server.serve("/rss", "feed.rss", "application/rss+xml")
     state = tmp_path / "news-poll.sqlite"
-    with PollState(state) as st:
-        assert NewsPoller(bus, url, st, PollProducer(bus), http).poll_once().produced == 3
+    with EventProducer(bus) as producer, PollState(state) as st:
+        assert NewsPoller(bus, url, st, producer, http).poll_once().produced == 3
     # a new process: new state handle, new producer; the server now ignores validators and sends the full feed again,
     # with one new item added
     server.honour_validators = False
@@ -146,8 +144,8 @@ def test_restart_with_the_same_state_file_does_not_reproduce_but_picks_up_new_ar
     new_item = (b"<item><guid isPermaLink=\"false\">ww-2026-0105-099</guid><title>New: Saxena heirs settle trust dispute</title>"
                 b"<link>https://wealthwire.test/2026/01/05/saxena-trust</link></item></channel>")
     server.files["/rss"] = (body.replace(b"</channel>", new_item), ctype)
-    with PollState(state) as st:
-        again = NewsPoller(bus, url, st, PollProducer(bus), http).poll_once()
+    with EventProducer(bus) as producer, PollState(state) as st:
+        again = NewsPoller(bus, url, st, producer, http).poll_once()
     assert (again.status, again.produced, again.already_seen) == (200, 1, 3)
     keys = [k for k, _ in read_news(bus)]
     assert sorted(keys) == sorted([*RSS_IDS, "ww-2026-0105-099"])  # each exactly once
@@ -185,8 +183,8 @@ def test_an_unreachable_feed_backs_off_then_gives_up_with_a_clear_error(tmp_path
 @pytest.mark.kafka
 def test_json_api_articles_land_and_an_invalid_one_is_dead_lettered_with_its_reason(bus, server, http, tmp_path):
     url = server.serve("/v2/everything", "api.json", "application/json")
-    with PollState(tmp_path / "s.sqlite") as st:
-        res = NewsPoller(bus, url, st, PollProducer(bus), http).poll_once()
+    with EventProducer(bus) as producer, PollState(tmp_path / "s.sqlite") as st:
+        res = NewsPoller(bus, url, st, producer, http).poll_once()
     assert (res.produced, res.dead_lettered) == (2, 1)
     events = dict(read_news(bus))
     assert set(events) == {"api-1", url_article_id("https://api.test/a/2")}

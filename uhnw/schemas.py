@@ -29,10 +29,10 @@ from fastavro.validation import validate as _fastavro_validate
 from .config import Settings
 
 # %% auto #0
-__all__ = ['TOPIC_SCHEMAS', 'DLQ_SUFFIX', 'SchemaError', 'schema_names', 'load_schema', 'topic_subject', 'topic_schema_name',
-           'schema_subjects', 'canonical_json', 'record_problem', 'compatibility_problems', 'LocalRegistry',
-           'SchemaStatus', 'schema_status', 'register_schemas', 'ConfluentWire', 'GlueRegistry', 'open_registry',
-           'AvroCodec']
+__all__ = ['NEWS_TOPIC', 'ALERTS_TOPIC', 'TICKS_TOPIC', 'CRM_TOPIC', 'TOPIC_SCHEMAS', 'DLQ_SUFFIX', 'SchemaError', 'schema_names',
+           'load_schema', 'topic_subject', 'topic_schema_name', 'schema_subjects', 'canonical_json', 'record_problem',
+           'compatibility_problems', 'LocalRegistry', 'SchemaStatus', 'schema_status', 'register_schemas',
+           'ConfluentWire', 'GlueRegistry', 'open_registry', 'AvroCodec']
 
 # %% ../nbs/01_schemas.ipynb #7c16171c
 class SchemaError(ValueError):
@@ -56,13 +56,13 @@ def load_schema(name: str, schemas_dir: Path) -> dict:
     return schema
 
 # %% ../nbs/01_schemas.ipynb #1f2ee07c
-TOPIC_SCHEMAS: dict[str, str] = {
-    "raw-news-events": "NewsEvent",
-    "enriched-alerts": "EnrichedAlert",
-    "market-ticks": "MarketTick",
-    "crm-cdc-events": "CrmChangeEvent",
-}
-DLQ_SUFFIX = ".dlq"
+NEWS_TOPIC = "raw-news-events"  # articles from the webhook and the poller
+ALERTS_TOPIC = "enriched-alerts"  # the hot path's alerts
+TICKS_TOPIC = "market-ticks"
+CRM_TOPIC = "crm-cdc-events"
+TOPIC_SCHEMAS: dict[str, str] = {NEWS_TOPIC: "NewsEvent", ALERTS_TOPIC: "EnrichedAlert", TICKS_TOPIC: "MarketTick",
+                                 CRM_TOPIC: "CrmChangeEvent"}
+DLQ_SUFFIX = ".dlq"  # the dead-letter twin of topic `t` is `t.dlq`
 
 def topic_subject(topic: str) -> str:
     "Confluent TopicNameStrategy subject of the value schema of `topic`."

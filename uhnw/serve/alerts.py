@@ -26,11 +26,11 @@ from uhnw.alerts import alert_row, alerts_for_rm, audiences, latest_alert_id, li
 from uhnw.bus import Event, run_consumer, topic_name
 from uhnw.config import Settings
 from uhnw.ops import db
+from uhnw.schemas import ALERTS_TOPIC
 
-__all__ = ["ALERTS_BASE_TOPIC", "alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "stream_alerts"]
+__all__ = ["alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "stream_alerts"]
 
 log = logging.getLogger("uhnw.serve.alerts")
-ALERTS_BASE_TOPIC = "enriched-alerts"
 REPLAY_PAGE = 500
 
 
@@ -142,7 +142,7 @@ class AlertFeed:
     def __init__(self, settings: Settings, hub: Hub, loop: asyncio.AbstractEventLoop, metrics: AlertMetrics, group: str,
                  stats_interval_ms: int = 2000):
         self.settings, self.hub, self.loop, self.metrics, self.group = settings, hub, loop, metrics, group
-        self.topic = topic_name(settings, ALERTS_BASE_TOPIC)
+        self.topic = topic_name(settings, ALERTS_TOPIC)
         self.stats_interval_ms = stats_interval_ms
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="alert-feed", daemon=True)

@@ -1,23 +1,26 @@
 """Wiring of `uhnw serve hotpath`: the exactly-once consume–enrich–produce loop over Kafka transactions, the client
 master's refresh thread, and the /health and /metrics HTTP server.
 
-The decisions (what a batch becomes, when the master is rebuilt, what /health says) are `uhnw.hotpath`; this
-module only opens the consumer, the transactional producer, the PostgreSQL connection and the HTTP server, and
-moves records between them. Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot start (no model,
-no clients), 2 when fenced by another instance with the same transactional id.
+The decisions (what a batch becomes, what to do when a transactional call fails, when the master is rebuilt, what
+/health says) are `uhnw.hotpath`; this module only opens the consumer, the transactional producer, the PostgreSQL
+connection and the HTTP server, and moves records between them. Exit codes: 0 after a clean stop (SIGTERM/SIGINT),
+1 when it cannot start (no model, no clients), 2 when fenced by another instance with the same transactional id.
 
-Recovery (each logged at WARNING with the error): an abortable transaction failure aborts the transaction and rewinds
-the consumer to the committed offsets; a fatal producer error other than fencing, a failed abort, or a transactional
-call that does not return within its timeout (librdkafka 2.16 can block `send_offsets_to_transaction` for ever after a
-broker restart: confluentinc/librdkafka#5456, #5511) re-creates the producer with the same transactional id (whose
-`init_transactions` fences the stuck one and aborts its open transaction) and the consumer (which resumes from the
-committed offsets). Nothing is lost and, for `read_committed` readers, nothing is duplicated.
+`TransactionCycle` owns the Kafka side, as quix-streams' `Checkpoint` does: the consumer (its assignment callbacks
+are methods), the transactional producer, and one batch's transaction (begin, produce, send offsets, commit). When a
+call fails it acts as `uhnw.hotpath.recovery` decides, each step logged at WARNING with the error: abort the
+transaction and rewind the consumer to the committed offsets; or re-create the producer with the same transactional
+id (whose `init_transactions` fences the stuck one and aborts its open transaction) and the consumer (which resumes
+from the committed offsets), e.g. after a fatal error or a transactional call that does not return within its
+deadline (librdkafka 2.16 can block `send_offsets_to_transaction` for ever after a broker restart:
+confluentinc/librdkafka#5456, #5511); or stop when fenced. Nothing is lost and, for `read_committed` readers,
+nothing is duplicated. `serve_hotpath` is then a short loop: poll a batch, plan it, commit it, count it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import signal
 import socket
 import threading
 import time
@@ -27,26 +30,35 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from uhnw.bus import client_config, consumer_config, producer_config, topic_name
+from uhnw.bus import client_config, consumer_config, on_sigterm, producer_config, topic_name
 from uhnw.config import Settings
-from uhnw.enrich import ALERTS_TOPIC, NEWS_TOPIC, enrich
+from uhnw.enrich import enrich
 from uhnw.hotpath import (
     CLIENTS_SQL,
+    RECREATE,
+    RETRY,
+    STOP,
     VERSION_SQL,
     ClientMaster,
     LatencyBook,
     MasterRef,
+    ProducerStuck,
+    TxnError,
     build_master,
     clients_frame,
     health_doc,
     master_version,
+    next_offsets,
     plan_batch,
+    recovery,
     refresh_master,
+    txn_error,
 )
 from uhnw.ops import db
+from uhnw.schemas import ALERTS_TOPIC, NEWS_TOPIC
 
 __all__ = ["GROUP", "HotpathError", "HotpathMetrics", "default_instance", "transactional_id", "group_id",
-           "load_master", "serve_hotpath"]
+           "load_master", "TransactionCycle", "serve_hotpath"]
 
 log = logging.getLogger("uhnw.serve.hotpath")
 GROUP = "uhnw-hotpath"
@@ -187,35 +199,16 @@ def _http_server(host: str, port: int, health, metrics: HotpathMetrics) -> Threa
     return server
 
 
-# --- the transactional loop ---------------------------------------------------------------------------------------
+# --- the transaction cycle ----------------------------------------------------------------------------------------
 
 TXN_TIMEOUT = 30.0  # seconds each transactional call may block
 STUCK_GRACE = 5.0  # past its own timeout a transactional call is deemed stuck and its producer abandoned
 
 
-class ProducerStuck(RuntimeError):
-    "A transactional call did not return within its timeout: the producer's transaction state is unknown."
-
-
-def _kafka_error(e: BaseException):
+def _reason(e: BaseException):
+    "The KafkaError of a KafkaException (what the logs show), else the exception."
     from confluent_kafka import KafkaException
-    return e.args[0] if isinstance(e, KafkaException) and e.args else None
-
-
-def _fenced(err) -> bool:
-    "Another live producer took our transactional id: re-creating ours would fence it back, so we exit."
-    from confluent_kafka import KafkaError
-    return err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH) \
-        or "fenced" in (err.str() or "").lower()
-
-
-def _after_failure(e: BaseException) -> str:
-    "What a failed transactional call leaves us to do: 'abort' (then rewind), 'recreate' (new clients) or 'exit' (fenced)."
-    if isinstance(e, ProducerStuck): return "recreate"
-    err = _kafka_error(e)
-    if err is None: return "abort"
-    if _fenced(err): return "exit"
-    return "recreate" if err.fatal() else "abort"
+    return e.args[0] if isinstance(e, KafkaException) and e.args else e
 
 
 def _txn_call(producer, method: str, *args, timeout: float = TXN_TIMEOUT):
@@ -259,6 +252,201 @@ def _produce(producer, records) -> None:
     producer.poll(0)
 
 
+class TransactionCycle:
+    """The consumer and the transactional producer of one instance, and the cycle of one batch's transaction over
+    them: begin, produce, send the batch's offsets, commit. A failed call is recovered from as `uhnw.hotpath.recovery`
+    decides (abort and rewind, re-create both clients with the same transactional id, or re-raise to stop)."""
+
+    def __init__(self, settings: Settings, instance: str, topic: str, state: _State, metrics: HotpathMetrics,
+                 stop: threading.Event, commit_attempts: int = 3):
+        self.settings, self.instance, self.topic, self.state, self.metrics, self.stop = settings, instance, topic, state, metrics, stop
+        self.group, self.txn_id, self.commit_attempts = group_id(settings), transactional_id(settings, instance), commit_attempts
+        self.rebalances = 0  # assignment changes so far: a batch collected across one is not committed
+        self.consumer = None
+        self.producer = self._new_producer()
+
+    # --- the clients
+
+    def _new_producer(self):
+        "A transactional producer; its `init_transactions` fences an older incarnation of this id and aborts its open transaction."
+        from confluent_kafka import Producer
+        p = Producer(producer_config(self.settings, **{"transactional.id": self.txn_id, "linger.ms": 0,
+                                                       "transaction.timeout.ms": 60000}))
+        _txn_call(p, "init_transactions", timeout=60)
+        return p
+
+    def subscribe(self) -> None:
+        "Open the consumer; once assigned, it starts from the group's committed offsets."
+        from confluent_kafka import Consumer
+        self.consumer = Consumer(consumer_config(self.settings, self.group, **{
+            "client.id": f"uhnw-hotpath-{self.instance}", "fetch.wait.max.ms": 10, "session.timeout.ms": 10000}))
+        self.consumer.subscribe([self.topic], on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_revoke)
+
+    def on_assign(self, consumer, parts) -> None:
+        self.rebalances += 1
+        self.state.assignment = tuple(sorted(p.partition for p in parts))
+        log.info("instance %s assigned partitions %s", self.instance, list(self.state.assignment))
+
+    def on_revoke(self, consumer, parts) -> None:
+        self.rebalances += 1
+        self.state.assignment, self.state.positions = (), {}
+
+    def close(self) -> None:
+        "Leave the group and flush the producer (a fenced producer refuses even that)."
+        if self.consumer is not None:
+            try: self.consumer.close()
+            except Exception as e: log.warning("consumer close: %s", e)
+        if self.producer is not None:
+            try: self.producer.flush(10)
+            except Exception as e: log.warning("producer flush: %s", e)
+
+    # --- one batch
+
+    def poll(self, max_batch: int, max_wait_ms: int) -> list:
+        "The next batch of messages: [] when there is none yet, or when partitions moved while it was collected (then rewound)."
+        from confluent_kafka import KafkaError, KafkaException
+        seen = self.rebalances
+        first = self.consumer.poll(0.25)
+        if first is None: return []
+        msgs = [first, *self.consumer.consume(max_batch - 1, timeout=max_wait_ms / 1000)] if max_batch > 1 else [first]
+        if self.rebalances != seen:  # the new owner (maybe us) starts at the committed offsets
+            try: _rewind(self.consumer)
+            except KafkaException as e: self.recover(e, "rewind")
+            return []
+        good = []
+        for m in msgs:
+            if m.error() is None: good.append(m)
+            elif m.error().code() != KafkaError._PARTITION_EOF: log.warning("consumer error: %s", m.error())
+        return good
+
+    def commit(self, records: list, offsets: dict[int, int]) -> list | None:
+        """Produce `records` and commit `offsets` (partition -> next offset) in one transaction. Returns the committed
+        positions, or None when the transaction failed and was recovered from: the batch will be consumed again."""
+        from confluent_kafka import KafkaException, TopicPartition
+        try:
+            t0 = time.perf_counter()
+            self.producer.begin_transaction()
+            _produce(self.producer, records)
+            t1 = time.perf_counter()
+            positions = [tp for tp in self.consumer.position([TopicPartition(self.topic, p) for p in offsets]) if tp.offset >= 0]
+            for tp in positions: tp.offset = max(tp.offset, offsets[tp.partition])
+            _txn_call(self.producer, "send_offsets_to_transaction", positions, self.consumer.consumer_group_metadata())
+            t2 = time.perf_counter()
+            self._commit_transaction()
+            t3 = time.perf_counter()
+        except (KafkaException, ProducerStuck) as e:
+            self.metrics.aborted.inc(); self.state.counters["transactions_aborted"] += 1
+            self.recover(e, "transaction", len(records))
+            return None
+        for phase, secs in (("produce", t1 - t0), ("send_offsets", t2 - t1), ("commit", t3 - t2)):
+            self.metrics.txn_phase.labels(phase).observe(secs)
+        return positions
+
+    def _commit_transaction(self) -> None:
+        "commit_transaction, re-issued while `recovery` says RETRY (a retriable failure); anything else propagates."
+        from confluent_kafka import KafkaException
+        for attempt in range(1, self.commit_attempts + 1):
+            try:
+                _txn_call(self.producer, "commit_transaction")
+                return
+            except (KafkaException, ProducerStuck) as e:
+                if recovery(txn_error(e), "commit", attempt, self.commit_attempts) != RETRY: raise
+                log.warning("commit_transaction retriable failure (%s), retrying", _reason(e))
+
+    # --- recovery
+
+    def recover(self, e: BaseException, phase: str, records: int = 0) -> None:
+        "Act on a failed call of `phase` as `uhnw.hotpath.recovery` decides; re-raises `e` when this instance must stop."
+        from confluent_kafka import KafkaException
+        action = recovery(txn_error(e) or TxnError(), phase)
+        if action == STOP: raise e
+        if action == RECREATE: return self.recreate(e)
+        log.warning("transaction aborted (%d records), the batch will be consumed again: %s", records, _reason(e))
+        try:
+            _txn_call(self.producer, "abort_transaction")
+            _rewind(self.consumer)
+        except (KafkaException, ProducerStuck) as e2:
+            self.recover(e2, "abort")
+
+    def recreate(self, why: BaseException) -> None:
+        "New producer (same transactional id: fences the old one, aborts its transaction), then a new consumer."
+        from confluent_kafka import KafkaException
+        if self.stop.is_set(): return  # stopping anyway: the next incarnation's init_transactions cleans up
+        log.warning("re-creating the producer (transactional id %s) and the consumer after %s: %s", self.txn_id,
+                    type(why).__name__, _reason(why))
+        self.metrics.recreated.inc()
+        self.producer = None  # a stuck call's helper thread keeps the old one until it returns; the new one fences it
+        while not self.stop.is_set():
+            try:
+                self.producer = self._new_producer()
+                break
+            except (KafkaException, ProducerStuck) as e:
+                if recovery(txn_error(e) or TxnError(), "init") == STOP: raise
+                log.warning("cannot re-create the producer yet (%s), retrying", _reason(e))
+                self.stop.wait(1.0)
+        if self.producer is None: return
+        try: self.consumer.close()
+        except Exception as e: log.warning("closing the old consumer: %s", e)
+        self.subscribe()
+
+
+# --- the service --------------------------------------------------------------------------------------------------
+
+def _load_model(settings: Settings, version: str):
+    from uhnw.lake import lake_for
+    from uhnw.relevance import load_model
+    try:
+        return load_model(lake_for(settings), version)
+    except Exception as e:
+        raise HotpathError(f"no relevance model to serve ({type(e).__name__}: {e}); train and promote one: "
+                           "`uhnw job run train_relevance --date D -p promote true`") from None
+
+
+def _initial_master(settings: Settings) -> MasterRef:
+    try:
+        conn = db.connect(settings, autocommit=True, connect_timeout=5)
+    except Exception as e:
+        log.warning("PostgreSQL unreachable (%s); trying the clients CSV", e); conn = None
+    try:
+        return MasterRef(load_master(settings, conn))
+    finally:
+        if conn is not None: conn.close()
+
+
+def _health(state: _State, probe, topic: str, instance: str, group: str, ref: MasterRef, model_version: str,
+            latency: LatencyBook, metrics: HotpathMetrics) -> dict:
+    "The /health document (and the lag gauges), with the watermarks read by `probe`."
+    from confluent_kafka import TopicPartition
+    positions = {p: state.positions.get(p, -1) for p in state.assignment}
+    marks = {}
+    for p in positions:
+        try: marks[p] = probe.get_watermark_offsets(TopicPartition(topic, p), timeout=2)
+        except Exception: pass
+    doc = health_doc(instance, group, topic, positions, marks, state.last_commit, ref.current, model_version,
+                     dict(state.counters), latency.summary())
+    for p, v in doc["lag"].items():
+        if v is not None: metrics.lag.labels(p).set(v)
+    return doc
+
+
+def _account(plan, batch: int, positions: list, topic: str, state: _State, metrics: HotpathMetrics, latency: LatencyBook) -> None:
+    "Count a committed batch in the metrics and the /health state; log its dead letters."
+    now = datetime.now(UTC)
+    for s in latency.observe(plan.received, now): metrics.latency.observe(s)
+    for s in plan.enrich_seconds: metrics.enrich_time.observe(s)
+    dead = [o for o in plan.outcomes if o.status == "dead"]
+    for o in dead:
+        metrics.dead_letters.labels(o.stage).inc()
+        log.warning("dead-lettered %s[%d]@%d (%s): %s", topic, o.partition, o.offset, o.stage, o.reason)
+    metrics.events_in.inc(batch); metrics.alerts_out.inc(plan.alerts); metrics.committed.inc()
+    metrics.batch_size.observe(batch)
+    c = state.counters
+    c["events_in"] += batch; c["alerts_out"] += plan.alerts; c["dead_letters"] += len(dead)
+    c["transactions_committed"] += 1
+    state.last_commit = now
+    state.positions = {**state.positions, **{tp.partition: tp.offset for tp in positions}}
+
+
 def serve_hotpath(settings: Settings,
                   instance: str | None = None,  # transactional id suffix; default: the host name
                   host: str = "127.0.0.1", metrics_port: int = 9108,
@@ -267,211 +455,54 @@ def serve_hotpath(settings: Settings,
                   model_version: str = "latest",
                   stop: threading.Event | None = None) -> int:
     "Run the streaming enrichment service until SIGTERM/SIGINT (or `stop`); returns the process exit code."
-    from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException
 
-    from uhnw.lake import lake_for
-    from uhnw.relevance import load_model
     from uhnw.schemas import AvroCodec
     from uhnw.summarize import summarizer_for
 
-    instance = instance or default_instance()
-    stop = stop or threading.Event()
+    instance, stop = instance or default_instance(), stop or threading.Event()
     metrics, state, latency = HotpathMetrics(), _State(), LatencyBook()
-    raw_topic, alerts_topic = topic_name(settings, NEWS_TOPIC), topic_name(settings, ALERTS_TOPIC)
-    group = group_id(settings)
-
-    try:
-        model = load_model(lake_for(settings), model_version)
-    except Exception as e:
-        raise HotpathError(f"no relevance model to serve ({type(e).__name__}: {e}); train and promote one: "
-                           "`uhnw job run train_relevance --date D -p promote true`") from None
-    try:
-        conn = db.connect(settings, autocommit=True, connect_timeout=5)
-    except Exception as e:
-        log.warning("PostgreSQL unreachable (%s); trying the clients CSV", e); conn = None
-    try:
-        ref = MasterRef(load_master(settings, conn))
-    finally:
-        if conn is not None: conn.close()
+    raw_topic, alerts_topic, group = topic_name(settings, NEWS_TOPIC), topic_name(settings, ALERTS_TOPIC), group_id(settings)
+    model, ref = _load_model(settings, model_version), _initial_master(settings)
     metrics.clients.set(ref.current.count)
     log.info("serving %d clients (%s, version %s) with model %s", ref.current.count, ref.current.source,
              ref.current.version, model.version)
-
     codec, summarizer, threshold = AvroCodec(settings), summarizer_for(settings), settings.relevance_threshold
     decode = lambda data: codec.decode(NEWS_TOPIC, data)
     encode = lambda alert: codec.encode(ALERTS_TOPIC, alert)
 
-    def new_producer():
-        p = Producer(producer_config(settings, **{"transactional.id": transactional_id(settings, instance),
-                                                  "linger.ms": 0, "transaction.timeout.ms": 60000}))
-        _txn_call(p, "init_transactions", timeout=60)  # fences an older incarnation of this id and aborts its open transaction
-        return p
-
-    def new_consumer():
-        c = Consumer(consumer_config(settings, group, **{"client.id": f"uhnw-hotpath-{instance}",
-                                                         "fetch.wait.max.ms": 10, "session.timeout.ms": 10000}))
-        c.subscribe([raw_topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
-        return c
-
-    producer = new_producer()
+    cycle = TransactionCycle(settings, instance, raw_topic, state, metrics, stop)
     probe = Consumer({**client_config(settings), "group.id": f"{group}-probe", "enable.auto.commit": False,
                       "isolation.level": "read_committed"})
-    rebalances = [0]
-    consumer = None
-
-    def on_assign(c, parts):
-        rebalances[0] += 1
-        state.assignment = tuple(sorted(p.partition for p in parts))
-        log.info("instance %s assigned partitions %s", instance, list(state.assignment))
-
-    def on_revoke(c, parts):
-        rebalances[0] += 1
-        state.assignment, state.positions = (), {}
-
-    def health() -> dict:
-        positions = {p: state.positions.get(p, -1) for p in state.assignment}
-        marks = {}
-        for p in positions:
-            try: marks[p] = probe.get_watermark_offsets(TopicPartition(raw_topic, p), timeout=2)
-            except Exception: pass
-        doc = health_doc(instance, group, raw_topic, positions, marks, state.last_commit, ref.current, model.version,
-                         dict(state.counters), latency.summary())
-        for p, v in doc["lag"].items():
-            if v is not None: metrics.lag.labels(p).set(v)
-        return doc
-
+    health = functools.partial(_health, state, probe, raw_topic, instance, group, ref, model.version, latency, metrics)
     server = _http_server(host, metrics_port, health, metrics)
     refresher = threading.Thread(target=_refresh_loop, args=(settings, ref, refresh_seconds, stop, metrics),
                                  name="hotpath-refresh", daemon=True)
     refresher.start()
-    restore = _on_signals(stop)
-    code = 0
-
-    def recreate(why: BaseException) -> None:
-        "New producer (same transactional id: fences the old one, aborts its transaction), then a new consumer."
-        nonlocal producer, consumer
-        if stop.is_set(): return  # stopping anyway: the next incarnation's init_transactions cleans up
-        log.warning("re-creating the producer (transactional id %s) and the consumer after %s: %s",
-                    transactional_id(settings, instance), type(why).__name__, _kafka_error(why) or why)
-        metrics.recreated.inc()
-        producer = None  # a stuck call's helper thread keeps the old one until it returns; the new one fences it
-        while not stop.is_set():
-            try:
-                producer = new_producer()
-                break
-            except (KafkaException, ProducerStuck) as e:
-                if _after_failure(e) == "exit": raise
-                log.warning("cannot re-create the producer yet (%s), retrying", _kafka_error(e) or e)
-                stop.wait(1.0)
-        if producer is None: return
-        try: consumer.close()
-        except Exception as e: log.warning("closing the old consumer: %s", e)
-        consumer = new_consumer()  # resumes from the committed offsets once assigned
-
+    restore, code = on_sigterm(stop), 0
     try:
-        consumer = new_consumer()
+        cycle.subscribe()
         log.info("hotpath instance %s consuming %s in group %s (transactional id %s), /health on %s:%d", instance, raw_topic,
-                 group, transactional_id(settings, instance), host, metrics_port)
+                 group, cycle.txn_id, host, metrics_port)
         while not stop.is_set():
-            seen = rebalances[0]
-            first = consumer.poll(0.25)
-            if first is None: continue
-            msgs = [first, *consumer.consume(max_batch - 1, timeout=max_wait_ms / 1000)] if max_batch > 1 else [first]
-            if rebalances[0] != seen:  # partitions moved while collecting: the new owner (maybe us) starts at the committed offsets
-                try: _rewind(consumer)
-                except KafkaException as e: recreate(e)
-                continue
-            good = []
-            for m in msgs:
-                if m.error() is None: good.append(m)
-                elif m.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", m.error())
-            if not good: continue
+            batch = cycle.poll(max_batch, max_wait_ms)
+            if not batch: continue
             master = ref.current  # one consistent master for the whole batch
             enrich_one = lambda ev, m=master: enrich(ev, m.gazetteer, model, summarizer, threshold, m.directory)
-            plan = plan_batch(good, decode, enrich_one, encode, alerts_topic, transient=(ConnectionError, TimeoutError, KafkaException))
-            offsets = {}
-            for m in good: offsets[m.partition()] = max(offsets.get(m.partition(), -1), m.offset() + 1)
-            try:
-                t0 = time.perf_counter()
-                producer.begin_transaction()
-                _produce(producer, plan.records)
-                t1 = time.perf_counter()
-                positions = [tp for tp in consumer.position([TopicPartition(raw_topic, p) for p in offsets]) if tp.offset >= 0]
-                for tp in positions: tp.offset = max(tp.offset, offsets[tp.partition])
-                _txn_call(producer, "send_offsets_to_transaction", positions, consumer.consumer_group_metadata())
-                t2 = time.perf_counter()
-                _commit(producer)
-                t3 = time.perf_counter()
-                for phase, secs in (("produce", t1 - t0), ("send_offsets", t2 - t1), ("commit", t3 - t2)):
-                    metrics.txn_phase.labels(phase).observe(secs)
-            except (KafkaException, ProducerStuck) as e:
-                todo = _after_failure(e)
-                if todo == "exit": raise
-                metrics.aborted.inc(); state.counters["transactions_aborted"] += 1
-                if todo == "abort":
-                    log.warning("transaction aborted, batch of %d will be consumed again: %s", len(good), _kafka_error(e) or e)
-                    try:
-                        _txn_call(producer, "abort_transaction")
-                        _rewind(consumer)
-                    except (KafkaException, ProducerStuck) as e2:
-                        if _after_failure(e2) == "exit": raise
-                        recreate(e2)
-                else:
-                    recreate(e)
-                time.sleep(0.2)
-                continue
-            now = datetime.now(UTC)
-            for s in latency.observe(plan.received, now): metrics.latency.observe(s)
-            for s in plan.enrich_seconds: metrics.enrich_time.observe(s)
-            dead = [o for o in plan.outcomes if o.status == "dead"]
-            for o in dead:
-                metrics.dead_letters.labels(o.stage).inc()
-                log.warning("dead-lettered %s[%d]@%d (%s): %s", raw_topic, o.partition, o.offset, o.stage, o.reason)
-            metrics.events_in.inc(len(good)); metrics.alerts_out.inc(plan.alerts); metrics.committed.inc()
-            metrics.batch_size.observe(len(good))
-            c = state.counters
-            c["events_in"] += len(good); c["alerts_out"] += plan.alerts; c["dead_letters"] += len(dead)
-            c["transactions_committed"] += 1
-            state.last_commit = now
-            state.positions = {**state.positions, **{tp.partition: tp.offset for tp in positions}}
+            plan = plan_batch(batch, decode, enrich_one, encode, alerts_topic, transient=(ConnectionError, TimeoutError, KafkaException))
+            positions = cycle.commit(plan.records, next_offsets(batch))
+            if positions is None:  # aborted or re-created: the batch comes again
+                time.sleep(0.2); continue
+            _account(plan, len(batch), positions, raw_topic, state, metrics, latency)
     except KafkaException as e:
-        err = _kafka_error(e)
-        log.error("fatal Kafka error, exiting: %s", err or e)
+        log.error("fatal Kafka error, exiting: %s", _reason(e))
         code = 2
     finally:
         stop.set()
         restore()
         server.shutdown(); server.server_close()
-        if consumer is not None:
-            try: consumer.close()
-            except Exception as e: log.warning("consumer close: %s", e)
+        cycle.close()
         probe.close()
-        if producer is not None:
-            try: producer.flush(10)
-            except Exception as e: log.warning("producer flush: %s", e)  # a fenced producer refuses even this
         refresher.join(timeout=5)
     log.info("hotpath instance %s stopped: %s", instance, json.dumps(state.counters))
     return code
-
-
-def _commit(producer, attempts: int = 3) -> None:
-    "commit_transaction, retrying a retriable failure (the commit may be re-issued); anything else propagates."
-    for i in range(attempts):
-        try:
-            _txn_call(producer, "commit_transaction")
-            return
-        except Exception as e:
-            err = _kafka_error(e)
-            if err is None or not err.retriable() or i == attempts - 1: raise
-            log.warning("commit_transaction retriable failure (%s), retrying", err)
-
-
-def _on_signals(stop: threading.Event):
-    "SIGTERM/SIGINT set `stop`: the loop finishes the current transaction and closes. Returns a restorer."
-    if threading.current_thread() is not threading.main_thread(): return lambda: None
-    old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in old: signal.signal(sig, lambda *_: stop.set())
-    def restore():
-        for sig, h in old.items(): signal.signal(sig, h)
-    return restore

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from uhnw.bus import base_topic, producer_config, topic_name
+from uhnw.bus import base_topic, close_producer, producer_config, topic_name
 from uhnw.config import Settings
 from uhnw.ingest.news import (
     PROVIDER_HEADER,
@@ -33,7 +33,7 @@ from uhnw.ingest.news import (
     news_schema,
     verify_webhook,
 )
-from uhnw.schemas import SchemaError
+from uhnw.schemas import NEWS_TOPIC, SchemaError
 
 log = logging.getLogger("uhnw.serve.webhook")
 router = APIRouter()
@@ -41,6 +41,10 @@ router = APIRouter()
 
 class NotAcknowledged(RuntimeError):
     "The broker did not acknowledge a message (delivery error or time-out)."
+
+
+class TopicMissing(NotAcknowledged):
+    "The broker says the topic does not exist: no retry helps until someone creates it."
 
 
 class AckingProducer:
@@ -55,6 +59,7 @@ class AckingProducer:
         # librdkafka gives up (and reports) before we stop waiting, so a 503 is almost always a definite failure
         self.producer = Producer(producer_config(settings, **{"message.timeout.ms": int(delivery_timeout * 1000), **conf}))
         self._stop = threading.Event()
+        self._topics: set[str] = set()  # topics the broker has shown to exist
         self._poller = threading.Thread(target=self._poll_loop, name="acking-producer-poll", daemon=True)
         self._poller.start()
 
@@ -62,9 +67,24 @@ class AckingProducer:
         while not self._stop.is_set():
             self.producer.poll(0.05)  # runs delivery callbacks in this thread, never on the event loop
 
+    def check_topic(self, topic: str, timeout: float = 2.0) -> None:
+        """TopicMissing if the broker says `topic` does not exist (a producer would only time out on it, without saying
+        why). Asked until the topic is seen once; an unreachable broker is no answer, and `send` reports it."""
+        from confluent_kafka import KafkaError, KafkaException
+        if topic in self._topics: return
+        try:
+            meta = self.producer.list_topics(topic, timeout=timeout).topics.get(topic)
+        except KafkaException:
+            return
+        missing = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC)
+        if meta is None or (meta.error is not None and meta.error.code() in missing):
+            raise TopicMissing(f"topic {topic} does not exist on the broker: create uhnw's topics with `uhnw topics create`")
+        if meta.error is None: self._topics.add(topic)
+
     async def send(self, topic: str, record: dict, key: str | None = None) -> tuple[int, int]:
         "Encode `record` for `topic` (SchemaError if it does not fit), produce it and return (partition, offset) once acknowledged."
         value = self.codec.encode(base_topic(self.settings, topic), record)
+        if topic not in self._topics: await asyncio.to_thread(self.check_topic, topic)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
 
@@ -91,11 +111,10 @@ class AckingProducer:
             raise NotAcknowledged(f"no acknowledgement within {self.delivery_timeout:g} s") from None
 
     def close(self, timeout: float = 10) -> int:
-        "Flush what is queued, stop the poll thread; returns the number of messages left undelivered."
-        left = self.producer.flush(timeout)
+        "Stop the poll thread, deliver what is queued within `timeout` seconds and close; returns the number of messages dropped."
         self._stop.set()
         self._poller.join(timeout)
-        return left
+        return close_producer(self.producer, timeout)
 
     async def aclose(self, timeout: float = 10) -> int:
         "`close` without blocking the event loop."
@@ -138,11 +157,15 @@ async def _receive(request: Request, provider: str | None):
     except NewsEventInvalid as e:
         log.info("webhook invalid (400): provider=%r: %s", provider, e)
         return JSONResponse({"detail": "invalid NewsEvent", "reasons": e.reasons}, status_code=400)
-    topic = topic_name(state.settings, "raw-news-events")
+    topic = topic_name(state.settings, NEWS_TOPIC)
     try:
         partition, offset = await state.news_producer.send(topic, record, key=record["article_id"])
     except SchemaError as e:  # the mapping validated already; kept so a schema drift still answers with a reason
         return JSONResponse({"detail": "invalid NewsEvent", "reasons": [str(e)]}, status_code=400)
+    except TopicMissing as e:
+        log.error("webhook not accepted (503): provider=%r article=%s: %s", provider, record["article_id"], e)
+        return JSONResponse({"detail": str(e), "article_id": record["article_id"], "topic": topic}, status_code=503,
+                            headers={"Retry-After": "60"})
     except NotAcknowledged as e:
         log.error("webhook not acknowledged (503): provider=%r article=%s: %s", provider, record["article_id"], e)
         return JSONResponse({"detail": f"broker did not acknowledge: {e}", "article_id": record["article_id"]},

@@ -1,0 +1,116 @@
+"""The RM surface of `uhnw serve api`: the alert WebSocket `/ws` and `GET /alerts`.
+
+Authentication (RM tokens, `uhnw.auth`): the WebSocket takes the token in the `Sec-WebSocket-Protocol` header as the
+pair `uhnw.bearer, <token>` (what a browser can send: `new WebSocket(url, ["uhnw.bearer", token])`; the server
+answers with the `uhnw.bearer` subprotocol) or in an `Authorization: Bearer <token>` header (other clients). Tokens
+are never taken from the query string, which ends up in access logs. `GET /alerts` takes `Authorization: Bearer`.
+
+WebSocket `/ws?last_alert_id=N`: frames are JSON text (`uhnw.alerts`): `hello`, the replayed `alert`s with id > N
+that the RM may see, one `live` marker, then live `alert`s. Without `last_alert_id` only live alerts are sent.
+Close codes: 4401 missing/invalid/expired token (also when the token expires while connected), 4400 bad query
+parameter, 1013 the alert store is unavailable (retry later), 1011 unexpected server error.
+
+Reads from `app.state` (set by `uhnw.serve.app.create_app`): `verifier`, `hub`, `pool` and `metrics`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import psycopg
+from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi.responses import JSONResponse
+
+from uhnw.alerts import alerts_for_rm, hello_frame
+from uhnw.auth import AuthError, Principal, TokenVerifier
+from uhnw.serve.alerts import stream_alerts
+
+__all__ = ["SUBPROTOCOL", "CLOSE_UNAUTHORIZED", "CLOSE_BAD_REQUEST", "CLOSE_TRY_LATER", "CLOSE_ERROR", "router"]
+
+log = logging.getLogger("uhnw.serve.alerts_api")
+router = APIRouter()
+SUBPROTOCOL = "uhnw.bearer"
+CLOSE_UNAUTHORIZED, CLOSE_BAD_REQUEST, CLOSE_TRY_LATER, CLOSE_ERROR = 4401, 4400, 1013, 1011
+
+
+def _bearer(header: str | None) -> str:
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _ws_token(ws: WebSocket) -> tuple[str, str | None]:
+    "The token a socket presented, and the subprotocol to answer with."
+    offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    if SUBPROTOCOL in offered:
+        i = offered.index(SUBPROTOCOL)
+        return (offered[i + 1] if i + 1 < len(offered) else ""), SUBPROTOCOL
+    return _bearer(ws.headers.get("authorization")), None
+
+
+async def _verify(verifier: TokenVerifier, token: str) -> Principal:
+    if not token: raise AuthError("missing token")
+    return await asyncio.to_thread(verifier.verify_token, token)  # a JWKS fetch is blocking I/O
+
+
+@router.websocket("/ws")
+async def alert_socket(ws: WebSocket):
+    "The RM's alert feed: replay after `last_alert_id`, then live alerts, until the token expires."
+    st = ws.app.state
+    token, subprotocol = _ws_token(ws)
+    await ws.accept(subprotocol=subprotocol)  # accept first: a close code and reason can only be sent on an open socket
+    try:
+        principal = await _verify(st.verifier, token)
+    except AuthError as e:
+        await ws.close(CLOSE_UNAUTHORIZED, str(e)[:120]); return
+    raw = ws.query_params.get("last_alert_id")
+    try:
+        after = None if raw in (None, "") else int(raw)
+        if after is not None and after < 0: raise ValueError
+    except ValueError:
+        await ws.close(CLOSE_BAD_REQUEST, "last_alert_id must be a non-negative integer"); return
+    st.metrics.sockets.inc()
+    try:
+        await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
+        pump = asyncio.create_task(stream_alerts(lambda f: ws.send_text(json.dumps(f)), principal.rm_id, after,
+                                                 st.hub, st.pool, st.metrics))
+        reader = asyncio.create_task(_until_disconnect(ws))
+        done, _ = await asyncio.wait({pump, reader}, timeout=max(principal.seconds_left(), 0),
+                                     return_when=asyncio.FIRST_COMPLETED)
+        pump.cancel(); reader.cancel()
+        await asyncio.gather(pump, reader, return_exceptions=True)
+        if not done:
+            await _close(ws, CLOSE_UNAUTHORIZED, "token expired")
+        elif pump in done and pump.exception() is not None:
+            e = pump.exception()
+            log.error("alert session of %s failed: %s: %s", principal.rm_id, type(e).__name__, e)
+            if isinstance(e, psycopg.OperationalError):
+                await _close(ws, CLOSE_TRY_LATER, "alert store unavailable, reconnect with last_alert_id")
+            else:
+                await _close(ws, CLOSE_ERROR, "server error")
+    finally:
+        st.metrics.sockets.dec()
+
+
+@router.get("/alerts")
+async def list_alerts(request: Request, after: int = Query(0, ge=0, description="return alerts with alert_id > after"),
+                      limit: int = Query(100, ge=1, le=1000)):
+    "The caller's alerts (clients they cover) after a cursor, oldest first."
+    st = request.app.state
+    try:
+        principal = await _verify(st.verifier, _bearer(request.headers.get("authorization")))
+    except AuthError as e:
+        return JSONResponse({"detail": str(e)}, status_code=401,
+                            headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{e}"'})
+    frames = await st.pool.run(alerts_for_rm, principal.rm_id, after, limit)
+    return {"rm_id": principal.rm_id, "alerts": frames, "last_alert_id": frames[-1]["alert_id"] if frames else after}
+
+
+async def _until_disconnect(ws: WebSocket) -> None:
+    "Read (and ignore) client frames until the client goes away."
+    while (await ws.receive())["type"] != "websocket.disconnect": pass
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    with contextlib.suppress(Exception): await ws.close(code, reason)

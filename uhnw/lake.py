@@ -36,7 +36,7 @@ from .config import Settings
 __all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'check_date', 'check_layer',
            'check_name', 'check_key', 'partition_key', 'BronzeObjectExists', 'PartitionNotFound', 'PartitionConflict',
            'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore', 'S3Store', 'Lake', 'lake_for', 'to_arrow',
-           'parquet_bytes']
+           'parquet_bytes', 'land_file']
 
 # %% ../nbs/20_lake.ipynb #9ca3ed16
 LAYERS = ("bronze", "silver", "gold", "models", "reports")
@@ -620,3 +620,9 @@ def _read_bytes(self: Lake, layer: str, key: str) -> bytes:
     return self.store.read_bytes(check_layer(layer), check_key(key))
 
 Lake.put, Lake.read_bytes = _put, _read_bytes
+
+# %% ../nbs/20_lake.ipynb #94fa0b1c
+def land_file(lake: Lake, dataset: str, path: Path, date: str | Date) -> Landing:
+    "Land the local file `path` at `bronze/<dataset>/date=<date>/<file name>` (raises `BronzeObjectExists` for other bytes)."
+    path = Path(path)
+    return lake.land(partition_key(dataset, date, path.name), path, source=path.name)

@@ -23,9 +23,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .lake import Lake, Landing, land_file
+
 # %% auto #0
 __all__ = ['CULTURES', 'CURRENCIES', 'POSITIONS_HEADER', 'PRICES_HEADER', 'FX_HEADER', 'CLIENTS_HEADER', 'EVENT_STORIES',
-           'PASSING_STORIES', 'MARKET_STORIES', 'isin_like', 'make_clients', 'evolve', 'synth_cold', 'synth_news']
+           'PASSING_STORIES', 'MARKET_STORIES', 'isin_like', 'make_clients', 'evolve', 'synth_cold', 'synth_news',
+           'land_synth']
 
 # %% ../nbs/92_synth.ipynb #81f7b67e
 CULTURES: tuple[tuple, ...] = (  # (first names, last names, (city, country) pairs, base currencies)
@@ -310,3 +313,10 @@ def synth_news(clients: pd.DataFrame,  # a clients extract: client_id, full_name
         out.append({"id": aid, "source": source, "url": f"https://news.example/{aid}", "headline": h.format(**slots),
                     "body": b.format(**slots), "kind": kind, "event_type": event, "client_id": client_id})
     return out
+
+# %% ../nbs/92_synth.ipynb #d0269825
+def land_synth(lake: Lake, manifest: dict) -> list[Landing]:
+    "Land every file of a `synth_cold` manifest in bronze (clients at its extract date); returns the landings."
+    todo = [("clients", Path(manifest["clients_file"]), manifest["clients_extract_date"])]
+    todo += [(ds, Path(files[ds]), d) for d, files in manifest["files"].items() for ds in ("positions", "prices", "fx")]
+    return [land_file(lake, dataset, path, d) for dataset, path, d in todo]

@@ -41,11 +41,10 @@ def compare_results(got, want, keys: list[str], rtol: float = 1e-9) -> dict:
 
 def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict:
     "Wall time and peak memory per cold-path stage for each size, Spark vs the DuckDB reference, with agreement checked."
-    from uhnw.cli.lake import land_synth
     from uhnw.lake import lake_for
     from uhnw.ops.spark import get_spark
     from uhnw.pnl import POSITION_KEYS, load_inputs_arrow, pnl_reference, run_daily_pnl
-    from uhnw.synth import synth_cold
+    from uhnw.synth import land_synth, synth_cold
     from uhnw.validate import etl_date
 
     rows: list[dict] = []
@@ -63,7 +62,7 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
             manifest = synth_cold(home / "inbox", days=2, clients=clients, positions=size, seed=42)
         day1, day2 = manifest["dates"]
         with stage(rows, size, "ingest to bronze"):
-            land_synth(s, manifest, lake)
+            land_synth(lake.ensure(), manifest)
         with stage(rows, size, "validate to silver"):
             for d in (day1, day2):
                 etl_date(s, d, lake)

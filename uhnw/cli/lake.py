@@ -14,28 +14,12 @@ synth_app = typer.Typer(help="Synthetic input files for demos, tests and benchma
 COLD_DATASETS = ("positions", "prices", "fx", "clients")
 
 
-def land_file(settings, dataset: str, path: Path, date: str, lake=None):
-    "Land `path` at `bronze/<dataset>/date=<date>/<file name>`; returns the `Landing` (raises `BronzeObjectExists`)."
-    from uhnw.lake import lake_for, partition_key
-    lake = lake or lake_for(settings).ensure()
-    return lake.land(partition_key(dataset, date, path.name), path, source=path.name)
-
-
-def land_synth(settings, manifest: dict, lake=None) -> list:
-    "Land every file of a `synth_cold` manifest in bronze (clients at its extract date); returns the landings."
-    from uhnw.lake import lake_for
-    lake = (lake or lake_for(settings)).ensure()
-    todo = [("clients", Path(manifest["clients_file"]), manifest["clients_extract_date"])]
-    todo += [(ds, Path(files[ds]), d) for d, files in manifest["files"].items() for ds in ("positions", "prices", "fx")]
-    return [land_file(settings, dataset, path, d, lake) for dataset, path, d in todo]
-
-
 def _ingest(dataset: str, file: Path, date: str) -> None:
-    from uhnw.lake import BronzeObjectExists
+    from uhnw.lake import BronzeObjectExists, lake_for, land_file
     date = checked_date(date)
     if not file.is_file(): fail(f"no such file: {file}", 2)
     try:
-        landing = land_file(current_settings(), dataset, file, date)
+        landing = land_file(lake_for(current_settings()).ensure(), dataset, file, date)
     except BronzeObjectExists as e:
         fail(str(e), 1)
     except ValueError as e:  # a file name that is not a valid object key
@@ -73,7 +57,7 @@ def synth_cold_cmd(days: int = typer.Option(3, "--days", min=1, help="business d
                    as_json: bool = typer.Option(False, "--json", help="print the manifest as one JSON object")):
     "Write realistic positions, prices, FX and clients files (and with --ingest land them in bronze)."
     from uhnw.lake import BronzeObjectExists, lake_for
-    from uhnw.synth import synth_cold
+    from uhnw.synth import land_synth, synth_cold
     start = checked_date(start)
     settings = current_settings()
     out = out or Path(settings.home) / "inbox" / "cold"
@@ -81,7 +65,7 @@ def synth_cold_cmd(days: int = typer.Option(3, "--days", min=1, help="business d
     if ingest:
         lake = lake_for(settings)
         try:
-            manifest["landed"] = [landing.uri for landing in land_synth(settings, manifest, lake)]
+            manifest["landed"] = [landing.uri for landing in land_synth(lake.ensure(), manifest)]
         except BronzeObjectExists as e:
             fail(f"{e}\n(use another --start or --seed, or a fresh UHNW_HOME, to land different synthetic data)", 1)
     if as_json:

@@ -181,17 +181,17 @@ COLD_DAYS, COLD_CLIENTS, COLD_POSITIONS = 3, 40, 4000
 
 def run_cold_demo(settings: Settings, timings: dict) -> dict:
     "The cold path on a few synthetic days; returns its figures (rows in PostgreSQL, report path, ...)."
-    from uhnw.cli.lake import land_synth
+    from uhnw.lake import lake_for
     from uhnw.ops.db import connect
     from uhnw.ops.jobs import run_job
     from uhnw.portfolio_health import report_path
     from uhnw.query import format_result, run_query
-    from uhnw.synth import synth_cold
+    from uhnw.synth import land_synth, synth_cold
 
     with _stage(timings, "synth_and_ingest"):
         # a fixed seed makes the files byte-identical on every run, so re-landing them is "already landed", not a refusal
         manifest = synth_cold(settings.home / "inbox" / "demo", days=COLD_DAYS, clients=COLD_CLIENTS, positions=COLD_POSITIONS, seed=7)
-        landings = land_synth(settings, manifest)
+        landings = land_synth(lake_for(settings).ensure(), manifest)
         new = sum(not landing.already_landed for landing in landings)
         print(f"    {len(landings)} EOD files for {manifest['dates'][0]}..{manifest['dates'][-1]}: {new} landed, "
               f"{len(landings) - new} already in bronze (immutable)")

@@ -20,10 +20,11 @@ def news_poll(url: str = typer.Option(..., "--url", help="RSS/Atom feed or JSON 
     "Poll URL with conditional requests and produce each new article once to raw-news-events; one JSON line per poll."
     import httpx
 
-    from uhnw.ingest.poll import NewsPoller, PollError, PollProducer, PollState, state_path
+    from uhnw.bus import EventProducer
+    from uhnw.ingest.poll import NewsPoller, PollError, PollState, state_path
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = current_settings()
-    producer = PollProducer(settings)
+    producer = EventProducer(settings)
     headers = {"User-Agent": "uhnw-news-poll/1", "Accept": "application/rss+xml, application/atom+xml, application/json;q=0.9, */*;q=0.5"}
     emit = lambda result: typer.echo(json.dumps(asdict(result)))
     try:
@@ -34,3 +35,4 @@ def news_poll(url: str = typer.Option(..., "--url", help="RSS/Atom feed or JSON 
     finally:
         try: producer.flush(10)
         except RuntimeError as e: typer.echo(f"warning: {e}", err=True)
+        producer.close(0)

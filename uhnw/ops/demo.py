@@ -71,7 +71,17 @@ def run_bus_demo(settings: Settings, timings: dict) -> dict:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
 
-    from uhnw.bus import EventProducer, client_config, ensure_topics, read_dead_letters, run_consumer, topic_name, topic_specs
+    from uhnw.bus import (
+        EventProducer,
+        client_config,
+        close_producer,
+        ensure_topics,
+        read_dead_letters,
+        run_consumer,
+        topic_name,
+        topic_specs,
+    )
+    from uhnw.schemas import NEWS_TOPIC
 
     with _stage(timings, "topics"):
         created = ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
@@ -80,18 +90,17 @@ def run_bus_demo(settings: Settings, timings: dict) -> dict:
     # the bus walk-through uses topics of its own, so the live news the hot path carries does not mix in
     bus = dataclasses.replace(settings, topic_prefix=settings.topic_prefix + "demo-bus.")
     ensure_topics(AdminClient(client_config(bus)), topic_specs(bus))
-    topic = topic_name(bus, "raw-news-events")
+    topic = topic_name(bus, NEWS_TOPIC)
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     with _stage(timings, "produce"):
-        producer = EventProducer(bus)
-        for i, (source, headline, body) in enumerate(DEMO_NEWS):
-            now = datetime.now(UTC)
-            producer.send(topic, {"article_id": f"demo-{run_id}-{i}", "source": source, "headline": headline, "body": body,
-                                  "language": "en", "published_at": now, "received_at": now}, key=f"demo-{run_id}-{i}")
-        producer.flush()
+        with EventProducer(bus) as producer:
+            for i, (source, headline, body) in enumerate(DEMO_NEWS):
+                now = datetime.now(UTC)
+                producer.send(topic, {"article_id": f"demo-{run_id}-{i}", "source": source, "headline": headline, "body": body,
+                                      "language": "en", "published_at": now, "received_at": now}, key=f"demo-{run_id}-{i}")
         raw = Producer(client_config(bus))  # what a misconfigured producer sends: JSON, not Avro
         raw.produce(topic, key=f"demo-{run_id}-bad".encode(), value=b'{"headline": "not avro"}')
-        raw.flush(10)
+        close_producer(raw)
         print(f"    {len(DEMO_NEWS)} Avro news events and 1 malformed message -> {topic}")
 
     with _stage(timings, "consume"):

@@ -98,6 +98,7 @@ def run_bus_demo(settings: Settings, timings: dict) -> dict:
                 now = datetime.now(UTC)
                 producer.send(topic, {"article_id": f"demo-{run_id}-{i}", "source": source, "headline": headline, "body": body,
                                       "language": "en", "published_at": now, "received_at": now}, key=f"demo-{run_id}-{i}")
+            producer.flush()  # raises if the broker did not acknowledge every event
         raw = Producer(client_config(bus))  # what a misconfigured producer sends: JSON, not Avro
         raw.produce(topic, key=f"demo-{run_id}-bad".encode(), value=b'{"headline": "not avro"}')
         close_producer(raw)

@@ -621,7 +621,7 @@ def _read_bytes(self: Lake, layer: str, key: str) -> bytes:
 
 Lake.put, Lake.read_bytes = _put, _read_bytes
 
-# %% ../nbs/20_lake.ipynb #94fa0b1c
+# %% ../nbs/20_lake.ipynb #056b81e2
 def land_file(lake: Lake, dataset: str, path: Path, date: str | Date) -> Landing:
     "Land the local file `path` at `bronze/<dataset>/date=<date>/<file name>` (raises `BronzeObjectExists` for other bytes)."
     path = Path(path)

@@ -314,7 +314,7 @@ def synth_news(clients: pd.DataFrame,  # a clients extract: client_id, full_name
                     "body": b.format(**slots), "kind": kind, "event_type": event, "client_id": client_id})
     return out
 
-# %% ../nbs/92_synth.ipynb #d0269825
+# %% ../nbs/92_synth.ipynb #6b36d8c6
 def land_synth(lake: Lake, manifest: dict) -> list[Landing]:
     "Land every file of a `synth_cold` manifest in bronze (clients at its extract date); returns the landings."
     todo = [("clients", Path(manifest["clients_file"]), manifest["clients_extract_date"])]

@@ -223,9 +223,9 @@ def compatibility_problems(new: dict, old: dict) -> list[str]:
     if len(result.locations) == 1 and result.messages: problems = [f"{problems[0]} [avro: {'; '.join(sorted(result.messages))}]"]
     return problems
 
-# %% ../nbs/01_schemas.ipynb #5d0ff292
-class LocalRegistry:
-    "File-backed schema registry under `root` (`schemas/registry/`), usable as a `SchemaRegistryClient` by confluent-kafka's Avro serdes."
+# %% ../nbs/01_schemas.ipynb #9099f637
+class _RegistryFiles:
+    "The registry's files read into memory: every registered version by id, by subject and by (subject, canonical schema)."
 
     def __init__(self, root: Path, writable: bool = False):
         self.root, self.writable = Path(root), writable
@@ -248,7 +248,15 @@ class LocalRegistry:
         self._fingerprints[(rs.subject, rs.schema.schema_str)] = rs
         return rs
 
-    # --- the SchemaRegistryClient subset
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+# %% ../nbs/01_schemas.ipynb #844fc9e9
+class _RegistryReads(_RegistryFiles):
+    "The read side of confluent-kafka's `SchemaRegistryClient`, with Confluent's status and error codes."
+
     def config(self) -> dict: return {"url": f"file://{self.root}"}
     def close(self) -> None: pass
     def __enter__(self): return self
@@ -294,6 +302,10 @@ class LocalRegistry:
             raise SchemaRegistryError(404, 40403, f"Schema not found under subject '{subject_name}'")
         return rs
 
+# %% ../nbs/01_schemas.ipynb #e08a2310
+class LocalRegistry(_RegistryReads):
+    "File-backed schema registry under `root` (`schemas/registry/`), usable as a `SchemaRegistryClient` by confluent-kafka's Avro serdes."
+
     def register_schema(self, subject_name: str, schema: Schema, normalize_schemas: bool = False) -> int:
         return self.register_schema_full_response(subject_name, schema, normalize_schemas).schema_id
 
@@ -324,11 +336,6 @@ class LocalRegistry:
             rows = ",\n".join("  " + json.dumps(e) for e in self._entries)  # one line per version: readable diffs and merge conflicts
             _atomic_write(self.root / "index.json", '{"format": 1, "schemas": [\n' + rows + "\n]}\n")
             return rs
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 # %% ../nbs/01_schemas.ipynb #f238abe9
 @dataclass

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import typer
 
@@ -25,14 +26,24 @@ def parse_params(args: list[str]) -> dict:
     return params
 
 
+def reports_of(executed: Path) -> list[str]:
+    "The paths a job printed as `report: <path>` lines (a dashboard's standalone HTML), read from its executed notebook."
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return []
+    texts = ("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []) if o.get("output_type") == "stream")
+    return [line[len("report: "):].strip() for text in texts for line in text.splitlines() if line.startswith("report: ")]
+
+
 @job_app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def job_run(ctx: typer.Context,
             name: str = typer.Argument(..., help="notebook name in jobs/ or dashboards/ (without .ipynb)"),
             date: str = typer.Option(..., "--date", help="partition date YYYY-MM-DD (the run_date parameter)"),
             on: str = typer.Option("local", "--on", help="where to run: local (papermill here) or sagemaker (train_relevance)")):
     """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
-    the executed notebook is kept under UHNW_HOME/runs/. `--on sagemaker` submits train_relevance
-    as a SageMaker training job whose container runs this same command locally."""
+    the executed notebook is kept under UHNW_HOME/runs/ and a report the job wrote is printed as `report: <path>`.
+    `--on sagemaker` submits train_relevance as a SageMaker training job whose container runs this same command locally."""
     from uhnw.ops.jobs import JobError, run_job
     params = parse_params(ctx.args)
     if on == "sagemaker":
@@ -45,6 +56,7 @@ def job_run(ctx: typer.Context,
     except (JobError, ValueError) as e:
         fail(f"{e}")
     typer.echo(f"{name} for {date} done in {run.seconds} s; executed notebook: {run.output}")
+    for report in reports_of(run.output): typer.echo(f"report: {report}")
 
 
 @job_app.command("params")
@@ -59,9 +71,10 @@ def cold_path(date: str = typer.Option(..., "--date", help="EOD date YYYY-MM-DD"
     "Run the Portfolio Analysis Flow for one date: positions_etl → daily_pnl → rds_sync → portfolio_health."
     from uhnw.ops.jobs import JobError, run_cold_path
     try:
-        run_cold_path(current_settings(), date)
+        runs = run_cold_path(current_settings(), date)
     except (JobError, ValueError) as e:
         fail(f"{e}")
+    for report in (r for run in runs for r in reports_of(run.output)): typer.echo(f"report: {report}")
 
 
 def _submit_sagemaker(name: str, date: str, params: dict) -> None:

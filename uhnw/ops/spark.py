@@ -10,6 +10,7 @@ Only a job's `main`/`run_*` function calls `get_spark`; nothing here runs at imp
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from uhnw.config import Settings
@@ -59,6 +60,7 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
     "The Spark session of a profile: a fresh local one on `local`, the platform's (reused) one on `aws`."
     from pyspark.sql import SparkSession
     if settings.profile == "local":
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM it launches stays on loopback, without a host-name warning
         builder = SparkSession.builder.master(master).appName(app_name)
         options = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"), **(conf or {})}
     elif settings.profile == "aws":

@@ -14,15 +14,14 @@ job_app = typer.Typer(help="Papermill job notebooks (jobs/, dashboards/): the Gl
 
 
 def parse_params(args: list[str]) -> dict:
-    "`-p key value` pairs (papermill's own syntax) from the extra command-line arguments."
-    from uhnw.ops.jobs import parse_value
+    "`-p key value` pairs (papermill's own syntax) from the extra command-line arguments, values as text (typed by the job)."
     params, rest = {}, list(args)
     while rest:
         flag = rest.pop(0)
         if flag not in ("-p", "--parameters") or len(rest) < 2:
             raise typer.BadParameter(f"expected `-p key value`, got {' '.join([flag, *rest[:2]])!r}")
         key, value = rest.pop(0), rest.pop(0)
-        params[key] = parse_value(value)
+        params[key] = value
     return params
 
 
@@ -44,8 +43,13 @@ def job_run(ctx: typer.Context,
     """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
     the executed notebook is kept under UHNW_HOME/runs/ and a report the job wrote is printed as `report: <path>`.
     `--on sagemaker` submits train_relevance as a SageMaker training job whose container runs this same command locally."""
-    from uhnw.ops.jobs import JobError, run_job
-    params = parse_params(ctx.args)
+    from uhnw.ops.jobs import JobError, check_parameters, run_job
+    try:
+        params = check_parameters(name, parse_params(ctx.args))
+    except typer.BadParameter as e:
+        fail(f"{e}", 2)
+    except JobError as e:
+        fail(f"{e}")
     if on == "sagemaker":
         _submit_sagemaker(name, date, params)
         return

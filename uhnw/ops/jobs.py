@@ -48,12 +48,48 @@ def job_notebook(name: str, root: Path | None = None) -> Path:
     raise JobError(f"no job named {name!r}; known jobs: {', '.join(known)}")
 
 
-def parse_value(text: str):
-    "A `-p` value as JSON when it parses (numbers, true/false, null, lists), else the text itself."
+TRUE, FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def coerce_parameter(name: str, type_name: str, value):
+    "`value` (a `-p` text, or already a Python value) as the type the notebook declares; ValueError naming all three if it is not one."
+    def bad(): return ValueError(f"parameter {name} expects {type_name}, got {value!r}")
+    if type_name == "bool":
+        if isinstance(value, bool): return value
+        if isinstance(value, str) and value.strip().lower() in TRUE + FALSE: return value.strip().lower() in TRUE
+        raise bad()
+    if type_name in ("int", "float"):
+        if isinstance(value, bool): raise bad()
+        if isinstance(value, int) or (type_name == "float" and isinstance(value, float)):
+            return int(value) if type_name == "int" else float(value)
+        if not isinstance(value, str): raise bad()
+        try:
+            return int(value.strip()) if type_name == "int" else float(value.strip())
+        except ValueError:
+            raise bad() from None
+    if type_name == "str":
+        if isinstance(value, str): return value
+        raise bad()
+    if isinstance(value, str):  # no (known) annotation: JSON when it parses, else the text
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def check_parameters(name: str, parameters: dict, declared: dict | None = None) -> dict:
+    "The `-p` parameters of job `name`, checked and typed against its `parameters` cell; JobError before any kernel starts."
+    declared = notebook_parameters(job_notebook(name)) if declared is None else declared
+    if "run_date" in parameters:
+        raise JobError(f"job {name}: run_date is not a -p parameter, it comes from --date")
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise JobError(f"job {name} has no parameter(s) {', '.join(unknown)}; it takes: {', '.join(declared)}")
     try:
-        return json.loads(text)
-    except ValueError:
-        return text
+        return {k: coerce_parameter(k, declared[k]["inferred_type_name"], v) for k, v in parameters.items()}
+    except ValueError as e:
+        raise JobError(f"job {name}: {e}") from None
 
 
 def notebook_parameters(path: Path) -> dict:
@@ -70,11 +106,7 @@ def run_job(settings: Settings, name: str, date: str, parameters: dict | None = 
     except ValueError:
         raise JobError(f"date {date!r} is not a calendar date in YYYY-MM-DD form") from None
     path = job_notebook(name)
-    declared = notebook_parameters(path)
-    params = {"run_date": date, **(parameters or {})}
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        raise JobError(f"job {name} has no parameter(s) {', '.join(unknown)}; it takes: {', '.join(declared)}")
+    params = {"run_date": date, **check_parameters(name, parameters or {}, notebook_parameters(path))}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     out = settings.home / "runs" / name / f"date={date}" / f"{name}-{stamp}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -26,10 +28,11 @@ from cachetools import TLRUCache
 from ..schemas import SchemaError, load_schema, record_problem
 
 # %% auto #0
-__all__ = ['SIGNATURE_HEADER', 'PROVIDER_HEADER', 'TOLERANCE_S', 'ALIASES', 'parse_webhook_secrets', 'sign_payload',
-           'signature_header', 'parse_signature_header', 'ReplayCacheFull', 'ReplayGuard', 'WebhookRejected',
-           'verify_webhook', 'url_article_id', 'content_sha256', 'plain_text', 'parse_timestamp', 'NewsEventInvalid',
-           'news_schema', 'news_event_from_payload']
+__all__ = ['SIGNATURE_HEADER', 'PROVIDER_HEADER', 'TOLERANCE_S', 'NO_SECRETS', 'ALIASES', 'MAX_BODY_BYTES', 'MAX_JSON_DEPTH',
+           'MAX_NUMBER_CHARS', 'parse_webhook_secrets', 'sign_payload', 'signature_header', 'parse_signature_header',
+           'ReplayCacheFull', 'Replayed', 'InFlight', 'ReplayGuard', 'WebhookRejected', 'WebhooksNotConfigured',
+           'SignedCall', 'verify_webhook', 'url_article_id', 'content_sha256', 'plain_text', 'parse_timestamp',
+           'NewsEventInvalid', 'news_schema', 'parse_body', 'news_event_from_payload']
 
 # %% ../../nbs/10_news.ipynb #a5924473
 def parse_webhook_secrets(text: str | None) -> dict[str, str]:
@@ -86,38 +89,69 @@ def parse_signature_header(value: str | None) -> tuple[int, list[str]]:
 class ReplayCacheFull(RuntimeError):
     "More live signatures than the replay set holds: refuse (and say so) rather than forget one."
 
+class Replayed(Exception):
+    "The signature belongs to a request that was accepted before (within its window)."
+
+class InFlight(Exception):
+    "A request with the same signature is being produced right now."
+
 class ReplayGuard:
-    "Signatures accepted in the last window, each kept until its timestamp leaves the window."
+    "Signatures accepted in the last window (each kept until its timestamp leaves the window), and those in flight."
     def __init__(self, tolerance: float = TOLERANCE_S, maxsize: int = 200_000, clock=time.time):
         self.tolerance, self.maxsize = tolerance, maxsize
         self._seen = TLRUCache(maxsize, ttu=lambda key, expires, now: expires, timer=clock)
+        self._inflight: set[str] = set()
         self._lock = threading.Lock()
 
-    def seen_before(self, signature: str, t: int) -> bool:
-        "True if `signature` was accepted before within its window; otherwise remember it and return False."
+    def reserve(self, signature: str, t: int) -> None:
+        "Hold `signature` while its article is produced; `Replayed` if accepted before, `InFlight` if held now."
         with self._lock:
             self._seen.expire()
-            if signature in self._seen: return True
-            if len(self._seen) >= self.maxsize: raise ReplayCacheFull(f"replay set holds {self.maxsize} live signatures")
+            if signature in self._seen: raise Replayed("replayed signature")
+            if signature in self._inflight: raise InFlight("a request with this signature is being processed")
+            if len(self._seen) + len(self._inflight) >= self.maxsize:
+                raise ReplayCacheFull(f"replay set holds {self.maxsize} live signatures")
+            self._inflight.add(signature)
+
+    def accept(self, signature: str, t: int) -> None:
+        "The article of `signature` is on the topic: from now on (until `t + tolerance`) it is a replay."
+        with self._lock:
+            self._inflight.discard(signature)
             self._seen[signature] = t + self.tolerance
-            return False
+
+    def release(self, signature: str) -> None:
+        "Producing failed: forget the reservation, so that a retry with the same signature is accepted."
+        with self._lock: self._inflight.discard(signature)
 
     def __len__(self) -> int:
         with self._lock:
             self._seen.expire()
-            return len(self._seen)
+            return len(self._seen) + len(self._inflight)
 
 # %% ../../nbs/10_news.ipynb #ea9b2824
 class WebhookRejected(Exception):
-    "A webhook call that must get 401: unknown provider, bad or stale signature, or a replay."
+    "A webhook call that must get 401: missing or unknown provider, bad or stale signature, or a replay."
+
+class WebhooksNotConfigured(RuntimeError):
+    "The server has no webhook secrets at all: every call is refused until `UHNW_WEBHOOK_SECRETS` is set."
+
+NO_SECRETS = "no webhook secrets configured (UHNW_WEBHOOK_SECRETS)"
+
+@dataclass(frozen=True)
+class SignedCall:
+    "A verified call: its signing time and the replay key (`provider:signature`)."
+    t: int
+    key: str
 
 def verify_webhook(secrets: Mapping[str, str],  # provider -> shared secret
                    provider: str | None, header: str | None, body: bytes,
-                   now: float | None = None, tolerance: float = TOLERANCE_S,
-                   replays: ReplayGuard | None = None) -> int:
-    "Check a webhook call's signature; returns its timestamp, raises `WebhookRejected` with the reason."
+                   now: float | None = None, tolerance: float = TOLERANCE_S) -> SignedCall:
+    "Check a webhook call's signature; raises `WebhookRejected` with the reason."
     now = time.time() if now is None else now
-    if not provider or provider not in secrets: raise WebhookRejected(f"unknown provider {provider!r}")
+    if not secrets: raise WebhooksNotConfigured(NO_SECRETS)
+    if not provider:
+        raise WebhookRejected(f"missing provider: send the {PROVIDER_HEADER} header or POST /webhooks/news/<provider>")
+    if provider not in secrets: raise WebhookRejected(f"unknown provider {provider[:64]!r}")
     try: t, sigs = parse_signature_header(header)
     except ValueError as e: raise WebhookRejected(str(e)) from None
     if abs(age := now - t) > tolerance:
@@ -125,9 +159,7 @@ def verify_webhook(secrets: Mapping[str, str],  # provider -> shared secret
     expected = sign_payload(secrets[provider], body, t)
     matched = [s for s in sigs if hmac.compare_digest(s.encode(), expected.encode())]
     if not matched: raise WebhookRejected("signature does not match")
-    if replays is not None and replays.seen_before(f"{provider}:{matched[0]}", t):
-        raise WebhookRejected("replayed signature")
-    return t
+    return SignedCall(t, f"{provider}:{matched[0]}")
 
 # %% ../../nbs/10_news.ipynb #4e287abc
 ALIASES: dict[str, tuple[str, ...]] = {  # NewsEvent field -> provider JSON names, first present wins
@@ -169,18 +201,22 @@ def plain_text(html: str) -> str:
     return " ".join("".join(p.parts).split())
 
 def parse_timestamp(v) -> datetime:
-    "An aware UTC datetime from ISO 8601, RFC 2822, or epoch seconds/milliseconds; ValueError otherwise."
+    "An aware UTC datetime from ISO 8601, RFC 2822, or epoch seconds/milliseconds; ValueError otherwise (also out of range)."
     if isinstance(v, bool): raise ValueError(f"{v!r} is not a date")
-    if isinstance(v, (int, float)):
-        secs = v / 1000 if abs(v) >= 1e11 else v
-        return datetime.fromtimestamp(secs, tz=UTC)
-    if not isinstance(v, str) or not v.strip(): raise ValueError(f"{v!r} is not a date")
-    s = v.strip()
-    try: d = datetime.fromisoformat(s)
-    except ValueError:
-        try: d = parsedate_to_datetime(s)
-        except (TypeError, ValueError, IndexError): raise ValueError(f"{s!r} is neither ISO 8601 nor an RFC 2822 date") from None
-    return (d.replace(tzinfo=UTC) if d.tzinfo is None else d).astimezone(UTC)
+    try:
+        if isinstance(v, (int, float)):
+            if not math.isfinite(v): raise ValueError(f"{v!r} is not a date")
+            secs = v / 1000 if abs(v) >= 1e11 else v
+            return datetime.fromtimestamp(secs, tz=UTC)
+        if not isinstance(v, str) or not v.strip(): raise ValueError(f"{str(v)[:40]!r} is not a date")
+        s = v.strip()[:100]
+        try: d = datetime.fromisoformat(s)
+        except ValueError:
+            try: d = parsedate_to_datetime(s)
+            except (TypeError, ValueError, IndexError): raise ValueError(f"{s[:40]!r} is neither ISO 8601 nor an RFC 2822 date") from None
+        return (d.replace(tzinfo=UTC) if d.tzinfo is None else d).astimezone(UTC)
+    except (OverflowError, OSError):
+        raise ValueError(f"{str(v)[:40]!r} is out of the range of dates (years 1 to 9999)") from None
 
 # %% ../../nbs/10_news.ipynb #305247fb
 class NewsEventInvalid(SchemaError):
@@ -192,6 +228,11 @@ class NewsEventInvalid(SchemaError):
 def news_schema(schemas_dir: Path) -> dict:
     "The parsed (fastavro) `NewsEvent` schema that mapped records are validated against."
     return fastavro.parse_schema(load_schema("NewsEvent", schemas_dir))
+
+def _unencodable(s: str) -> bool:
+    try: s.encode("utf-8")
+    except UnicodeEncodeError: return True
+    return False
 
 def _first(payload: Mapping, field: str):
     for name in ALIASES[field]:
@@ -208,6 +249,9 @@ def _text(payload, field, reasons, required=False, html=False) -> str | None:
     if not isinstance(v, str):
         reasons.append(f"field '{field}' (from '{name}'): expected a string, got {type(v).__name__}")
         return None
+    if _unencodable(v):
+        reasons.append(f"field '{field}' (from '{name}'): contains a lone surrogate (not encodable as UTF-8)")
+        return None
     v = plain_text(v) if html else v.strip()
     if required and not v: reasons.append(f"field '{field}' (from '{name}') must not be empty")
     return v or None
@@ -222,8 +266,65 @@ def _strings(payload, field, reasons) -> list[str]:
         if not isinstance(x, str):
             reasons.append(f"field '{field}' (from '{name}'): expected strings or {{name}} objects, got {type(x).__name__}")
             return []
+        if _unencodable(x):
+            reasons.append(f"field '{field}' (from '{name}'): contains a lone surrogate (not encodable as UTF-8)")
+            return []
         if x.strip(): out.append(x.strip())
     return out
+
+# %% ../../nbs/10_news.ipynb #b0d1e5a2
+MAX_BODY_BYTES = 512 * 1024  # largest webhook body read; larger ones get 413 before they are read whole
+MAX_JSON_DEPTH = 32  # deepest nesting of arrays and objects in a body
+MAX_NUMBER_CHARS = 40  # longest JSON number literal (digits, sign, point, exponent)
+
+class _Refused:
+    "A JSON value the parser hooks refused; the walk reports it with its path."
+    def __init__(self, why: str): self.why = why
+
+def _number(kind):
+    def parse(s: str):
+        if len(s) > MAX_NUMBER_CHARS: return _Refused(f"a number of {len(s)} characters (at most {MAX_NUMBER_CHARS})")
+        v = kind(s)
+        return v if kind is int or math.isfinite(v) else _Refused(f"{s} overflows a 64-bit float")
+    return parse
+
+_NUMBERS = dict(parse_int=_number(int), parse_float=_number(float),
+                parse_constant=lambda s: _Refused(f"{s} is not a number in JSON"))
+
+def _path(path: str, key) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+
+
+# %% ../../nbs/10_news.ipynb #b0d1e5a3
+def _walk(value) -> list[str]:
+    "Reasons of refused numbers, lone surrogates and excess depth in a parsed body, each with its path."
+    reasons, todo = [], [(value, "", 0)]
+    while todo:
+        v, path, depth = todo.pop()
+        if isinstance(v, _Refused): reasons.append(f"field '{path or 'body'}': {v.why}")
+        elif isinstance(v, str):
+            if _unencodable(v): reasons.append(f"field '{path or 'body'}': contains a lone surrogate (not encodable as UTF-8)")
+        elif isinstance(v, (dict, list)):
+            if depth >= MAX_JSON_DEPTH:
+                return [f"body is nested deeper than {MAX_JSON_DEPTH} levels (at '{path}')"]
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for k, x in items:
+                if isinstance(k, str) and _unencodable(k):
+                    reasons.append(f"a key in '{path or 'body'}' contains a lone surrogate (not encodable as UTF-8)"); continue
+                todo.append((x, _path(path, k), depth + 1))
+    return sorted(set(reasons))
+
+def parse_body(body: bytes):
+    "The JSON value of a webhook body under the limits above; `NewsEventInvalid` with every reason otherwise."
+    if len(body) > MAX_BODY_BYTES: raise NewsEventInvalid([f"body of {len(body)} bytes is over the limit of {MAX_BODY_BYTES}"])
+    try: text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise NewsEventInvalid([f"body is not valid UTF-8 (byte 0x{body[e.start]:02x} at position {e.start})"]) from None
+    try: value = json.loads(text, **_NUMBERS)
+    except RecursionError: raise NewsEventInvalid([f"body is nested deeper than {MAX_JSON_DEPTH} levels"]) from None
+    except ValueError as e: raise NewsEventInvalid([f"body is not valid JSON: {str(e)[:200]}"]) from None
+    if reasons := _walk(value): raise NewsEventInvalid(reasons[:20])
+    return value
 
 # %% ../../nbs/10_news.ipynb #ee3b861b
 def news_event_from_payload(payload, provider: str,  # provider name: the default `source`

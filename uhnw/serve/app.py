@@ -5,6 +5,7 @@ router per surface: the RM alerts (`uhnw.serve.alerts_api`: WebSocket `/ws`, `GE
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from contextlib import asynccontextmanager
 
@@ -12,11 +13,13 @@ from fastapi import FastAPI
 
 from uhnw.auth import TokenVerifier, verifier_from_env
 from uhnw.config import Settings
-from uhnw.ingest.news import parse_webhook_secrets
+from uhnw.ingest.news import NO_SECRETS, parse_webhook_secrets
 from uhnw.serve import alerts_api, health, webhook
 from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("uhnw.serve.app")
 
 
 def create_app(settings: Settings,
@@ -33,6 +36,8 @@ def create_app(settings: Settings,
         st.metrics, st.hub, st.pool = AlertMetrics(), Hub(), DbPool(settings)
         st.feed = AlertFeed(settings, st.hub, asyncio.get_running_loop(), st.metrics, group or alert_group(settings, port))
         st.webhook_secrets = parse_webhook_secrets(os.environ.get("UHNW_WEBHOOK_SECRETS", ""))
+        if not st.webhook_secrets:
+            log.warning("%s: POST /webhooks/news answers 503 to every provider until it is set", NO_SECRETS)
         st.news_producer = webhook.AckingProducer(settings)
         if start_feed: st.feed.start()
         try:

@@ -5,12 +5,19 @@ Wiring over `uhnw.ingest.news`. The app factory sets on `app.state`:
 - `settings`: the `Settings` (topic prefix, schemas dir);
 - `webhook_secrets`: `dict[provider, secret]`, from `parse_webhook_secrets(os.environ.get("UHNW_WEBHOOK_SECRETS"))`;
 - `news_producer`: an `AckingProducer(settings)` (closed with `await producer.aclose()` / `producer.close()` on shutdown);
-- optionally `webhook_replays` (a `ReplayGuard`; created on first use otherwise) and `webhook_tolerance_s` (300).
+- optionally `webhook_replays` (a `ReplayGuard`; created on first use otherwise), `webhook_tolerance_s` (300) and
+  `webhook_max_body` (`MAX_BODY_BYTES`, 512 KiB).
+
+Answers: 202 once the broker acknowledged; 400 for a body that cannot be read or mapped (every reason, each naming its
+field); 401 for a missing or unknown provider, a bad or stale signature, or a replay of an accepted request; 409 while
+a request with the same signature is in flight; 413 for a body over the limit (refused while it is read, signed or
+not) or an encoded NewsEvent over the producer's message limit; 503 (with `Retry-After`) when no webhook secrets are
+configured, the replay set is full or the broker did not acknowledge. A signature is recorded only once its article is
+acknowledged, so a retry after a 503 or a 4xx of a body is accepted (see `uhnw.ingest.news.ReplayGuard`).
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -22,15 +29,20 @@ from fastapi.responses import JSONResponse
 from uhnw.bus import base_topic, close_producer, producer_config, topic_name
 from uhnw.config import Settings
 from uhnw.ingest.news import (
+    MAX_BODY_BYTES,
     PROVIDER_HEADER,
     SIGNATURE_HEADER,
     TOLERANCE_S,
+    InFlight,
     NewsEventInvalid,
     ReplayCacheFull,
+    Replayed,
     ReplayGuard,
     WebhookRejected,
+    WebhooksNotConfigured,
     news_event_from_payload,
     news_schema,
+    parse_body,
     verify_webhook,
 )
 from uhnw.schemas import NEWS_TOPIC, SchemaError
@@ -47,6 +59,18 @@ class TopicMissing(NotAcknowledged):
     "The broker says the topic does not exist: no retry helps until someone creates it."
 
 
+class RecordTooLarge(ValueError):
+    "An encoded record over the producer's message limit: no retry helps, the sender must shorten it."
+
+
+class BodyTooLarge(ValueError):
+    "A request body over the limit, found while reading it."
+
+
+# librdkafka counts key, value and headers against `message.max.bytes`; keep room for the record's framing
+MESSAGE_OVERHEAD = 512
+
+
 class AckingProducer:
     "An idempotent Avro producer whose `send` is awaited until the broker acknowledged that very message."
 
@@ -57,7 +81,9 @@ class AckingProducer:
             codec = AvroCodec(settings)
         self.settings, self.codec, self.delivery_timeout = settings, codec, delivery_timeout
         # librdkafka gives up (and reports) before we stop waiting, so a 503 is almost always a definite failure
-        self.producer = Producer(producer_config(settings, **{"message.timeout.ms": int(delivery_timeout * 1000), **conf}))
+        config = producer_config(settings, **{"message.timeout.ms": int(delivery_timeout * 1000), **conf})
+        self.max_message_bytes = int(config.get("message.max.bytes", 1_000_000))  # librdkafka's default
+        self.producer = Producer(config)
         self._stop = threading.Event()
         self._topics: set[str] = set()  # topics the broker has shown to exist
         self._poller = threading.Thread(target=self._poll_loop, name="acking-producer-poll", daemon=True)
@@ -83,7 +109,10 @@ class AckingProducer:
 
     async def send(self, topic: str, record: dict, key: str | None = None) -> tuple[int, int]:
         "Encode `record` for `topic` (SchemaError if it does not fit), produce it and return (partition, offset) once acknowledged."
+        from confluent_kafka import KafkaError, KafkaException
         value = self.codec.encode(base_topic(self.settings, topic), record)
+        if (size := len(value) + len((key or "").encode()) + MESSAGE_OVERHEAD) > self.max_message_bytes:
+            raise RecordTooLarge(f"the encoded record is {size} bytes, over the producer's limit of {self.max_message_bytes}")
         if topic not in self._topics: await asyncio.to_thread(self.check_topic, topic)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future = loop.create_future()
@@ -105,6 +134,9 @@ class AckingProducer:
             except BufferError:  # local queue full: wait for deliveries to drain
                 if time.monotonic() > deadline: raise NotAcknowledged("local producer queue full") from None
                 await asyncio.sleep(0.02)
+            except KafkaException as e:  # refused locally, before sending
+                if e.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE: raise RecordTooLarge(str(e)) from None
+                raise NotAcknowledged(str(e)) from None
         try:
             return await asyncio.wait_for(fut, max(0.1, deadline - time.monotonic()) + 1.0)
         except TimeoutError:
@@ -134,44 +166,76 @@ def _schema(state) -> dict:
     return schema
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    "The request body, refused with `BodyTooLarge` as soon as it is known to exceed `limit` bytes (never read whole)."
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"body of {int(declared)} bytes is over the limit of {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit: raise BodyTooLarge(f"body is over the limit of {limit} bytes")
+    return bytes(body)
+
+
+def _refuse(status: int, detail: str, provider, client: str, level=logging.WARNING, headers=None, **extra) -> JSONResponse:
+    log.log(level, "webhook refused (%d): provider=%r from=%s: %s", status, provider[:64] if provider else None, client, detail)
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
 async def _receive(request: Request, provider: str | None):
     state = request.app.state
-    body = await request.body()
     provider = provider or request.headers.get(PROVIDER_HEADER)
     client = request.client.host if request.client else "?"
     try:
-        verify_webhook(getattr(state, "webhook_secrets", {}) or {}, provider, request.headers.get(SIGNATURE_HEADER), body,
-                       tolerance=getattr(state, "webhook_tolerance_s", TOLERANCE_S), replays=_replays(state))
+        body = await read_body(request, getattr(state, "webhook_max_body", MAX_BODY_BYTES))
+    except BodyTooLarge as e:
+        return _refuse(413, str(e), provider, client)
+    try:
+        call = verify_webhook(getattr(state, "webhook_secrets", {}) or {}, provider, request.headers.get(SIGNATURE_HEADER),
+                              body, tolerance=getattr(state, "webhook_tolerance_s", TOLERANCE_S))
+    except WebhooksNotConfigured as e:
+        return _refuse(503, str(e), provider, client, logging.ERROR, {"Retry-After": "60"})
     except WebhookRejected as e:
-        log.warning("webhook refused (401): provider=%r from=%s: %s", provider, client, e)
-        return JSONResponse({"detail": f"unauthorized: {e}"}, status_code=401)
-    except ReplayCacheFull as e:
-        log.error("webhook refused (503): provider=%r: %s", provider, e)
-        return JSONResponse({"detail": "busy: replay protection is at capacity, retry later"}, status_code=503)
+        return _refuse(401, f"unauthorized: {e}", provider, client)
     try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        return JSONResponse({"detail": "invalid NewsEvent", "reasons": [f"body is not valid JSON: {e}"]}, status_code=400)
-    try:
-        record = news_event_from_payload(payload, provider, datetime.now(UTC), _schema(state))
+        record = news_event_from_payload(parse_body(body), provider, datetime.now(UTC), _schema(state))
     except NewsEventInvalid as e:
         log.info("webhook invalid (400): provider=%r: %s", provider, e)
         return JSONResponse({"detail": "invalid NewsEvent", "reasons": e.reasons}, status_code=400)
-    topic = topic_name(state.settings, NEWS_TOPIC)
+    guard = _replays(state)
     try:
-        partition, offset = await state.news_producer.send(topic, record, key=record["article_id"])
+        guard.reserve(call.key, call.t)
+    except Replayed as e:
+        return _refuse(401, f"unauthorized: {e}", provider, client)
+    except InFlight as e:
+        return _refuse(409, str(e), provider, client, headers={"Retry-After": "1"})
+    except ReplayCacheFull as e:
+        return _refuse(503, f"busy: replay protection is at capacity, retry later ({e})", provider, client, logging.ERROR,
+                       {"Retry-After": "5"})
+    try:
+        ack = await _produce(state, record, provider, client)
+        if ack.status_code == 202: guard.accept(call.key, call.t)
+        return ack
+    finally:
+        guard.release(call.key)  # no-op once accepted; otherwise the same signature may be retried
+
+
+async def _produce(state, record: dict, provider, client: str) -> JSONResponse:
+    "Produce `record` and answer 202 once acknowledged, or the refusal that says why not."
+    topic, article_id = topic_name(state.settings, NEWS_TOPIC), record["article_id"]
+    try:
+        partition, offset = await state.news_producer.send(topic, record, key=article_id)
     except SchemaError as e:  # the mapping validated already; kept so a schema drift still answers with a reason
         return JSONResponse({"detail": "invalid NewsEvent", "reasons": [str(e)]}, status_code=400)
+    except RecordTooLarge as e:
+        return _refuse(413, f"NewsEvent too large: {e}; shorten body or summary", provider, client, article_id=article_id)
     except TopicMissing as e:
-        log.error("webhook not accepted (503): provider=%r article=%s: %s", provider, record["article_id"], e)
-        return JSONResponse({"detail": str(e), "article_id": record["article_id"], "topic": topic}, status_code=503,
-                            headers={"Retry-After": "60"})
+        return _refuse(503, str(e), provider, client, logging.ERROR, {"Retry-After": "60"}, article_id=article_id, topic=topic)
     except NotAcknowledged as e:
-        log.error("webhook not acknowledged (503): provider=%r article=%s: %s", provider, record["article_id"], e)
-        return JSONResponse({"detail": f"broker did not acknowledge: {e}", "article_id": record["article_id"]},
-                            status_code=503, headers={"Retry-After": "5"})
-    return JSONResponse({"article_id": record["article_id"], "topic": topic, "partition": partition, "offset": offset},
-                        status_code=202)
+        return _refuse(503, f"broker did not acknowledge: {e}", provider, client, logging.ERROR, {"Retry-After": "5"},
+                       article_id=article_id)
+    return JSONResponse({"article_id": article_id, "topic": topic, "partition": partition, "offset": offset}, status_code=202)
 
 
 @router.post("/webhooks/news", status_code=202)

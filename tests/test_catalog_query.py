@@ -321,3 +321,23 @@ def test_sql_on_the_aws_profile_prints_athenas_answer_as_json(aws, moto_endpoint
     r = uhnw_sql("SELECT client_id, market_value FROM gold.client_metrics", "--format", "json", env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [{"client_id": "C1", "market_value": 100.5}]
+
+
+@pytest.mark.parametrize("depth", [30, 59, 300])
+def test_sql_nested_too_deeply_is_a_one_line_error_not_a_traceback(lake_data, uhnw_sql, depth):
+    r = uhnw_sql("SELECT " + "(" * depth + "quantity" + ")" * depth + " AS q FROM silver.positions ORDER BY q LIMIT 1", "-f", "csv")
+    if depth == 30:  # nesting a person writes still runs
+        assert r.returncode == 0 and r.stdout.splitlines() == ["q", "1.0"], r.stderr
+        return
+    assert r.returncode == 1 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "nests too deeply" in r.stderr, r.stderr[:500]
+
+
+@pytest.mark.parametrize("stmt, kind", [("INSTALL httpfs", "INSTALL"), ("LOAD httpfs", "LOAD"), ("SET threads = 1", "SET"),
+                                        ("COPY silver.fx TO '/tmp/fx.csv'", "COPY"), ("DROP TABLE silver.positions", "DROP"),
+                                        ("ATTACH 'other.db'", "ATTACH")])
+def test_sql_refusal_names_the_statement_kind_as_written(lake_data, uhnw_sql, stmt, kind):
+    r = uhnw_sql(stmt)
+    assert r.returncode == 1 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
+    assert f"error: {kind} statements are not allowed: uhnw sql only reads the lake (SELECT, WITH … SELECT, SHOW, DESCRIBE)" \
+        in r.stderr

@@ -31,9 +31,9 @@ from .config import Settings
 from .tables import table_defs
 
 # %% auto #0
-__all__ = ['READ_ONLY', 'FORMATS', 'QueryError', 'parse_statement', 'qualify_tables', 'duckdb_type', 'PartitionFiles', 'view_sql',
-           'partition_files', 'resolve_table', 'local_connection', 'Result', 'run_local', 'run_athena', 'run_query',
-           'to_jsonable', 'format_result']
+__all__ = ['READ_ONLY', 'TOO_DEEP', 'FORMATS', 'QueryError', 'statement_kind', 'parse_statement', 'qualify_tables', 'duckdb_type',
+           'PartitionFiles', 'view_sql', 'partition_files', 'resolve_table', 'local_connection', 'Result', 'run_local',
+           'run_athena', 'run_query', 'to_jsonable', 'format_result']
 
 # %% ../nbs/22_query.ipynb #654ac967
 class QueryError(ValueError):
@@ -50,21 +50,41 @@ def _syntax_message(e: sqlglot.errors.ParseError) -> str:
     where = f" at line {err['line']}, column {err['col']}" if "line" in err else ""
     return f"syntax error{where}{f' near {near!r}' if near else ''}: {desc}"
 
+TOO_DEEP = "query nests too deeply (parentheses or subqueries) to parse: flatten it, e.g. with a WITH clause"
+_READS = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "VALUES", "TABLE", "("}
+
+def _first_word(sql: str) -> str:
+    try: words = [t.text for t in sqlglot.tokenize(sql, read="athena") if t.text]  # athena opens with an empty marker token
+    except sqlglot.errors.TokenError: return ""
+    return words[0].upper() if words else ""
+
+def _not_allowed(kind: str) -> QueryError:
+    return QueryError(f"{kind} statements are not allowed: {READ_ONLY}, and lake tables change only through the jobs that "
+                      "write and register their partitions")
+
+def statement_kind(sql: str, tree: exp.Expression) -> str:
+    "What kind of statement `sql` is, as its author wrote it: the first keyword (a write nested in a query names the write)."
+    inner = tree.find(exp.Insert, exp.Create, exp.Delete, exp.Update, exp.Merge, exp.Drop, exp.Copy)
+    if isinstance(tree, exp.Query) and inner: return inner.key.upper()
+    if isinstance(tree, exp.Command): return tree.name.upper()
+    return _first_word(sql) or tree.key.upper()  # sqlglot reads an unknown verb as an expression: `INSTALL httpfs` is an alias
+
 def parse_statement(sql: str) -> exp.Expression:
     "The one reading statement of `sql`, parsed as Athena SQL; `QueryError` for a syntax error or a statement that writes."
     if not sql or not sql.strip(): raise QueryError("empty query")
     try: trees = [t for t in sqlglot.parse(sql, read="athena") if t is not None]
-    except sqlglot.errors.ParseError as e: raise QueryError(_syntax_message(e)) from None
+    except sqlglot.errors.ParseError as e:  # a verb that does not read is refused as such, even when Athena SQL has no such verb
+        if _first_word(sql) not in _READS | {""}: raise _not_allowed(_first_word(sql)) from None
+        raise QueryError(_syntax_message(e)) from None
     except sqlglot.errors.TokenError as e: raise QueryError(f"syntax error: {e}") from None
+    except RecursionError: raise QueryError(TOO_DEEP) from None
     if len(trees) != 1: raise QueryError(f"expected one statement, got {len(trees)}: run them one at a time")
     tree = trees[0]
-    if isinstance(tree, (exp.Query, exp.Describe)) and not tree.find(exp.Insert, exp.Create, exp.Delete, exp.Update, exp.Merge):
-        return tree
+    writes = tree.find(exp.Insert, exp.Create, exp.Delete, exp.Update, exp.Merge, exp.Drop, exp.Copy)
+    if isinstance(tree, (exp.Query, exp.Describe)) and not writes: return tree
     if isinstance(tree, exp.Command) and tree.name.upper() == "SHOW" and _SHOW_RE.match(tree.expression.name):
         return tree
-    verb = (tree.name if isinstance(tree, exp.Command) else tree.key).upper()
-    raise QueryError(f"{verb} statements are not allowed: {READ_ONLY}, and lake tables change only through the jobs that write "
-                     "and register their partitions")
+    raise _not_allowed(statement_kind(sql, tree))
 
 # %% ../nbs/22_query.ipynb #cfa619ce
 def qualify_tables(tree: exp.Expression, database: str) -> list[str]:
@@ -224,6 +244,7 @@ def run_local(settings: Settings, sql: str, database: str | None = None, catalog
             return Result([d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()], "duckdb", sql=duck)
     except TableNotFound as e: raise QueryError(str(e)) from None
     except duckdb.Error as e: raise QueryError(_one_line(e)) from None
+    except RecursionError: raise QueryError(TOO_DEEP) from None  # sqlglot's generator recurses too (about 60 levels)
 
 # %% ../nbs/22_query.ipynb #d6e00276
 def run_athena(settings: Settings, sql: str, database: str | None = None, **connect_kw) -> Result:

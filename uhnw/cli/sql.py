@@ -40,4 +40,6 @@ def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRI
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except (BotoCoreError, ClientError, OSError) as e:
         fail(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+    except RecursionError:  # a query nested deeper than a parser or generator recurses: never a traceback
+        fail("query nests too deeply to run: flatten it, e.g. with a WITH clause")
     typer.echo(format_result(result, fmt.value))

@@ -37,3 +37,18 @@ def test_bad_values_give_a_clear_error_naming_the_variable(cli):
     assert result.returncode == 1 and "UHNW_KAFKA_PORT: kafka_port must be an integer" in result.stderr
     result = cli("config", "show", env={"UHNW_PROFILE": "gcp"})
     assert result.returncode == 1 and "unknown profile 'gcp'" in result.stderr
+
+
+def test_credentials_inside_url_settings_never_print(cli):
+    env = {"UHNW_SCHEMA_REGISTRY_URL": "https://sr-user:Sr-Pa55@registry.example:8081",
+           "UHNW_S3_ENDPOINT_URL": "http://key:S3-Pa55@127.0.0.1:5000/?X-Amz-Signature=Sig-Pa55",
+           "UHNW_KAFKA_BOOTSTRAP_SERVERS": "SASL_SSL://msk-user:Kafka-Pa55@b-1.msk.example:9096,b-2.msk.example:9096"}
+    table = cli("config", "show", env=env)
+    as_json = cli("config", "show", "--json", env=env)
+    assert table.returncode == as_json.returncode == 0, table.stderr + as_json.stderr
+    for secret in ("Sr-Pa55", "S3-Pa55", "Sig-Pa55", "Kafka-Pa55"):
+        assert secret not in table.stdout + table.stderr + as_json.stdout + as_json.stderr
+    shown = json.loads(as_json.stdout)
+    assert shown["schema_registry_url"] == "https://*****@registry.example:8081"  # the endpoint itself stays readable
+    assert shown["kafka_bootstrap_servers"] == "SASL_SSL://*****@b-1.msk.example:9096,b-2.msk.example:9096"
+    assert "https://*****@registry.example:8081" in table.stdout

@@ -17,13 +17,14 @@ import dataclasses
 import importlib.resources
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
 # %% auto #0
-__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'resource_path', 'Settings', 'read_settings_file', 'load_settings',
-           'format_settings']
+__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'resource_path', 'mask_credentials', 'Settings', 'read_settings_file',
+           'load_settings', 'format_settings']
 
 # %% ../nbs/00_config.ipynb #57edddbd
 def repo_root() -> Path:
@@ -45,6 +46,16 @@ def _quote_libpq(v: str) -> str:
     "Quote a libpq keyword value when it has spaces, quotes or backslashes."
     if v and not any(c in v for c in " '\\"): return v
     return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+# %% ../nbs/00_config.ipynb #6d2f0b3a
+_USERINFO = re.compile(r"(?P<lead>[A-Za-z][A-Za-z0-9+.-]*://|(?<![^\s,;]))(?P<user>[^\s,;/@]+)@")
+_SECRET_QUERY = re.compile(r"(?P<key>[?&;](?:[\w.-]*[-_.])?"  # X-Amz-Signature, sas_token, …
+                           r"(?:password|passwd|pwd|secret|token|api_?key|access_?key|signature|sig)=)[^&;#\s]*", re.I)
+
+def mask_credentials(text: str) -> str:
+    "`text` with the credentials of every URL in it masked: `user:password@` (and `user@` after a scheme), secret query values."
+    def userinfo(m): return m["lead"] + "*****@" if m["lead"] or ":" in m["user"] else m[0]  # a bare `name@host` is no secret
+    return _SECRET_QUERY.sub(lambda m: m["key"] + "*****", _USERINFO.sub(userinfo, text))
 
 # %% ../nbs/00_config.ipynb #38131e1f
 @dataclass(frozen=True, repr=False)
@@ -125,13 +136,13 @@ class Settings(_SettingsFields):
         return " ".join(f"{k}={_quote_libpq(str(v))}" for k, v in parts.items())
 
     def public(self) -> dict[str, Any]:
-        "Every setting as plain JSON values, secrets masked, plus the derived endpoints."
+        "Every setting as plain JSON values, secrets masked (also inside URLs), plus the derived endpoints."
         out = {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
         for name in SECRET_FIELDS:
             if out.get(name): out[name] = "*****"
         out["kafka_bootstrap_servers"] = self.bootstrap_servers
         out["postgres_dsn"] = self.dsn(masked=True)
-        return out
+        return {k: mask_credentials(v) if isinstance(v, str) else v for k, v in out.items()}  # a URL's user:password@
 
     def __repr__(self) -> str:  # dataclass repr would print the secrets
         return f"Settings({self.public()!r})"

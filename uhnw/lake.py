@@ -33,10 +33,11 @@ import pyarrow.parquet as pq
 from .config import Settings
 
 # %% auto #0
-__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'check_date', 'check_layer',
-           'check_name', 'check_key', 'partition_key', 'BronzeObjectExists', 'PartitionNotFound', 'PartitionConflict',
-           'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore', 'S3Store', 'Lake', 'lake_for', 'to_arrow',
-           'parquet_bytes', 'land_file']
+__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'SUPERSESSIONS', 'check_date',
+           'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists', 'PartitionNotFound',
+           'PartitionConflict', 'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore', 'S3Store', 'Lake',
+           'lake_for', 'to_arrow', 'parquet_bytes', 'land_file', 'SupersessionRefused', 'Supersession', 'supersessions',
+           'superseded_by', 'check_supersession', 'record_supersession']
 
 # %% ../nbs/20_lake.ipynb #9ca3ed16
 LAYERS = ("bronze", "silver", "gold", "models", "reports")
@@ -87,7 +88,8 @@ class BronzeObjectExists(FileExistsError):
         self.uri, self.existing_sha256, self.new_sha256 = uri, existing_sha256, new_sha256
         super().__init__(f"refused: {uri} already exists with different content "
                          f"(sha256 {existing_sha256[:12]}… there, {new_sha256[:12]}… offered); "
-                         "bronze is append-only: land the corrected file under a new name")
+                         "bronze is append-only: land the corrected file under a new name with --supersedes "
+                         f"{uri.rsplit('/', 1)[-1]}")
 
 class PartitionNotFound(FileNotFoundError):
     "The requested partition (or object) does not exist in the lake."
@@ -210,6 +212,10 @@ class _LocalObjects:
 
     def sha256(self, layer: str, key: str) -> str: return sha256_of(self.path(layer, key))[0]
     def exists(self, layer: str, key: str) -> bool: return self.path(layer, key).is_file()
+    def modified(self, layer: str, key: str) -> str:
+        "The object's modification time, ISO-8601 UTC."
+        try: return datetime.fromtimestamp(self.path(layer, key).stat().st_mtime, UTC).isoformat(timespec="microseconds")
+        except FileNotFoundError: raise PartitionNotFound(f"no object {self.uri(layer, key)}") from None
 
     def list_keys(self, layer: str, prefix: str = "") -> list[str]:
         "Keys of the objects under `prefix` (recursive), temporaries excluded, sorted."
@@ -217,7 +223,6 @@ class _LocalObjects:
         start = base / prefix if prefix else base
         if not start.is_dir(): return []
         return sorted(p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file() and not p.name.startswith("."))
-
 
 # %% ../nbs/20_lake.ipynb #38aae103
 class _LocalWrites(_LocalObjects):
@@ -372,6 +377,12 @@ class _S3Objects(_S3Layout):
 
     def exists(self, layer: str, key: str) -> bool: return self._head(layer, key) is not None
 
+    def modified(self, layer: str, key: str) -> str:
+        "The object's `LastModified`, ISO-8601 UTC."
+        head = self._head(layer, key)
+        if head is None: raise PartitionNotFound(f"no object {self.uri(layer, key)}")
+        return head["LastModified"].astimezone(UTC).isoformat(timespec="seconds")
+
     def sha256(self, layer: str, key: str) -> str:
         "The object's sha256: from its metadata when we wrote it, else by reading it."
         head = self._head(layer, key)
@@ -383,7 +394,6 @@ class _S3Objects(_S3Layout):
         strip = len(self.buckets[layer][1])
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p)
         return sorted(o["Key"][strip:] for page in pages for o in page.get("Contents", []))
-
 
 # %% ../nbs/20_lake.ipynb #4e1fbcf8
 class _S3Versions(_S3Objects):
@@ -485,7 +495,7 @@ def lake_for(s: Settings, **kw) -> Lake:
     raise ValueError(f"no lake for profile {s.profile!r}")
 
 # %% ../nbs/20_lake.ipynb #71859702
-def _now() -> str: return datetime.now(UTC).isoformat(timespec="seconds")
+def _now() -> str: return datetime.now(UTC).isoformat(timespec="microseconds")  # fine enough to order two landings
 
 def _land(self: Lake, key: str,  # e.g. `partition_key("positions", date, "eod.csv")`
          src: Source,  # the bytes, or the path of the file to land
@@ -509,7 +519,12 @@ def _landings(self: Lake, prefix: str = "", layer: str = "bronze") -> list[Landi
     "The lineage records of the objects landed under `prefix` (e.g. `positions/`), in key order."
     return [Landing(**json.loads(self.store.read_bytes(layer, k))) for k in self.store.list_keys(layer, f"_landings/{prefix}")]
 
-Lake.land, Lake.landings = _land, _landings
+def _landed_at(self: Lake, key: str, layer: str = "bronze") -> str:
+    "When `key` landed: its lineage record's time, else (an object put there directly, not through `land`) its modification time."
+    try: return json.loads(self.store.read_bytes(layer, f"_landings/{check_key(key)}.json"))["landed_at"]
+    except PartitionNotFound: return self.store.modified(layer, key)
+
+Lake.land, Lake.landings, Lake.landed_at = _land, _landings, _landed_at
 
 # %% ../nbs/20_lake.ipynb #85cbbb4b
 TableLike = pa.Table | pd.DataFrame
@@ -622,7 +637,69 @@ def _read_bytes(self: Lake, layer: str, key: str) -> bytes:
 Lake.put, Lake.read_bytes = _put, _read_bytes
 
 # %% ../nbs/20_lake.ipynb #056b81e2
-def land_file(lake: Lake, dataset: str, path: Path, date: str | Date) -> Landing:
-    "Land the local file `path` at `bronze/<dataset>/date=<date>/<file name>` (raises `BronzeObjectExists` for other bytes)."
+def land_file(lake: Lake, dataset: str, path: Path, date: str | Date,
+              supersedes: list[str] | tuple[str, ...] = ()) -> Landing:  # names of files of that partition this one corrects
+    "Land the local file `path` at `bronze/<dataset>/date=<date>/<file name>`, recording what it supersedes (checked first)."
     path = Path(path)
-    return lake.land(partition_key(dataset, date, path.name), path, source=path.name)
+    if supersedes: check_supersession(lake, dataset, date, path.name, supersedes)
+    landing = lake.land(partition_key(dataset, date, path.name), path, source=path.name)
+    if supersedes: record_supersession(lake, dataset, date, path.name, supersedes)
+    return landing
+
+# %% ../nbs/20_lake.ipynb #0115c7dd
+SUPERSESSIONS = "_supersessions"  # bronze prefix of the supersession records
+
+class SupersessionRefused(ValueError):
+    "A supersession that cannot be recorded (unknown file, already superseded, a cycle); nothing was written."
+
+@dataclass(frozen=True)
+class Supersession:
+    "A correction: in `dataset`'s bronze partition for `date`, the file `file` replaces the files `supersedes` (all kept)."
+    dataset: str
+    date: str
+    file: str  # the correcting file's name
+    supersedes: tuple[str, ...]  # the names of the files it replaces
+    recorded_at: str  # ISO-8601 UTC
+
+def supersessions(lake: Lake, dataset: str, date: str | Date) -> dict[str, Supersession]:
+    "The supersessions recorded in one bronze partition, by correcting file name."
+    out = {}
+    for k in lake.store.list_keys("bronze", f"{SUPERSESSIONS}/{partition_key(dataset, date)}/"):
+        d = json.loads(lake.store.read_bytes("bronze", k))
+        out[d["file"]] = Supersession(**{**d, "supersedes": tuple(d["supersedes"])})
+    return out
+
+def superseded_by(lake: Lake, dataset: str, date: str | Date) -> dict[str, str]:
+    "`{superseded file name: the file that supersedes it}` in one bronze partition."
+    return {old: s.file for s in supersessions(lake, dataset, date).values() for old in s.supersedes}
+
+# %% ../nbs/20_lake.ipynb #ee70fd0f
+def _files_in(lake: Lake, dataset: str, date: str) -> list[str]:
+    return [k.rsplit("/", 1)[-1] for k in lake.store.list_keys("bronze", partition_key(dataset, date) + "/")]
+
+def check_supersession(lake: Lake, dataset: str, date: str | Date, file: str, supersedes: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    "The names `supersedes` if `file` may supersede them in that partition, else `SupersessionRefused` saying why."
+    names, where = tuple(dict.fromkeys(supersedes)), lake.uri("bronze", partition_key(dataset, date))
+    if not names: raise SupersessionRefused("name the file(s) to supersede")
+    present, by = _files_in(lake, dataset, check_date(date)), superseded_by(lake, dataset, date)
+    for old in names:
+        if old == file: raise SupersessionRefused(f"{file} cannot supersede itself: land the correction under a new name")
+        if old not in present:
+            raise SupersessionRefused(f"no file {old!r} in {where} to supersede; files there: {', '.join(present) or 'none'}")
+        if by.get(old, file) != file:
+            raise SupersessionRefused(f"{old} is already superseded by {by[old]} in {where}: supersede {by[old]} instead")
+    if file in by: raise SupersessionRefused(f"{file} is superseded by {by[file]} in {where}; a superseded file cannot supersede")
+    return names
+
+def record_supersession(lake: Lake, dataset: str, date: str | Date, file: str, supersedes: list[str] | tuple[str, ...]) -> tuple[Supersession, bool]:
+    "Record once in bronze that `file` supersedes `supersedes`; `(record, created)`, `created` False if this very record existed."
+    names, date = check_supersession(lake, dataset, date, file, supersedes), check_date(date)
+    if file not in _files_in(lake, dataset, date): raise SupersessionRefused(f"no file {file!r} in {lake.uri('bronze', partition_key(dataset, date))}")
+    rec = Supersession(dataset, date, file, names, _now())
+    key = f"{SUPERSESSIONS}/{partition_key(dataset, date, file)}.json"
+    if lake.store.create("bronze", key, json.dumps(asdict(rec), sort_keys=True).encode()): return rec, True
+    there = supersessions(lake, dataset, date)[file]
+    if set(there.supersedes) != set(names):
+        raise SupersessionRefused(f"{file} already supersedes {', '.join(there.supersedes)} (recorded {there.recorded_at}); "
+                                  "a record is written once: land a new corrected file that supersedes this one")
+    return there, False

@@ -23,13 +23,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .config import Settings
-from .lake import Lake, check_date, lake_for, partition_key
+from .lake import Lake, check_date, lake_for, partition_key, record_supersession, superseded_by
 
 # %% auto #0
-__all__ = ['DATASETS', 'OPEN_HEADER', 'LINEAGE', 'Source', 'SILVER_TABLES', 'FileRejected', 'HeaderError', 'check_header',
-           'read_csv_text', 'Checks', 'require', 'number', 'a_date', 'currency', 'duplicates', 'Validated',
-           'validate_positions', 'validate_prices', 'validate_fx', 'validate_clients', 'DatasetReport', 'EtlReport',
-           'bronze_files', 'latest_extract_date', 'etl_date']
+__all__ = ['DATASETS', 'OPEN_HEADER', 'LINEAGE', 'INTERNAL', 'Source', 'ISO_4217', 'SILVER_TABLES', 'KEYS', 'FileRejected',
+           'HeaderError', 'check_header', 'read_csv_text', 'Checks', 'require', 'number', 'a_date', 'currency',
+           'duplicates', 'Validated', 'validate_positions', 'validate_prices', 'validate_fx', 'validate_clients',
+           'BronzeFile', 'DatasetReport', 'EtlReport', 'bronze_files', 'partition_files', 'read_files',
+           'extract_in_force', 'rejected_files_table', 'etl_date', 'file_status']
 
 # %% ../nbs/23_validate.ipynb #61e7102b
 DATASETS: dict[str, tuple[str, ...]] = {  # dataset -> the columns of its CSV header
@@ -40,6 +41,17 @@ DATASETS: dict[str, tuple[str, ...]] = {  # dataset -> the columns of its CSV he
 }
 OPEN_HEADER = frozenset({"clients"})  # datasets whose files may carry extra columns
 LINEAGE = ("source_file", "source_row")
+INTERNAL = ("parse_error", "bad_utf8")  # per-row flags of the reader, not data columns
+
+def _clip(text: str, n: int = 60) -> str:
+    "`text` cut to `n` characters (with `…`): what an error message echoes of a file, however long the line was."
+    text = str(text)
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+def _names(names: list[str], most: int = 8) -> str:
+    "Column names for a message: each clipped, at most `most` of them."
+    shown = ", ".join(_clip(n, 40) for n in names[:most])
+    return shown + (f" (+{len(names) - most} more)" if len(names) > most else "")
 
 class FileRejected(ValueError):
     "A whole bronze file cannot be read as its dataset; nothing of it reaches silver."
@@ -49,12 +61,14 @@ class FileRejected(ValueError):
 
 class HeaderError(FileRejected):
     "The file's header lacks required columns or has unexpected ones."
-    def __init__(self, source: str, dataset: str, missing: Iterable[str] = (), unexpected: Iterable[str] = (), duplicated: Iterable[str] = ()):
+    def __init__(self, source: str, dataset: str, missing: Iterable[str] = (), unexpected: Iterable[str] = (), duplicated: Iterable[str] = (),
+                 other: str = ""):  # the dataset whose header the file has instead, if any
         self.dataset, self.missing, self.unexpected, self.duplicated = dataset, list(missing), list(unexpected), list(duplicated)
-        parts = [f"missing column(s) {', '.join(self.missing)}" if self.missing else "",
-                 f"unexpected column(s) {', '.join(self.unexpected)}" if self.unexpected else "",
-                 f"repeated column(s) {', '.join(self.duplicated)}" if self.duplicated else ""]
-        super().__init__(source, f"not a {dataset} file: {'; '.join(p for p in parts if p)}; "
+        parts = [f"missing column(s) {_names(self.missing)}" if self.missing else "",
+                 f"unexpected column(s) {_names(self.unexpected)}" if self.unexpected else "",
+                 f"repeated column(s) {_names(self.duplicated)}" if self.duplicated else ""]
+        kind = f"it has the header of a {other} file; " if other else ""
+        super().__init__(source, f"not a {dataset} file: {kind}{'; '.join(p for p in parts if p)}; "
                                  f"expected the header {','.join(DATASETS[dataset])}")
 
 def check_header(dataset: str, names: list[str], source: str = "<data>") -> list[str]:
@@ -66,7 +80,8 @@ def check_header(dataset: str, names: list[str], source: str = "<data>") -> list
     dup = sorted({c for c in names if names.count(c) > 1})
     if missing or unexpected or dup or any(c in LINEAGE or c in ("reason", "extra") for c in names):
         unexpected += [c for c in names if c in LINEAGE or c in ("reason", "extra")] if dataset in OPEN_HEADER else []
-        raise HeaderError(source, dataset, missing, unexpected, dup)
+        other = [d for d, cols in DATASETS.items() if d != dataset and set(cols) <= set(names)]
+        raise HeaderError(source, dataset, missing, unexpected, dup, other[0] if other else "")
     return names
 
 # %% ../nbs/23_validate.ipynb #2fdb6500
@@ -80,7 +95,17 @@ def _header_of(src: Source, source: str) -> list[str]:
     try: text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError: raise FileRejected(source, "the header is not UTF-8 text") from None
     if not text.strip(): raise FileRejected(source, "the file is empty or its first line is blank; expected a CSV header")
-    return [n.strip() for n in next(csv.reader([text]))]
+    names = [n.strip() for n in next(csv.reader([text]))]
+    sep = [d for d in (";", "\t", "|") if len(names) == 1 and d in text]
+    if sep: raise FileRejected(source, f"the fields are separated by {sep[0]!r}, expected ','; header {_clip(text)!r}")
+    return names
+
+def _is_utf8(data: bytes) -> bool:
+    "Whether `data` is valid UTF-8, checked by Arrow's validating cast (no decoded copy)."
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    try: pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.large_string())
+    except pa.ArrowInvalid: return False
+    return True
 
 def _pad(fields: list[str], n: int) -> list[str]:
     "Exactly `n` fields: missing ones empty, surplus ones joined into the last with commas."
@@ -92,16 +117,18 @@ def read_csv_text(src: Source,  # the file's bytes, or its path
     "Every row of a bronze CSV as text columns plus `source_file`, `source_row` and `parse_error` (null when the row parsed)."
     source = source_file or (str(src) if not isinstance(src, (bytes, bytearray, memoryview)) else "<bytes>")
     names = check_header(dataset, _header_of(src, source), source)
+    data = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else open(src, "rb").read()
+    utf8 = _is_utf8(data)
+    if not utf8: data = data.decode("utf-8", "replace").encode()  # rare: bad bytes become U+FFFD, their rows are flagged below
     broken: list[tuple[int, str, int]] = []
     def on_invalid(row):
         broken.append((row.number, row.text, row.actual_columns)); return "skip"
-    stream = pa.BufferReader(src) if isinstance(src, (bytes, bytearray, memoryview)) else str(src)
     try:
-        t = pacsv.read_csv(stream, read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names, block_size=1 << 24),
+        t = pacsv.read_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names, block_size=1 << 24),
                            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
                            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                                                 quoted_strings_can_be_null=False))
-    except pa.ArrowInvalid as e: raise FileRejected(source, f"cannot be read as CSV text: {e}") from None
+    except pa.ArrowInvalid as e: raise FileRejected(source, f"cannot be read as CSV text: {_clip(e, 200)}") from None
     t = t.combine_chunks()
     skipped = np.array([b[0] - 1 for b in broken], dtype=np.int64)  # 1-based data rows of the broken rows
     before = np.searchsorted(np.sort(skipped) - np.arange(len(skipped)) - 1, np.arange(t.num_rows), side="right")
@@ -113,7 +140,9 @@ def read_csv_text(src: Source,  # the file's bytes, or its path
         bad["source_row"] = pa.array(skipped, pa.int64())
         bad["parse_error"] = pa.array([f"row has {k} field{'s' if k != 1 else ''}, expected {len(names)}" for _, _, k in broken])
         t = pa.concat_tables([t, pa.table(bad)]).sort_by("source_row")
-    return t.append_column("source_file", _constant(source, t.num_rows))
+    bad = np.zeros(t.num_rows, bool)
+    for n in ([] if utf8 else names): bad |= np.asarray(pc.match_substring(t[n], "\ufffd").to_numpy(zero_copy_only=False), bool)
+    return t.append_column("bad_utf8", pa.array(bad)).append_column("source_file", _constant(source, t.num_rows))
 
 def _constant(value: str, n: int) -> pa.DictionaryArray:
     "`value` `n` times, dictionary-encoded (one copy of the text however many rows)."
@@ -142,13 +171,15 @@ class Checks:
         n = self.raw.num_rows
         perr = self.raw["parse_error"] if "parse_error" in self.raw.column_names else pa.nulls(n, pa.string())
         self.broken = _np(pc.is_valid(perr))
-        data = [c for c in self.raw.column_names if c not in (*LINEAGE, "parse_error")]
+        data = [c for c in self.raw.column_names if c not in (*LINEAGE, *INTERNAL)]
         empty = np.ones(n, bool)
         for c in data: empty &= _np(pc.equal(_trim(self.raw[c]), ""))
         self.empty = empty & ~self.broken
         self.rules.append(("row has the wrong number of fields", self.broken, ("", perr, "")))
         self.rules.append(("empty row", self.empty, ("empty row",)))
-        self.skip = self.broken | self.empty
+        self.bad_utf8 = _np(self.raw["bad_utf8"]) & ~self.broken if "bad_utf8" in self.raw.column_names else np.zeros(n, bool)
+        self.rules.append(("not valid UTF-8", self.bad_utf8, ("not valid UTF-8",)))
+        self.skip = self.broken | self.empty | self.bad_utf8
 
     def add(self, label: str, mask, *reason):
         "Rule `label` fails where `mask` holds; `reason` is a fixed text or (prefix, values, suffix)."
@@ -178,6 +209,16 @@ class Checks:
     def histogram(self) -> dict[str, int]:
         "How many rows failed each rule (a row failing two rules counts for both)."
         return {label: int(m.sum()) for label, m, _ in self.rules if m.any()}
+
+# %% ../nbs/23_validate.ipynb #782d5431
+ISO_4217 = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF
+CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR
+ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU
+MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK
+SGD SHP SLE SOS SRD SSP STN SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST
+XAF XAG XAU XCD XCG XDR XOF XPD XPF XPT YER ZAR ZMW ZWG
+""".split())
 
 # %% ../nbs/23_validate.ipynb #631ec4f2
 _NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -218,11 +259,14 @@ def a_date(ck: Checks, col: str, v, partition_date: str) -> np.ndarray:
                   f"{col} ", norm, f" differs from partition date {partition_date}")
 
 def currency(ck: Checks, col: str, v) -> pa.Array:
-    "Rules: `col` is present and three letters; returns it upper-cased."
+    "Rules: `col` is present, three letters, and an ISO 4217 code (any case); returns it upper-cased."
     missing = require(ck, col, v)
-    ck.add(f"{col} is not a 3-letter code", ~missing & ~_np(pc.match_substring_regex(v, "^[A-Za-z]{3}$")),
-           f"{col} '", v, "' is not a 3-letter currency code")
-    return pc.utf8_upper(v)
+    letters = _np(pc.match_substring_regex(v, "^[A-Za-z]{3}$"))
+    ck.add(f"{col} is not a 3-letter code", ~missing & ~letters, f"{col} '", v, "' is not a 3-letter currency code")
+    up = pc.utf8_upper(v)
+    ck.add(f"{col} is not an ISO 4217 code", letters & ~_np(pc.is_in(up, value_set=pa.array(sorted(ISO_4217)))),
+           f"{col} '", v, "' is not an ISO 4217 currency code")
+    return up
 
 def duplicates(ck: Checks, *keys) -> np.ndarray:
     "Rule: among rows that passed every other rule, a key seen more than once quarantines all its rows."
@@ -251,9 +295,9 @@ class Validated:
 def _prepare(table: pa.Table | Iterable, dataset: str, source_file: str | None) -> pa.Table:
     "The raw table with the dataset's text columns, `source_file`, `source_row` and `parse_error` (added when absent)."
     t = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
-    check_header(dataset, [c for c in t.column_names if c not in (*LINEAGE, "parse_error")], source_file or "<table>")
+    check_header(dataset, [c for c in t.column_names if c not in (*LINEAGE, *INTERNAL)], source_file or "<table>")
     t = t.combine_chunks()
-    t = t.cast(pa.schema([t.schema.field(c) if c in LINEAGE else pa.field(c, pa.string()) for c in t.column_names]))
+    t = t.cast(pa.schema([t.schema.field(c) if c in (*LINEAGE, "bad_utf8") else pa.field(c, pa.string()) for c in t.column_names]))
     n = t.num_rows
     if "source_row" not in t.column_names: t = t.append_column("source_row", pa.array(np.arange(1, n + 1), pa.int64()))
     if "source_file" not in t.column_names: t = t.append_column("source_file", _constant(source_file or "", n))
@@ -353,7 +397,7 @@ def validate_clients(table: pa.Table,  # the extract's columns as text (extra co
     for c in ("client_id", "full_name", "rm_id"): require(ck, c, v[c])
     base = currency(ck, "base_currency", v["base_currency"])
     duplicates(ck, v["client_id"])
-    extra = [c for c in raw.column_names if c not in (*DATASETS["clients"], *LINEAGE, "parse_error")]
+    extra = [c for c in raw.column_names if c not in (*DATASETS["clients"], *LINEAGE, *INTERNAL)]
     cols = {"client_id": v["client_id"], "full_name": v["full_name"], "aliases": _aliases(v["aliases"]), "rm_id": v["rm_id"],
             "base_currency": base, "extra": _extra(raw, extra),
             "extract_date": pa.repeat(pa.scalar(Date.fromisoformat(ed), pa.date32()), raw.num_rows),
@@ -362,62 +406,124 @@ def validate_clients(table: pa.Table,  # the extract's columns as text (extra co
 
 # %% ../nbs/23_validate.ipynb #fa9ad5fc
 SILVER_TABLES = {"clients": "clients", "positions": "positions", "prices": "prices", "fx": "fx"}
+KEYS = {"positions": ("account_id", "instrument_id"), "prices": ("instrument_id",), "fx": ("currency",), "clients": ("client_id",)}
+
+@dataclass
+class BronzeFile:
+    "One data file of a bronze partition, and what a run decided about it."
+    dataset: str
+    date: str  # its bronze partition (for clients: the extract date)
+    name: str
+    uri: str
+    landed_at: str  # its landing record's time, or its modification time if the sender put it there directly
+    superseded_by: str | None = None  # the correcting file's name
+    rejected: str | None = None  # why the whole file was rejected
+
+    @property
+    def key(self) -> str: return partition_key(self.dataset, self.date, self.name)
+
+    @property
+    def state(self) -> str: return "superseded" if self.superseded_by else "rejected" if self.rejected else "used"
 
 @dataclass
 class DatasetReport:
     "Counts of one dataset for one run."
-    files: list[str]  # bronze objects read
+    files: list[BronzeFile]  # bronze files considered, in landing order
     read: int = 0
     valid: int = 0
     rejected: int = 0
     reasons: dict[str, int] = field(default_factory=dict)  # rule -> rows that failed it
-    rejected_files: dict[str, str] = field(default_factory=dict)  # bronze object -> why it was rejected whole
 
+    @property
+    def rejected_files(self) -> dict[str, str]: return {f.uri: f.rejected for f in self.files if f.rejected}
+
+# %% ../nbs/23_validate.ipynb #383e0a33
 @dataclass
 class EtlReport:
     "What `etl_date` read, kept and quarantined for one date."
     date: str
-    clients_extract_date: str
+    clients_extract_date: str | None
     datasets: dict[str, DatasetReport]
     written: dict[str, list[str]] = field(default_factory=dict)  # silver table -> its new files
+    blocked: str = ""  # why the data partitions were left as they were, if they were
 
     def to_dict(self) -> dict: return asdict(self)
 
+    @property
+    def problems(self) -> list[str]:
+        "What makes the run fail: a block, and every file of this date's partitions rejected whole."
+        out = [self.blocked] if self.blocked else []
+        return out + [f"{d} file {f.uri} rejected: {f.rejected}" for d, r in self.datasets.items() for f in r.files
+                      if f.rejected and f.date == self.date]
+
+    @property
+    def ok(self) -> bool: return not self.problems
+
     def summary(self) -> str:
-        "A few lines for a person: counts per dataset and the reasons."
-        out = [f"positions_etl {self.date} (clients extract of {self.clients_extract_date})"]
+        "A few lines for a person: counts per dataset, the reasons, and what became of each file."
+        out = [f"positions_etl {self.date} (clients extract of {self.clients_extract_date or 'none usable'})"]
         for name, r in self.datasets.items():
             out.append(f"  {name:<9} read {r.read:>10,}  valid {r.valid:>10,}  rejected {r.rejected:>8,}")
             out += [f"      {n:>8,}  {reason}" for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1])]
-            out += [f"      file rejected: {f}: {why}" for f, why in r.rejected_files.items()]
+            for f in r.files:
+                why = f" by {f.superseded_by}" if f.superseded_by else f": {f.rejected}" if f.rejected else ""
+                out.append(f"      file {f.state}{why}: {f.uri}")
+        if self.blocked: out.append(f"  BLOCKED: {self.blocked}")
         return "\n".join(out)
-
 
 # %% ../nbs/23_validate.ipynb #b6ed2340
 def bronze_files(lake: Lake, dataset: str, date: str) -> list[str]:
-    "Keys of the data files landed in `bronze/<dataset>/date=<date>/`, in name order."
+    "Keys of the data files in `bronze/<dataset>/date=<date>/` (landed or put there directly), in name order."
     prefix = partition_key(dataset, date) + "/"
     return [k for k in lake.store.list_keys("bronze", prefix) if not k.rsplit("/", 1)[-1].startswith((".", "_"))]
 
-def latest_extract_date(lake: Lake, date: str, dataset: str = "clients") -> str:
-    "The latest bronze partition date of `dataset` on or before `date`; `FileNotFoundError` naming the date if none."
-    keys = [k.split("/") for k in lake.store.list_keys("bronze", f"{dataset}/")]  # a folder prefix: local and S3 agree on it
-    dates = sorted({k[1].removeprefix("date=") for k in keys if len(k) == 3 and k[1].startswith("date=")})
-    dates = [d for d in dates if d <= date and bronze_files(lake, dataset, d)]
-    if not dates: raise FileNotFoundError(f"no {dataset} extract landed in bronze on or before {date} ({lake.uri('bronze', dataset)})")
-    return dates[-1]
+def partition_files(lake: Lake, dataset: str, date: str) -> list[BronzeFile]:
+    "The data files of one bronze partition in landing order (ties by name), each marked with the file superseding it, if any."
+    by = superseded_by(lake, dataset, date)
+    files = [BronzeFile(dataset, date, k.rsplit("/", 1)[-1], lake.uri("bronze", k), lake.landed_at(k)) for k in bronze_files(lake, dataset, date)]
+    for f in files: f.superseded_by = by.get(f.name)
+    return sorted(files, key=lambda f: (f.landed_at, f.name))
 
-def _read_all(lake: Lake, dataset: str, date: str, report: DatasetReport) -> pa.Table | None:
-    "Every readable file of one bronze partition as one raw table; whole-file rejections go to the report."
-    parts = []
-    for key in bronze_files(lake, dataset, date):
-        uri = lake.uri("bronze", key)
-        report.files.append(uri)
-        try: parts.append(read_csv_text(lake.read_bytes("bronze", key), dataset, uri))
-        except FileRejected as e: report.rejected_files[uri] = str(e).removeprefix(f"{uri}: ")
+# %% ../nbs/23_validate.ipynb #f2170877
+def _keys(raw: pa.Table, dataset: str) -> pa.Array:
+    "The key of every row that has one (key columns trimmed and joined), for comparing files."
+    cols = [_trim(raw[c]) for c in KEYS[dataset]]
+    if dataset == "fx": cols = [pc.utf8_upper(c) for c in cols]
+    ok = pc.is_null(raw["parse_error"])
+    for c in cols: ok = pc.and_(ok, pc.not_equal(c, ""))
+    return _arr(pc.binary_join_element_wise(*cols, "\x1f").filter(ok))
+
+def read_files(lake: Lake, files: list[BronzeFile]) -> pa.Table | None:
+    "The winning files as one raw table, in landing order; a file unreadable as its dataset or repeating an earlier file's keys is marked rejected."
+    parts, seen = [], []
+    for f in files:
+        if f.superseded_by: continue
+        try: raw = read_csv_text(lake.read_bytes("bronze", f.key), f.dataset, f.uri)
+        except FileRejected as e: f.rejected = str(e).removeprefix(f"{f.uri}: "); continue
+        keys = _keys(raw, f.dataset)
+        clash = [(g.name, n) for g, k in seen if (n := int(pc.sum(pc.is_in(keys, value_set=k)).as_py() or 0))]
+        if clash:
+            f.rejected = (f"repeats {sum(n for _, n in clash):,} key(s) ({', '.join(KEYS[f.dataset])}) of {', '.join(g for g, _ in clash)}, "
+                          f"landed before it: if it corrects {clash[0][0]}, record that with `uhnw ingest supersede {f.dataset} {f.name} "
+                          f"--date {f.date} --supersedes {clash[0][0]}` and re-run")
+            continue
+        parts.append(raw); seen.append((f, keys))
     if not parts: return None
     return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
 
+# %% ../nbs/23_validate.ipynb #a63c9fd2
+def extract_in_force(lake: Lake, date: str, dataset: str = "clients") -> tuple[str | None, list[BronzeFile], pa.Table | None]:
+    "The latest extract on or before `date` with a usable file: `(its date, the files considered, its raw rows)`; `(None, files, None)` if every one was rejected."
+    keys = [k.split("/") for k in lake.store.list_keys("bronze", f"{dataset}/")]  # a folder prefix: local and S3 agree on it
+    dates = sorted({k[1].removeprefix("date=") for k in keys if len(k) == 3 and k[1].startswith("date=")}, reverse=True)
+    dates = [d for d in dates if d <= date]
+    if not dates: raise FileNotFoundError(f"no {dataset} extract landed in bronze on or before {date} ({lake.uri('bronze', dataset)})")
+    considered = []
+    for d in dates:
+        files = partition_files(lake, dataset, d)
+        considered += files
+        if (raw := read_files(lake, files)) is not None: return d, considered, raw
+    return None, considered, None
 
 # %% ../nbs/23_validate.ipynb #5fa1fc14
 def _silver_schemas(settings: Settings, table: str) -> dict:
@@ -425,31 +531,68 @@ def _silver_schemas(settings: Settings, table: str) -> dict:
     return {"schema": arrow_schema(table_def(settings, f"silver.{table}")),
             "rejected_schema": arrow_schema(table_def(settings, f"silver.{table}_rejected"))}
 
+def rejected_files_table(files: list[BronzeFile], schema: pa.Schema | None = None) -> pa.Table:
+    "The rows of `silver.<dataset>_rejected_files`: one per file rejected whole."
+    bad = [f for f in files if f.rejected]
+    t = pa.table({"file_name": pa.array([f.name for f in bad], pa.string()), "reason": pa.array([f.rejected for f in bad], pa.string()),
+                  "bronze_date": pa.array([Date.fromisoformat(f.date) for f in bad], pa.date32()),
+                  "landed_at": pa.array([f.landed_at for f in bad], pa.string()), "source_file": pa.array([f.uri for f in bad], pa.string())})
+    return t if schema is None else t.select(schema.names).cast(schema)
+
 def etl_date(settings: Settings, date: str | Date, lake: Lake | None = None) -> EtlReport:
-    "Validate one date's bronze positions, prices, FX and latest clients extract into silver; returns the counts."
+    "Validate one date's winning bronze positions, prices and FX and the clients extract in force into silver; returns the report."
+    from uhnw.tables import arrow_schema, table_def
     date = check_date(date)
     lake = lake or lake_for(settings)
     if not bronze_files(lake, "positions", date):
         raise FileNotFoundError(f"no positions file landed for {date} in {lake.uri('bronze', partition_key('positions', date))}")
-    extract = latest_extract_date(lake, date)
-    reports = {d: DatasetReport(files=[]) for d in ("clients", "positions", "prices", "fx")}
-    raws = {"clients": _read_all(lake, "clients", extract, reports["clients"])}
-    for d in ("positions", "prices", "fx"): raws[d] = _read_all(lake, d, date, reports[d])
-    for d in ("clients", "positions"):
-        if raws[d] is None:
-            raise FileRejected(", ".join(reports[d].rejected_files) or d, f"every {d} file for {date} was rejected: "
-                               + "; ".join(reports[d].rejected_files.values()))
+    extract, clients_files, raw_clients = extract_in_force(lake, date)
+    files = {"clients": clients_files, **{d: partition_files(lake, d, date) for d in ("positions", "prices", "fx")}}
+    raws = {"clients": raw_clients, **{d: read_files(lake, files[d]) for d in ("positions", "prices", "fx")}}
+    report = EtlReport(date, extract, {d: DatasetReport(files[d]) for d in ("clients", "positions", "prices", "fx")})
+    for d in report.datasets:
+        t = f"{SILVER_TABLES[d]}_rejected_files"
+        report.written[t] = lake.replace_partition("silver", t, date, rejected_files_table(files[d], arrow_schema(table_def(settings, f"silver.{t}"))))
+    if raws["clients"] is None: report.blocked = f"no usable clients extract on or before {date}: every one was rejected"
+    elif raws["positions"] is None: report.blocked = f"every positions file for {date} was rejected"
+    if report.blocked:
+        report.blocked += "; silver keeps the rows it had for this date (see silver.*_rejected_files)"
+        return report
     empty = {d: pa.table({c: pa.array([], pa.string()) for c in DATASETS[d]}) for d in DATASETS}
     out: dict[str, Validated] = {}
     out["clients"] = validate_clients(raws["clients"], extract, **_silver_schemas(settings, "clients"))
     out["positions"] = validate_positions(raws["positions"], date, out["clients"].valid["client_id"], **_silver_schemas(settings, "positions"))
     out["prices"] = validate_prices(raws["prices"] if raws["prices"] is not None else empty["prices"], date, **_silver_schemas(settings, "prices"))
     out["fx"] = validate_fx(raws["fx"] if raws["fx"] is not None else empty["fx"], date, **_silver_schemas(settings, "fx"))
-    report = EtlReport(date, extract, reports)
     for d, res in out.items():
-        r = reports[d]
+        r = report.datasets[d]
         r.read, r.valid, r.rejected, r.reasons = res.read, res.valid.num_rows, res.rejected.num_rows, res.reasons
         report.written[d] = lake.replace_partition("silver", SILVER_TABLES[d], date, res.valid)
         report.written[f"{d}_rejected"] = lake.replace_partition("silver", f"{SILVER_TABLES[d]}_rejected", date, res.rejected)
     return report
 
+# %% ../nbs/23_validate.ipynb #e41d7fd6
+def _rows_by_file(lake: Lake, table: str, date: str) -> dict[str, int] | None:
+    "Rows per `source_file` in one silver partition; None if the partition does not exist."
+    try: t = lake.read_partition("silver", table, date, columns=["source_file"])
+    except FileNotFoundError: return None
+    return {v["values"].as_py(): v["counts"].as_py() for v in pc.value_counts(t["source_file"])}
+
+def file_status(lake: Lake, date: str | Date) -> list[dict]:
+    "Per bronze file of the run for `date`: landed_at, status (used, superseded, rejected, landed), detail, rows valid and quarantined by the last run."
+    date, out = check_date(date), []
+    for d in ("positions", "prices", "fx", "clients"):
+        if d == "clients":
+            try: files = extract_in_force(lake, date)[1]
+            except FileNotFoundError: files = []
+        else: read_files(lake, files := partition_files(lake, d, date))
+        valid, quarantined = _rows_by_file(lake, SILVER_TABLES[d], date), _rows_by_file(lake, f"{SILVER_TABLES[d]}_rejected", date)
+        for f in files:
+            n_valid, n_quar = (valid or {}).get(f.uri, 0), (quarantined or {}).get(f.uri, 0)
+            status, detail = f.state, f"by {f.superseded_by}" if f.superseded_by else f.rejected or ""
+            if f.superseded_by and n_valid + n_quar: detail += "; the last run used it: re-run positions_etl"
+            elif status == "used" and valid is None: status, detail = "landed", f"positions_etl has not run for {date}"
+            elif status == "used" and not n_valid + n_quar: status, detail = "landed", "not in the last run of positions_etl: re-run it"
+            out.append({"dataset": d, "bronze_date": f.date, "file": f.name, "landed_at": f.landed_at, "status": status,
+                        "detail": detail, "valid": n_valid, "quarantined": n_quar})
+    return out

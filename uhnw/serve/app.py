@@ -43,7 +43,7 @@ def create_app(settings: Settings,
         try:
             yield
         finally:
-            await asyncio.to_thread(st.feed.stop)
+            if start_feed: await asyncio.to_thread(st.feed.stop)
             st.pool.close()
             await st.news_producer.aclose()
 

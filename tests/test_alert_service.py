@@ -93,11 +93,13 @@ def service(stack):
     app = create_app(s, verifier=LocalVerifier(SECRET), port=port)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
-        time.sleep(0.05)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("UHNW_WEBHOOK_SECRETS", raising=False)  # read at start-up: this API has no webhook secrets
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the API did not start"
+            time.sleep(0.05)
     producer = EventProducer(s)
     try:
         yield Service(s, f"http://127.0.0.1:{port}", uid, rm_a, rm_b, clients, producer)
@@ -135,9 +137,9 @@ async def _collect(ws, want: int, timeout: float = 20, settle: float = 1.0) -> l
     return out
 
 
-async def _refused(svc: Service, **connect_kw) -> tuple[int, str]:
+async def _refused(svc: Service, query: str = "", **connect_kw) -> tuple[int, str]:
     "The close code and reason of a socket the server refuses."
-    async with connect(svc.ws, **connect_kw) as ws:
+    async with connect(svc.ws + query, **connect_kw) as ws:
         with pytest.raises(ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 10)
         return ws.close_code, ws.close_reason
@@ -264,10 +266,39 @@ def test_store_alert_is_idempotent_and_visibility_follows_coverage(service):
         assert alerts_for_rm(conn, service.rm_b, first.alert_id - 1) == []
 
 
-def test_the_news_webhook_is_served_by_the_same_app(service):
+def test_the_news_webhook_is_served_by_the_same_app_and_says_that_no_secrets_are_configured(service):
     with httpx.Client(base_url=service.base, timeout=10) as http:
-        r = http.post("/webhooks/news", content=b"{}", headers={"X-Uhnw-Provider": "nobody"})
-    assert r.status_code == 401  # routed to the webhook, which refuses an unsigned article
+        r = http.post("/webhooks/news", content=b"{}", headers={"X-Uhnw-Provider": "newswire"})
+    # routed to the webhook, which says why it refuses every provider (not "unknown provider 'newswire'")
+    assert (r.status_code, r.json()["detail"]) == (503, "no webhook secrets configured (UHNW_WEBHOOK_SECRETS)")
+
+
+def test_a_last_alert_id_past_the_newest_alert_is_refused_with_4400_naming_the_newest(service):
+    u = service.uid
+    arts = service.produce((f"c1-{u}", "a1"))
+    service.wait_stored(arts, 1)
+    with db.connect(service.settings) as c:
+        newest = c.execute("select max(alert_id) from alerts").fetchone()[0]  # other tests' alerts count too
+    ahead = newest + 1_000_000
+    token = ["uhnw.bearer", service.token(service.rm_a)]
+
+    async def run():
+        return (await _refused(service, f"?last_alert_id={ahead}", subprotocols=token),
+                await _refused(service, f"?last_alert_id={10 ** 30}", subprotocols=token),
+                await _refused(service, "?last_alert_id=-1", subprotocols=token))
+    past, huge, negative = asyncio.run(run())
+    assert past[0] == 4400 and past[1].startswith(f"last_alert_id {ahead} is past the newest alert (")
+    assert huge == (4400, f"last_alert_id must be at most {2 ** 63 - 1}")
+    assert negative == (4400, "last_alert_id must be a non-negative integer")
+    with httpx.Client(base_url=service.base, timeout=10) as http:
+        r = http.get("/alerts", params={"after": ahead}, headers={"Authorization": "Bearer " + service.token(service.rm_a)})
+    assert r.status_code == 400 and r.json()["detail"].startswith(f"after {ahead} is past the newest alert (")
+
+    async def at_newest():  # the newest id itself is a valid cursor: the session goes live
+        ws, replayed = await _open(service, service.rm_a, last=newest)
+        await ws.close()
+        return replayed
+    assert asyncio.run(at_newest()) == []
 
 
 def test_token_issue_prints_a_token_the_local_verifier_accepts(stack):
@@ -282,3 +313,17 @@ def test_token_issue_prints_a_token_the_local_verifier_accepts(stack):
     assert r.exit_code == 0, r.output
     p = LocalVerifier(local_secret(stack)).verify_token(r.output.strip())
     assert p.rm_id == "RM-01" and 100 < p.seconds_left() <= 120
+
+
+
+@pytest.mark.parametrize("ttl", ["0", "-60"])
+def test_token_issue_refuses_a_ttl_that_is_not_positive(ttl):
+    import typer
+    from typer.testing import CliRunner
+
+    from uhnw.cli.serve import token_app
+    cli = typer.Typer()
+    cli.add_typer(token_app, name="token")
+    r = CliRunner().invoke(cli, ["token", "issue", "--rm", "RM-01", "--ttl", ttl])
+    assert r.exit_code == 1 and r.stdout == ""  # no token, expired at birth, is printed
+    assert f"error: --ttl must be a positive number of seconds (got {ttl})" in r.stderr

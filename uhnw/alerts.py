@@ -17,9 +17,9 @@ from typing import Any
 
 # %% auto #0
 __all__ = ['ALERT_COLUMNS', 'ORDER_LOCK', 'SELECT_ALERT_ID', 'INSERT_ALERT', 'ALERT_TYPES', 'SELECT_ALERT_IDS', 'INSERT_ALERTS',
-           'AUDIENCE_SQL', 'COVERED_CLIENTS_SQL', 'FRAME_COLUMNS', 'REPLAY_SQL', 'alert_row', 'Stored', 'store_alerts',
-           'store_alert', 'audiences', 'audience', 'alerts_for_rm', 'latest_alert_id', 'alert_frame', 'hello_frame',
-           'live_frame']
+           'AUDIENCE_SQL', 'COVERED_CLIENTS_SQL', 'FRAME_COLUMNS', 'REPLAY_SQL', 'MAX_ALERT_ID', 'alert_row', 'Stored',
+           'store_alerts', 'store_alert', 'audiences', 'audience', 'alerts_for_rm', 'latest_alert_id', 'cursor_problem',
+           'alert_frame', 'hello_frame', 'live_frame']
 
 # %% ../nbs/41_alerts.ipynb #91acd22f
 ALERT_COLUMNS = ("article_id", "client_id", "rm_id", "headline", "summary", "relevance", "resolution_score", "source", "url",
@@ -145,6 +145,17 @@ def alerts_for_rm(conn, rm_id: str, after: int = 0, limit: int = 500) -> list[di
 def latest_alert_id(conn) -> int:
     "The highest alert id stored so far (0 for none): where a live-only session starts."
     return conn.execute("select coalesce(max(alert_id), 0) from alerts").fetchone()[0]
+
+# %% ../nbs/41_alerts.ipynb #c0a51e02
+MAX_ALERT_ID = 2**63 - 1  # alerts.alert_id is a bigint
+
+def cursor_problem(after: int, latest: int) -> str | None:
+    "Why `after` (a client's last_alert_id) cannot be a cursor when the newest alert id is `latest`; None when it can."
+    if after < 0: return "last_alert_id must be a non-negative integer"
+    if after > MAX_ALERT_ID: return f"last_alert_id must be at most {MAX_ALERT_ID}"
+    if after > latest:
+        return f"last_alert_id {after} is past the newest alert ({latest}): send at most that, or none (live only)"
+    return None
 
 # %% ../nbs/41_alerts.ipynb #b64404fd
 def _iso(v): return v.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v

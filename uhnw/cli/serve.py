@@ -28,6 +28,7 @@ def issue(rm: str = typer.Option(..., "--rm", help="the RM id (the token's sub),
           ttl: int = typer.Option(3600, "--ttl", help="seconds until the token expires")):
     "Print a token of the local issuer for an RM."
     from uhnw.auth import AuthError, issue_token, local_secret
+    if ttl <= 0: fail(f"--ttl must be a positive number of seconds (got {ttl}): such a token would be expired when printed")
     if os.environ.get("UHNW_AUTH_JWKS_URL"):
         typer.echo("warning: UHNW_AUTH_JWKS_URL is set: the API validates identity-provider tokens and will refuse this one", err=True)
     try:

@@ -10,6 +10,11 @@ that the RM may see, one `live` marker, then live `alert`s. Without `last_alert_
 Close codes: 4401 missing/invalid/expired token (also when the token expires while connected), 4400 bad query
 parameter, 1013 the alert store is unavailable (retry later), 1011 unexpected server error.
 
+A `last_alert_id` (or `GET /alerts?after=`) above the newest stored alert id is refused, not clamped
+(`uhnw.alerts.cursor_problem`): the socket closes with 4400 and a reason naming the newest id ("last_alert_id N is
+past the newest alert (M): send at most that, or none (live only)"), `GET /alerts` answers 400 with it. Such a cursor
+would otherwise match nothing until new ids catch up with it, and the RM would see a healthy, silent session.
+
 Reads from `app.state` (set by `uhnw.serve.app.create_app`): `verifier`, `hub`, `pool` and `metrics`.
 """
 from __future__ import annotations
@@ -23,7 +28,7 @@ import psycopg
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 
-from uhnw.alerts import alerts_for_rm, hello_frame
+from uhnw.alerts import MAX_ALERT_ID, alerts_for_rm, cursor_problem, hello_frame, latest_alert_id
 from uhnw.auth import AuthError, Principal, TokenVerifier
 from uhnw.serve.alerts import stream_alerts
 
@@ -70,6 +75,15 @@ async def alert_socket(ws: WebSocket):
         if after is not None and after < 0: raise ValueError
     except ValueError:
         await ws.close(CLOSE_BAD_REQUEST, "last_alert_id must be a non-negative integer"); return
+    if after is not None:
+        try:
+            problem = cursor_problem(after, MAX_ALERT_ID) or cursor_problem(after, await st.pool.run(latest_alert_id))
+        except psycopg.OperationalError as e:
+            log.error("alert session of %s not started: %s", principal.rm_id, e)
+            await _close(ws, CLOSE_TRY_LATER, "alert store unavailable, reconnect with last_alert_id"); return
+        if problem:
+            log.warning("alert session of %s refused: %s", principal.rm_id, problem)
+            await ws.close(CLOSE_BAD_REQUEST, problem); return
     st.metrics.sockets.inc()
     try:
         await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
@@ -94,7 +108,7 @@ async def alert_socket(ws: WebSocket):
 
 
 @router.get("/alerts")
-async def list_alerts(request: Request, after: int = Query(0, ge=0, description="return alerts with alert_id > after"),
+async def list_alerts(request: Request, after: int = Query(0, ge=0, le=MAX_ALERT_ID, description="return alerts with alert_id > after"),
                       limit: int = Query(100, ge=1, le=1000)):
     "The caller's alerts (clients they cover) after a cursor, oldest first."
     st = request.app.state
@@ -104,6 +118,8 @@ async def list_alerts(request: Request, after: int = Query(0, ge=0, description=
         return JSONResponse({"detail": str(e)}, status_code=401,
                             headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{e}"'})
     frames = await st.pool.run(alerts_for_rm, principal.rm_id, after, limit)
+    if not frames and after and (problem := cursor_problem(after, await st.pool.run(latest_alert_id))):
+        return JSONResponse({"detail": problem.replace("last_alert_id", "after", 1)}, status_code=400)
     return {"rm_id": principal.rm_id, "alerts": frames, "last_alert_id": frames[-1]["alert_id"] if frames else after}
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from datetime import date as Date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from uhnw.config import load_settings
-from uhnw.lake import lake_for, partition_key
+from uhnw.lake import SupersessionRefused, land_file, lake_for, partition_key, record_supersession
 from uhnw.synth import synth_cold
 from uhnw.tables import arrow_schema, table_def
 from uhnw.validate import (
@@ -215,33 +216,160 @@ def test_rerunning_a_date_replaces_silver_and_leaves_bronze_byte_identical(setti
     assert all(after_landing[k] == v for k, v in before.items())
 
 
-def test_a_duplicate_across_two_files_of_a_date_is_quarantined(settings, lake):
+def positions_of(lake, date=D) -> dict[str, float]:
+    t = lake.read_partition("silver", "positions", date)
+    return dict(zip(t["instrument_id"].to_pylist(), t["quantity"].to_pylist(), strict=True))
+
+
+def rejected_files(lake, dataset="positions", date=D) -> dict[str, str]:
+    t = lake.read_partition("silver", f"{dataset}_rejected_files", date)
+    return dict(zip(t["file_name"].to_pylist(), t["reason"].to_pylist(), strict=True))
+
+
+def test_a_correction_landed_under_a_new_name_without_supersedes_never_empties_the_day(settings, lake):
     land_day(lake)
-    land(lake, "positions", D, "eod-2.csv", POS_HEADER + f"{D},A1,UHNW-101,X1,11\n".encode())
+    assert etl_date(settings, D, lake).ok and positions_of(lake) == {"X1": 10.0}
+    # the refusal message said "land the corrected file under a new name": the old code then quarantined every key
+    land(lake, "positions", D, "eod-v2.csv", POS_HEADER + f"{D},A1,UHNW-101,X1,12\n{D},A1,UHNW-102,X2,7\n".encode())
     rep = etl_date(settings, D, lake)
-    rej = lake.read_partition("silver", "positions_rejected", D).to_pylist()
-    assert sorted((r["source_file"].rsplit("/", 1)[-1], r["reason"]) for r in rej) == [
-        ("eod-2.csv", "duplicate"), ("eod.csv", "duplicate"), ("eod.csv", "quantity 'abc' is not a number")]
-    assert rep.datasets["positions"].valid == 0
+    assert positions_of(lake) == {"X1": 10.0}, "the day keeps the rows it had"
+    assert not rep.ok and "supersede" in rep.problems[0] and "eod-v2.csv" in rep.problems[0]
+    assert rejected_files(lake)["eod-v2.csv"].startswith("repeats 2 key(s) (account_id, instrument_id) of eod.csv")
+    assert "uhnw ingest supersede positions eod-v2.csv --date 2025-01-03 --supersedes eod.csv" in rejected_files(lake)["eod-v2.csv"]
 
 
-def test_a_file_with_a_bad_header_is_skipped_whole_and_named_in_the_report(settings, lake):
+def test_a_correction_with_supersedes_rebuilds_silver_from_the_winning_file_and_bronze_keeps_both(settings, lake, tmp_path):
+    land_day(lake)
+    etl_date(settings, D, lake)
+    before = bronze_digest(lake)
+    fixed = tmp_path / "eod-v2.csv"
+    fixed.write_bytes(POS_HEADER + f"{D},A1,UHNW-101,X1,12\n{D},A1,UHNW-102,X2,7\n".encode())
+    land_file(lake, "positions", fixed, D, supersedes=["eod.csv"])
+    rep = etl_date(settings, D, lake)
+    assert rep.ok and positions_of(lake) == {"X1": 12.0, "X2": 7.0} and rep.datasets["positions"].valid == 2
+    assert [(f.name, f.state, f.superseded_by) for f in rep.datasets["positions"].files] == [
+        ("eod.csv", "superseded", "eod-v2.csv"), ("eod-v2.csv", "used", None)]
+    assert set(lake.read_partition("silver", "positions", D)["source_file"].to_pylist()) == {lake.uri("bronze", partition_key("positions", D, "eod-v2.csv"))}
+    after = bronze_digest(lake)
+    assert all(after[k] == v for k, v in before.items()), "bronze keeps the original byte for byte"
+    assert "positions/date=2025-01-03/eod-v2.csv" in after and "_supersessions/positions/date=2025-01-03/eod-v2.csv.json" in after
+    assert f"file superseded by eod-v2.csv: {lake.uri('bronze', partition_key('positions', D, 'eod.csv'))}" in rep.summary()
+
+
+@pytest.mark.parametrize("old, why", [("nope.csv", "no file 'nope.csv'"), ("eod-v2.csv", "cannot supersede itself")])
+def test_a_supersession_naming_a_missing_file_or_itself_is_refused_and_lands_nothing(lake, tmp_path, old, why):
+    land_day(lake)
+    before = bronze_digest(lake)
+    fixed = tmp_path / "eod-v2.csv"; fixed.write_bytes(POS_HEADER)
+    with pytest.raises(SupersessionRefused, match=why):
+        land_file(lake, "positions", fixed, D, supersedes=[old])
+    assert bronze_digest(lake) == before
+
+
+@pytest.mark.aws
+def test_supersession_is_recorded_and_used_on_the_s3_lake(moto_endpoint, tmp_path):
+    s = load_settings(profile="aws", home=tmp_path, s3_endpoint_url=moto_endpoint, region="eu-west-1",
+                      bronze_bucket="sup-bronze", silver_bucket="sup-silver", gold_bucket="sup-gold")
+    lake = lake_for(s).ensure()
+    land_day(lake)
+    lake.land(partition_key("positions", D, "eod-v2.csv"), POS_HEADER + f"{D},A1,UHNW-101,X1,12\n".encode())
+    assert not etl_date(settings=s, date=D, lake=lake).ok and positions_of(lake) == {"X1": 10.0}
+    record_supersession(lake, "positions", D, "eod-v2.csv", ["eod.csv"])
+    assert lake.store.exists("bronze", "_supersessions/positions/date=2025-01-03/eod-v2.csv.json")
+    assert etl_date(s, D, lake).ok and positions_of(lake) == {"X1": 12.0}
+    assert lake.read_bytes("bronze", partition_key("positions", D, "eod.csv")).startswith(POS_HEADER), "the original stays in bronze"
+
+
+def test_a_file_with_a_bad_header_beside_a_good_one_is_recorded_and_fails_the_run(settings, lake):
     land_day(lake)
     land(lake, "positions", D, "wrong.csv", b"date,acct,qty\n2025-01-03,A7,1\n")
     rep = etl_date(settings, D, lake)
     (uri, why), = rep.datasets["positions"].rejected_files.items()
     assert uri.endswith("wrong.csv") and "missing column(s) as_of_date, account_id" in why
-    accounts = lake.read_partition("silver", "positions", D)["account_id"].to_pylist() + \
-        lake.read_partition("silver", "positions_rejected", D)["account_id"].to_pylist()
-    assert "A7" not in accounts and rep.datasets["positions"].read == 2
+    assert not rep.ok and rep.problems == [f"positions file {uri} rejected: {why}"]
+    assert rejected_files(lake) == {"wrong.csv": why}
+    row = lake.read_partition("silver", "positions_rejected_files", D).to_pylist()[0]
+    assert (row["source_file"], row["bronze_date"]) == (uri, Date(2025, 1, 3))
+    assert positions_of(lake) == {"X1": 10.0} and rep.datasets["positions"].read == 2, "the good file's rows are in silver"
+    assert rejected_files(lake, "prices") == {} and rejected_files(lake, "clients") == {}
 
 
-def test_a_date_whose_only_positions_file_has_a_bad_header_fails_and_writes_nothing(settings, lake):
+@pytest.mark.parametrize("data, why", [
+    (b"as_of_date;account_id;client_id;instrument_id;quantity\n2025-01-03;A7;UHNW-101;X7;1\n", "the fields are separated by ';'"),
+    (b"price_date,instrument_id,close,currency\n2025-01-03,X1,2.5,USD\n", "not a positions file: it has the header of a prices file"),
+    ("as_of_date,account_id,client_id,instrument_id,quantité\n".encode("latin-1"), "the header is not UTF-8 text"),
+    (b"", "the file is empty"),
+])
+def test_a_file_rejected_whole_gets_a_row_with_its_reason(settings, lake, data, why):
+    land_day(lake)
+    land(lake, "positions", D, "odd.csv", data)
+    rep = etl_date(settings, D, lake)
+    assert why in rejected_files(lake)["odd.csv"] and not rep.ok
+
+
+def test_a_date_whose_only_positions_file_is_rejected_keeps_its_silver_rows_and_fails(settings, lake):
     land(lake, "clients", "2025-01-02", "clients.csv", CLIENTS)
     land(lake, "positions", D, "wrong.csv", b"date,acct,qty\n2025-01-03,A7,1\n")
-    with pytest.raises(FileRejected, match="every positions file for 2025-01-03 was rejected"):
-        etl_date(settings, D, lake)
-    assert lake.list_partitions("silver", "positions") == []
+    rep = etl_date(settings, D, lake)
+    assert "every positions file for 2025-01-03 was rejected" in rep.blocked and not rep.ok
+    assert lake.list_partitions("silver", "positions") == [] and list(rejected_files(lake)) == ["wrong.csv"]
+
+
+def test_a_latin1_byte_quarantines_only_its_row_as_not_valid_utf8(settings, lake):
+    land(lake, "clients", "2025-01-02", "clients.csv", CLIENTS)
+    body = f"{D},A1,UHNW-101,X1,10\n".encode() + f"{D},A2,UHNW-101,Caf\u00e9,3\n".encode("latin-1") + f"{D},A3,UHNW-102,X3,1\n".encode()
+    land(lake, "positions", D, "eod.csv", POS_HEADER + body)
+    rep = etl_date(settings, D, lake)
+    assert rep.ok and positions_of(lake) == {"X1": 10.0, "X3": 1.0}
+    (row,) = lake.read_partition("silver", "positions_rejected", D).to_pylist()
+    assert (row["reason"], row["source_row"], row["instrument_id"]) == ("not valid UTF-8", 2, "Caf\ufffd")
+    assert rep.datasets["positions"].reasons == {"not valid UTF-8": 1}
+
+
+def test_a_rejected_clients_extract_never_blocks_later_dates(settings, lake):
+    land(lake, "clients", "2025-02-20", "clients.csv", CLIENTS)
+    land(lake, "clients", "2025-02-21", "clients.csv", b"client_id;full_name\nUHNW-101;Amit\n")  # malformed
+    for d in ("2025-02-21", "2025-02-24"):
+        land(lake, "positions", d, "eod.csv", POS_HEADER + f"{d},A1,UHNW-101,X1,10\n".encode())
+    rep = etl_date(settings, "2025-02-24", lake)
+    assert rep.ok and rep.clients_extract_date == "2025-02-20" and rep.datasets["positions"].valid == 1
+    assert list(rejected_files(lake, "clients", "2025-02-24")) == ["clients.csv"]  # skipped, recorded, not a failure of this date
+    rep = etl_date(settings, "2025-02-21", lake)  # its own date reports it, and still runs on the extract before it
+    assert rep.clients_extract_date == "2025-02-20" and rep.datasets["positions"].valid == 1
+    assert len(rep.problems) == 1 and "clients file" in rep.problems[0] and "separated by ';'" in rep.problems[0]
+
+
+def test_a_file_put_directly_into_the_bronze_prefix_is_used_like_a_landed_one(settings, lake, tmp_path):
+    land_day(lake)
+    folder = Path(lake.uri("bronze", partition_key("positions", D)))
+    (folder / "upload-2.csv").write_bytes(POS_HEADER + f"{D},A5,UHNW-101,X5,5\n".encode())  # the core-banking system's own upload
+    rep = etl_date(settings, D, lake)
+    assert rep.ok and positions_of(lake) == {"X1": 10.0, "X5": 5.0}
+    shutil.copy(_write(tmp_path / "upload-3.csv", POS_HEADER + f"{D},A5,UHNW-101,X5,6\n".encode()),
+                folder / "upload-3.csv")  # a direct correction of upload-2.csv, not recorded as one: rejected whole
+    rep = etl_date(settings, D, lake)
+    assert not rep.ok and rejected_files(lake)["upload-3.csv"].startswith("repeats 1 key(s)") and positions_of(lake)["X5"] == 5.0
+    record_supersession(lake, "positions", D, "upload-3.csv", ["upload-2.csv"])
+    assert etl_date(settings, D, lake).ok and positions_of(lake) == {"X1": 10.0, "X5": 6.0}
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_a_megabyte_header_line_is_not_echoed_back(settings, lake):
+    land_day(lake)
+    land(lake, "positions", D, "huge.csv", b"as_of_date," + b"x" * 1_000_000 + b"\n1\n")
+    etl_date(settings, D, lake)
+    why = rejected_files(lake)["huge.csv"]
+    assert "unexpected column(s) xxxx" in why and len(why) < 400
+
+
+def test_a_price_in_a_currency_that_is_not_iso_4217_is_quarantined(settings, lake):
+    v = validate_prices(read_csv_text(b"price_date,instrument_id,close,currency\n2025-01-03,X1,1,ZZZ\n2025-01-03,X2,1,chf\n", "prices"), D)
+    assert reasons_by_row(v) == {1: "currency 'ZZZ' is not an ISO 4217 currency code"}
+    assert v.valid["currency"].to_pylist() == ["CHF"]
 
 
 def test_missing_positions_or_clients_give_errors_naming_the_date(settings, lake):

@@ -1,4 +1,5 @@
-"""`uhnw ingest positions|prices|fx|clients` and `uhnw synth cold`: wiring over `uhnw.lake` and `uhnw.synth`."""
+"""`uhnw ingest positions|prices|fx|clients|supersede|status` and `uhnw synth cold`: wiring over `uhnw.lake`, `uhnw.validate`
+and `uhnw.synth`."""
 from __future__ import annotations
 
 import json
@@ -14,30 +15,72 @@ synth_app = typer.Typer(help="Synthetic input files for demos, tests and benchma
 COLD_DATASETS = ("positions", "prices", "fx", "clients")
 
 
-def _ingest(dataset: str, file: Path, date: str) -> None:
-    from uhnw.lake import BronzeObjectExists, lake_for, land_file
+def _ingest(dataset: str, file: Path, date: str, supersedes: list[str]) -> None:
+    from uhnw.lake import BronzeObjectExists, SupersessionRefused, lake_for, land_file
     date = checked_date(date)
     if not file.is_file(): fail(f"no such file: {file}", 2)
     try:
-        landing = land_file(lake_for(current_settings()).ensure(), dataset, file, date)
-    except BronzeObjectExists as e:
+        landing = land_file(lake_for(current_settings()).ensure(), dataset, file, date, supersedes=supersedes)
+    except (BronzeObjectExists, SupersessionRefused) as e:
         fail(str(e), 1)
     except ValueError as e:  # a file name that is not a valid object key
         fail(f"cannot land {file.name!r}: {e}", 2)
     if landing.already_landed: typer.echo(f"already landed (identical bytes): {landing.uri}")
     else: typer.echo(landing.uri)
+    if supersedes:
+        typer.echo(f"supersedes: {', '.join(supersedes)} (kept in bronze; the next positions_etl run for {date} uses {file.name})")
+
+
+SUPERSEDES_HELP = "a file of that partition this one corrects (repeatable); both stay in bronze, the run uses this one"
 
 
 def _make_command(dataset: str):
     def command(file: Path = typer.Argument(..., help=f"the {dataset} CSV to land", dir_okay=False),
-                date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)")):
-        _ingest(dataset, file, date)
-    command.__doc__ = f"Land the {dataset} CSV FILE in bronze at bronze/{dataset}/date=<date>/<file name>; prints the object URI."
+                date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)"),
+                supersedes: list[str] = typer.Option([], "--supersedes", help=SUPERSEDES_HELP)):
+        _ingest(dataset, file, date, supersedes)
+    command.__doc__ = (f"Land the {dataset} CSV FILE in bronze at bronze/{dataset}/date=<date>/<file name>; prints the object URI. "
+                       "A correction lands under a new name with --supersedes <the file it corrects>.")
     return command
 
 
 for _name in COLD_DATASETS:
     ingest_app.command(_name)(_make_command(_name))
+
+
+@ingest_app.command("supersede")
+def supersede_cmd(dataset: str = typer.Argument(..., help=f"one of {', '.join(COLD_DATASETS)}"),
+                  file: str = typer.Argument(..., help="name of the correcting file, already in bronze (landed or uploaded directly)"),
+                  date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)"),
+                  supersedes: list[str] = typer.Option(..., "--supersedes", help=SUPERSEDES_HELP)):
+    "Record that FILE, already in bronze, supersedes the named files of the same partition (written once; nothing is deleted)."
+    from uhnw.lake import SupersessionRefused, lake_for, record_supersession
+    date = checked_date(date)
+    if dataset not in COLD_DATASETS: fail(f"unknown dataset {dataset!r}; choose one of {', '.join(COLD_DATASETS)}", 2)
+    try:
+        rec, created = record_supersession(lake_for(current_settings()), dataset, date, file, supersedes)
+    except SupersessionRefused as e:
+        fail(str(e), 1)
+    what = "recorded" if created else "already recorded"
+    typer.echo(f"{what}: {dataset} {date}: {rec.file} supersedes {', '.join(rec.supersedes)} (re-run positions_etl for {date})")
+
+
+@ingest_app.command("status")
+def status_cmd(date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD"),
+               as_json: bool = typer.Option(False, "--json", help="one JSON object per file")):
+    "Per bronze file of positions_etl's run for --date: landed, used, superseded or rejected (and why), rows in silver and quarantine."
+    from uhnw.lake import lake_for
+    from uhnw.validate import file_status
+    date = checked_date(date)
+    rows = file_status(lake_for(current_settings()), date)
+    if as_json:
+        for r in rows: typer.echo(json.dumps(r))
+        return
+    if not rows: typer.echo(f"nothing landed in bronze for {date}")
+    for r in rows:
+        counts = f"  {r['valid']:,} rows in silver, {r['quarantined']:,} quarantined" if r["valid"] or r["quarantined"] else ""
+        typer.echo(f"{r['dataset']:<9} {r['bronze_date']}  {r['file']:<28} {r['status']:<10} landed {r['landed_at'][:19]}{counts}")
+        if r["detail"]: typer.echo(f"{'':<9} {r['detail']}")
 
 
 @synth_app.callback()

@@ -40,7 +40,9 @@ NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 
 # --- strategies: provider-like JSON with hostile values -------------------------------------------------------------
 SURROGATES = st.sampled_from(["\ud800", "\udfff", "a\udc80b"])
-TEXT = st.one_of(st.text(max_size=30), SURROGATES, st.sampled_from(["<p>x&amp;y</p>", "<![CDATA[", "&#0;", "<!--", "</", " "]))
+PLAIN = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
+TEXT = st.one_of(PLAIN, PLAIN, PLAIN, SURROGATES,  # a lone surrogate now and then
+                 st.sampled_from(["<p>x&amp;y</p>", "<![CDATA[", "&#0;", "<!--", "</", " "]))
 DATES = st.sampled_from(["2026-01-05T07:45:00Z", "Mon, 05 Jan 2026 07:45:00 +0000", "9999-12-31T23:59:59-01:00",
                          "0001-01-01T00:00:00+01:00", "yesterday", "", "2026-02-30"])
 NUMBERS = st.one_of(st.integers(), st.integers(min_value=-(10 ** 60), max_value=10 ** 60), st.floats(allow_nan=True),
@@ -63,8 +65,9 @@ def bodies(draw) -> bytes:
     "A webhook body: an article or JSON with hostile values (encoded surrogates too), deep nesting, huge numbers, any bytes."
     kind = draw(st.sampled_from(["article", "article", "json", "json", "deep", "digits", "bytes", "large"]))
     if kind == "article":  # a plausible article with hostile extras: reaches acceptance as well as every refusal
-        payload = {"id": draw(st.one_of(TEXT, NUMBERS)), "title": draw(TEXT), **draw(st.dictionaries(KEYS, VALUES, max_size=5))}
-        return json.dumps(payload, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+        payload = {"id": draw(st.one_of(PLAIN, PLAIN, TEXT, NUMBERS)), "title": draw(st.one_of(PLAIN, PLAIN, TEXT)),
+                   **draw(st.dictionaries(KEYS, VALUES, max_size=4))}
+        return json.dumps(payload, ensure_ascii=draw(st.sampled_from([True, True, False]))).encode("utf-8", "surrogatepass")
     if kind == "large": return b'{"id": "a", "title": "H", "body": "' + b"x" * MAX_BODY_BYTES + b'"}'
     if kind == "deep": return nested(draw(st.integers(1, 5000))).encode()
     if kind == "digits":

@@ -189,8 +189,8 @@ async def _receive(request: Request, provider: str | None):
     client = request.client.host if request.client else "?"
     try:
         body = await read_body(request, getattr(state, "webhook_max_body", MAX_BODY_BYTES))
-    except BodyTooLarge as e:
-        return _refuse(413, str(e), provider, client)
+    except BodyTooLarge as e:  # the rest of the body is never read: close the connection after answering
+        return _refuse(413, str(e), provider, client, headers={"Connection": "close"})
     try:
         call = verify_webhook(getattr(state, "webhook_secrets", {}) or {}, provider, request.headers.get(SIGNATURE_HEADER),
                               body, tolerance=getattr(state, "webhook_tolerance_s", TOLERANCE_S))

@@ -23,6 +23,7 @@ from uhnw.bus import (
     dlq_topic,
     ensure_topics,
     read_dead_letters,
+    read_topic,
     run_consumer,
     topic_name,
     topic_specs,
@@ -223,3 +224,61 @@ def test_stop_event_from_another_thread_ends_the_loop(bus):
     t.start()
     t.join(60)
     assert not t.is_alive() and result["s"].stopped_by == "stop" and len(got) == 5
+
+
+def test_dead_letter_replayed_twice_arrives_once_in_its_source_topic_and_show_marks_it(bus, cli):
+    topic = topic_name(bus, "raw-news-events")
+    with EventProducer(bus) as producer:
+        producer.send(topic, news(1), key="a-00001", headers=[("trace-id", b"t-1")])
+        producer.send(topic, {**news(2), "headline": "POISON"}, key="a-00002", headers=[("trace-id", b"t-2")])
+        producer.flush()
+
+    def handler(ev):
+        if ev.value["headline"] == "POISON":
+            raise Poison("headline flagged as poison by the handler")
+
+    assert run_consumer(bus, topic, "g-replay", handler, idle_timeout=3).dead_lettered == 1
+    (dead,) = read_topic(bus, dlq_topic(topic))
+    assert dead.headers["trace-id"] == b"t-2", "the dead letter keeps the original headers"
+    name = f"{dlq_topic(topic)}[{dead.partition}]@{dead.offset}"
+    env = {**os.environ, "UHNW_TOPIC_PREFIX": bus.topic_prefix}
+
+    assert "key=a-00002" in cli("dlq", "show", "raw-news-events", env=env).stdout
+    assert "replayed" not in cli("dlq", "show", "raw-news-events", env=env).stdout
+    dry = cli("dlq", "replay", "raw-news-events", "--dry-run", env=env)
+    assert dry.returncode == 0 and f"would replay {name} -> {topic}" in dry.stdout, dry.stderr
+    filtered = cli("dlq", "replay", "raw-news-events", "--reason", "no such reason", env=env)
+    assert filtered.returncode == 0 and "0 dead letter(s) replayed" in filtered.stdout, filtered.stderr
+    later = cli("dlq", "replay", "raw-news-events", "--since", "2999-01-01T00:00:00", env=env)
+    assert later.returncode == 0 and "0 dead letter(s) replayed" in later.stdout, later.stderr
+
+    first = cli("dlq", "replay", "raw-news-events", "--reason", "POISON", env=env)
+    assert first.returncode == 0 and f"replayed {name} -> {topic}" in first.stdout, first.stderr
+    second = cli("dlq", "replay", "raw-news-events", env=env)
+    assert second.returncode == 0 and "0 dead letter(s) replayed" in second.stdout, second.stderr
+
+    replays = [m for m in read_topic(bus, topic) if "dlq.replayed_from" in m.headers]
+    assert len(replays) == 1, "a dead letter replayed twice is published once"
+    (again,) = replays
+    original = [m for m in read_topic(bus, topic) if m.key == b"a-00002" and m not in replays][0]
+    assert (again.key, again.value) == (b"a-00002", original.value), "the original bytes and key"
+    assert again.headers == {"trace-id": b"t-2", "dlq.replayed_from": name.encode()}, "no dlq.* header but the replay's"
+
+    shown = cli("dlq", "show", "raw-news-events", env=env)
+    assert shown.returncode == 0 and "key=a-00002" in shown.stdout and "[replayed " in shown.stdout, shown.stderr
+    (as_json,) = json.loads(cli("dlq", "show", "raw-news-events", "--json", env=env).stdout)
+    assert as_json["replayed_at"] and (as_json["partition"], as_json["offset"]) == (dead.partition, dead.offset)
+
+    # nothing was fixed: the replayed message is dead-lettered again, and that new dead letter is replayable in its turn
+    assert run_consumer(bus, topic, "g-replay", handler, idle_timeout=3).dead_lettered == 1
+    shown = json.loads(cli("dlq", "show", "raw-news-events", "--json", env=env).stdout)
+    assert [bool(d["replayed_at"]) for d in shown] == [True, False]
+
+
+def test_dlq_replay_refuses_a_bad_since_and_an_unknown_topic_in_one_line(bus, cli):
+    env = {**os.environ, "UHNW_TOPIC_PREFIX": bus.topic_prefix}
+    bad = cli("dlq", "replay", "raw-news-events", "--since", "yesterday", env=env)
+    assert bad.returncode == 2 and "--since" in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+    unknown = cli("dlq", "replay", "no-such-topic", env=env, timeout=120)
+    assert unknown.returncode == 1 and "does not exist" in unknown.stderr and "Traceback" not in unknown.stderr, unknown.stderr
+    assert f"{bus.topic_prefix}no-such-topic.dlq.replayed" not in AdminClient(client_config(bus)).list_topics(timeout=10).topics

@@ -12,23 +12,26 @@ hot path uses (`run_consumer`, stopped by SIGTERM through `on_sigterm`), the pro
 # %% ../nbs/02_bus.ipynb #c41574cb
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 from .config import Settings
 from .schemas import ALERTS_TOPIC, CRM_TOPIC, DLQ_SUFFIX, NEWS_TOPIC, TICKS_TOPIC
 
 # %% auto #0
-__all__ = ['DLQ_RETENTION_DAYS', 'DAY_MS', 'BASE_TOPICS', 'DLQ_HEADERS', 'log', 'TopicSpec', 'dlq_topic', 'topic_name',
-           'base_topic', 'topic_specs', 'client_config', 'producer_config', 'consumer_config', 'ensure_topics',
-           'dlq_headers', 'dead_letter', 'DeadLetter', 'Poison', 'Event', 'Outcome', 'handle_message', 'handle_batch',
-           'on_sigterm', 'ConsumerStats', 'close_producer', 'run_consumer', 'EventProducer', 'TopicMessage',
-           'read_topic', 'read_dead_letters']
+__all__ = ['DLQ_RETENTION_DAYS', 'DAY_MS', 'BASE_TOPICS', 'DLQ_HEADERS', 'log', 'REPLAYED_FROM', 'REPLAYED_SUFFIX', 'TopicSpec',
+           'dlq_topic', 'topic_name', 'base_topic', 'topic_specs', 'client_config', 'producer_config',
+           'consumer_config', 'ensure_topics', 'dlq_headers', 'dead_letter', 'DeadLetter', 'Poison', 'Event', 'Outcome',
+           'handle_message', 'handle_batch', 'on_sigterm', 'ConsumerStats', 'close_producer', 'run_consumer',
+           'EventProducer', 'TopicMessage', 'read_topic', 'read_dead_letters', 'replay_marker_topic',
+           'replay_marker_spec', 'dead_letter_id', 'Replay', 'plan_replay', 'replayed_dead_letters',
+           'replay_dead_letters']
 
 # %% ../nbs/02_bus.ipynb #69d1fd95
 DLQ_RETENTION_DAYS = 30
@@ -41,6 +44,7 @@ class TopicSpec:
     partitions: int
     retention_ms: int
     key: str  # what the message key is, for people reading `uhnw topics list`
+    cleanup: str = "delete"  # cleanup.policy: "compact,delete" keeps the last record of each key (the replay markers)
 
 BASE_TOPICS = {NEWS_TOPIC: "article id", ALERTS_TOPIC: "article id + client id",  # topic -> what its key is
                TICKS_TOPIC: "instrument id", CRM_TOPIC: "record id"}
@@ -98,7 +102,7 @@ def ensure_topics(admin, specs: Iterable[TopicSpec], timeout: float = 30) -> dic
     existing = admin.list_topics(timeout=timeout).topics
     out = {s.name: "exists" for s in specs if s.name in existing}
     new = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1 if _single_node(admin, timeout) else 3,
-                    config={"retention.ms": str(s.retention_ms), "cleanup.policy": "delete"})
+                    config={"retention.ms": str(s.retention_ms), "cleanup.policy": s.cleanup})
            for s in specs if s.name not in existing]
     for name, fut in (admin.create_topics(new, operation_timeout=timeout) if new else {}).items():
         try:
@@ -129,9 +133,11 @@ def dead_letter(producer,  # anything with confluent-kafka's `produce(topic, val
                 reason: str, stage: str, error_class: str,
                 source: str | None = None,  # the `dlq.source.topic` header; default `topic` (a poller names its feed URL)
                 partition: int = -1, offset: int = -1, failed_at: datetime | None = None,
+                headers: Iterable[tuple[str, bytes]] | None = None,  # the original message's headers, kept for a replay
                 **produce_kw) -> None:  # e.g. `on_delivery`
-    "Write a dead letter: the original key and value to the `.dlq` twin of `topic`, with headers saying why and from where."
-    headers = dlq_headers(reason, stage, error_class, source or topic, partition, offset, failed_at)
+    "Write a dead letter: the original key, value and headers to the `.dlq` twin of `topic`, plus headers saying why and from where."
+    kept = [(k, v) for k, v in (headers or []) if k not in DLQ_HEADERS]
+    headers = kept + dlq_headers(reason, stage, error_class, source or topic, partition, offset, failed_at)
     producer.produce(dlq_topic(topic), key=key, value=value, headers=headers, **produce_kw)
 
 # %% ../nbs/02_bus.ipynb #250a40c6
@@ -147,14 +153,16 @@ class DeadLetter:
     failed_at: str
     key: bytes | None = None
     value: bytes | None = None
+    partition: int = -1  # where the dead letter itself is in the `.dlq` topic
+    offset: int = -1
 
     @classmethod
-    def from_message(cls, headers, key: bytes | None, value: bytes | None) -> DeadLetter:
+    def from_message(cls, headers, key: bytes | None, value: bytes | None, partition: int = -1, offset: int = -1) -> DeadLetter:
         "Read a dead letter back from its headers (missing headers become empty strings / -1)."
         h = {k: (v or b"").decode("utf-8", "replace") for k, v in (headers or [])}
         return cls(h.get("dlq.reason", ""), h.get("dlq.stage", ""), h.get("dlq.error.class", ""),
                    h.get("dlq.source.topic", ""), int(h.get("dlq.source.partition", -1)),
-                   int(h.get("dlq.source.offset", -1)), h.get("dlq.failed_at", ""), key, value)
+                   int(h.get("dlq.source.offset", -1)), h.get("dlq.failed_at", ""), key, value, partition, offset)
 
 # %% ../nbs/02_bus.ipynb #9b68a1be
 class Poison(Exception):
@@ -246,7 +254,7 @@ def _settle(consumer, dlq, msg, outcome: Outcome, stats: ConsumerStats) -> None:
     "Dead-letter a dead message, count it, and store its offset for the next commit."
     if outcome.status == "dead":
         dead_letter(dlq, msg.topic(), msg.key(), msg.value(), outcome.reason, outcome.stage, outcome.error_class,
-                    partition=msg.partition(), offset=msg.offset())
+                    partition=msg.partition(), offset=msg.offset(), headers=msg.headers())
         log.warning("dead-lettered %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), outcome.reason)
         stats.dead_lettered += 1
     else:
@@ -432,4 +440,87 @@ def read_topic(settings: Settings, topic: str, limit: int | None = None, timeout
 def read_dead_letters(settings: Settings, topic: str, limit: int = 100, timeout: float = 10) -> list[DeadLetter]:
     "Up to `limit` dead letters of `topic` (its `.dlq` twin), oldest first, read without committing."
     name = topic if topic.endswith(DLQ_SUFFIX) else dlq_topic(topic)
-    return [DeadLetter.from_message(m.headers.items(), m.key, m.value) for m in read_topic(settings, name, limit, timeout)]
+    return [DeadLetter.from_message(m.headers.items(), m.key, m.value, m.partition, m.offset)
+            for m in read_topic(settings, name, limit, timeout)]
+
+# %% ../nbs/02_bus.ipynb #d1a0e002
+REPLAYED_FROM = "dlq.replayed_from"  # the header of a re-published dead letter: which one it was
+REPLAYED_SUFFIX = ".replayed"  # `<topic>.dlq.replayed`: one marker per replayed dead letter
+
+def replay_marker_topic(dlq: str) -> str:
+    "The marker topic of dead-letter topic `dlq`: which of its dead letters were replayed."
+    return dlq + REPLAYED_SUFFIX
+
+def replay_marker_spec(dlq: str) -> TopicSpec:
+    "The marker topic as uhnw creates it: compacted (one record per dead letter), kept as long as the dead letters."
+    return TopicSpec(replay_marker_topic(dlq), 1, DLQ_RETENTION_DAYS * DAY_MS, "replayed dead letter", "compact,delete")
+
+def dead_letter_id(dlq: str, partition: int, offset: int) -> str:
+    "The name of one dead letter: `<topic>.dlq[partition]@offset`."
+    return f"{dlq}[{partition}]@{offset}"
+
+@dataclass(frozen=True)
+class Replay:
+    "One dead letter to re-publish: as what, to which topic."
+    dead_letter: str  # `dead_letter_id` of the dead letter
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list  # [(name, bytes)]: the original headers and `dlq.replayed_from`
+
+def _failed_at(d: DeadLetter) -> datetime | None:
+    try: t = datetime.fromisoformat(d.failed_at)
+    except ValueError: return None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+def plan_replay(dlq: str,  # the dead-letter topic
+                messages: Iterable[TopicMessage],  # its messages (`read_topic`)
+                replayed: Iterable[str] = (),  # `dead_letter_id`s already replayed (the marker topic's keys)
+                since: datetime | None = None,  # only dead letters that failed at or after this time
+                reason: str | None = None,  # only dead letters whose reason contains this (case-insensitive)
+                ) -> list[Replay]:
+    "The dead letters of `dlq` to re-publish to their source topic, oldest first, each at most once."
+    source, done = dlq.removesuffix(DLQ_SUFFIX), set(replayed)
+    since = since if since is None or since.tzinfo else since.replace(tzinfo=timezone.utc)
+    out = []
+    for m in messages:
+        name, d = dead_letter_id(dlq, m.partition, m.offset), DeadLetter.from_message(m.headers.items(), m.key, m.value)
+        if name in done or d.source_topic != source: continue
+        if since is not None and (_failed_at(d) is None or _failed_at(d) < since): continue
+        if reason and reason.lower() not in d.reason.lower(): continue
+        headers = [(k, v) for k, v in m.headers.items() if not k.startswith("dlq.")] + [(REPLAYED_FROM, name.encode())]
+        out.append(Replay(name, source, m.key, m.value, headers))
+    return out
+
+# %% ../nbs/02_bus.ipynb #d1a0e006
+def replayed_dead_letters(settings: Settings, dlq: str, timeout: float = 10) -> dict[str, str]:
+    "`{dead_letter_id: replayed_at}` of dead-letter topic `dlq`, from its committed markers (empty when none were replayed)."
+    try: markers = read_topic(settings, replay_marker_topic(dlq), timeout=timeout, **{"isolation.level": "read_committed"})
+    except LookupError: return {}
+    return {m.key.decode(): json.loads(m.value or b"{}").get("replayed_at", "") for m in markers if m.key}
+
+def replay_dead_letters(settings: Settings, topic: str,  # the source topic (or its `.dlq` twin)
+                        since: datetime | None = None, reason: str | None = None, dry_run: bool = False,
+                        timeout: float = 30) -> list[Replay]:
+    "Re-publish the dead letters of `topic` not replayed yet (filtered by `since` and `reason`), each with its marker, in one transaction."
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+    dlq = topic if topic.endswith(DLQ_SUFFIX) else dlq_topic(topic)
+    letters = read_topic(settings, dlq)  # LookupError before anything is created for a topic that does not exist
+    if dry_run: return plan_replay(dlq, letters, replayed_dead_letters(settings, dlq), since, reason)
+    ensure_topics(AdminClient(client_config(settings)), [replay_marker_spec(dlq)])
+    producer = Producer(producer_config(settings, **{"transactional.id": f"uhnw-dlq-replay-{dlq}"}))
+    try:
+        producer.init_transactions(timeout)  # fences an earlier replay of this topic: its markers are final from here
+        plan = plan_replay(dlq, letters, replayed_dead_letters(settings, dlq), since, reason)
+        if not plan: return plan
+        producer.begin_transaction()
+        now = datetime.now(timezone.utc).isoformat()
+        for r in plan:
+            producer.produce(r.topic, key=r.key, value=r.value, headers=r.headers)
+            producer.produce(replay_marker_topic(dlq), key=r.dead_letter.encode(),
+                             value=json.dumps({"replayed_at": now, "to": r.topic}).encode())
+        producer.commit_transaction(timeout)
+        return plan
+    finally:
+        close_producer(producer, 0)

@@ -42,3 +42,20 @@ def test_numbers_parse_strictly_and_strings_stay_as_given():
             coerce_parameter(name, type_name, value)
     with pytest.raises(JobError, match="run_date"):
         check_parameters("rds_sync", {"run_date": "2031-01-01"})
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train_relevance", "-p", "promote", "no", "-p", "cv", "3"], {"run_date": "2031-01-02", "promote": False, "cv": 3}),
+    (["positions_etl", "-p", "require_prices_and_fx", "FALSE"], {"run_date": "2031-01-02", "require_prices_and_fx": False}),
+])
+def test_papermill_receives_the_typed_values_and_the_date_of_date(tmp_path, monkeypatch, args, expected):
+    import papermill
+    from typer.testing import CliRunner
+
+    from uhnw.cli import build_app
+    seen = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, out, parameters, **kw: seen.update(parameters))
+    monkeypatch.setenv("UHNW_HOME", str(tmp_path))
+    result = CliRunner().invoke(build_app(), ["job", "run", args[0], "--date", "2031-01-02", *args[1:]])
+    assert result.exit_code == 0, result.output
+    assert seen == expected  # "no" is False (it used to reach the notebook as the truthy string "no")

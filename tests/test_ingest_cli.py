@@ -53,6 +53,7 @@ def test_ingest_refuses_different_bytes_at_the_same_object_with_exit_1_and_bronz
     r = ingest("positions", str(f), "--date", "2025-01-03")
     assert r.exit_code == 1
     assert "positions/date=2025-01-03/eod.csv" in r.output and "refused" in r.output
+    assert "land the corrected file under a new name with --supersedes eod.csv" in r.output, "the message names the correction flow"
     assert bronze(home) == before
 
 
@@ -87,6 +88,86 @@ def test_ingest_as_a_subprocess_like_a_user(home, tmp_path):
     f.write_bytes(f.read_bytes() + b"UHNW-102,Wei Zhang,,RM-02,HKD\n")
     second = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert second.returncode == 1 and "clients/date=2025-01-02/clients.csv" in second.stderr
+
+
+# --- corrections and status
+
+POS_FIXED = b"as_of_date,account_id,client_id,instrument_id,quantity\n2025-01-03,A1,UHNW-101,X1,12\n"
+CLIENTS_CSV = b"client_id,full_name,aliases,rm_id,base_currency\nUHNW-101,Amit Saxena,,RM-01,INR\n"
+
+
+def test_ingest_with_supersedes_lands_the_correction_beside_the_original_and_records_it(home, tmp_path):
+    f = tmp_path / "eod.csv"; f.write_bytes(POS)
+    assert ingest("positions", str(f), "--date", "2025-01-03").exit_code == 0
+    g = tmp_path / "eod-v2.csv"; g.write_bytes(POS_FIXED)
+    r = ingest("positions", str(g), "--date", "2025-01-03", "--supersedes", "eod.csv")
+    assert r.exit_code == 0, r.output
+    assert "supersedes: eod.csv" in r.output and "uses eod-v2.csv" in r.output
+    b = bronze(home)
+    assert b["positions/date=2025-01-03/eod.csv"] == hashlib.sha256(POS).hexdigest()
+    assert b["positions/date=2025-01-03/eod-v2.csv"] == hashlib.sha256(POS_FIXED).hexdigest()
+    rec = json.loads((home / "lake" / "bronze" / "_supersessions" / "positions" / "date=2025-01-03" / "eod-v2.csv.json").read_text())
+    assert (rec["file"], rec["supersedes"]) == ("eod-v2.csv", ["eod.csv"])
+
+
+@pytest.mark.parametrize("old, why", [("nope.csv", "no file 'nope.csv'"), ("eod-v2.csv", "cannot supersede itself")])
+def test_ingest_supersedes_of_a_file_not_there_exits_1_and_lands_nothing(home, tmp_path, old, why):
+    f = tmp_path / "eod.csv"; f.write_bytes(POS)
+    assert ingest("positions", str(f), "--date", "2025-01-03").exit_code == 0
+    before = bronze(home)
+    g = tmp_path / "eod-v2.csv"; g.write_bytes(POS_FIXED)
+    r = ingest("positions", str(g), "--date", "2025-01-03", "--supersedes", old)
+    assert r.exit_code == 1 and why in r.output
+    assert bronze(home) == before
+
+
+def test_ingest_supersede_records_a_correction_the_sender_uploaded_directly(home, tmp_path):
+    f = tmp_path / "eod.csv"; f.write_bytes(POS)
+    assert ingest("positions", str(f), "--date", "2025-01-03").exit_code == 0
+    (home / "lake" / "bronze" / "positions" / "date=2025-01-03" / "eod-v2.csv").write_bytes(POS_FIXED)  # put there by the sender
+    r = ingest("supersede", "positions", "eod-v2.csv", "--date", "2025-01-03", "--supersedes", "eod.csv")
+    assert r.exit_code == 0 and "recorded: positions 2025-01-03: eod-v2.csv supersedes eod.csv" in r.output
+    again = ingest("supersede", "positions", "eod-v2.csv", "--date", "2025-01-03", "--supersedes", "eod.csv")
+    assert again.exit_code == 0 and "already recorded" in again.output
+    back = ingest("supersede", "positions", "eod.csv", "--date", "2025-01-03", "--supersedes", "eod-v2.csv")
+    assert back.exit_code == 1 and "cannot supersede" in back.output
+
+
+def test_ingest_withdraw_records_a_file_that_must_not_be_used_and_status_shows_it(home, tmp_path):
+    f = tmp_path / "stray.csv"; f.write_bytes(b"price_date,instrument_id,close,currency\n")
+    assert ingest("positions", str(f), "--date", "2025-01-03").exit_code == 0
+    assert ingest("withdraw", "positions", "stray.csv", "--date", "2025-01-03").exit_code == 2, "a reason is required"
+    r = ingest("withdraw", "positions", "stray.csv", "--date", "2025-01-03", "--reason", "a prices file")
+    assert r.exit_code == 0 and "withdrawn: positions 2025-01-03: stray.csv (a prices file)" in r.output
+    rows = [json.loads(x) for x in ingest("status", "--date", "2025-01-03", "--json").output.splitlines()]
+    assert [(r["file"], r["status"]) for r in rows] == [("stray.csv", "withdrawn")]
+    assert "prices    no file in bronze for 2025-01-03" in ingest("status", "--date", "2025-01-03").output
+
+
+def test_ingest_status_shows_each_file_landed_used_superseded_or_rejected_and_why(home, tmp_path):
+    from uhnw.config import load_settings
+    from uhnw.validate import etl_date
+    for name, data in (("clients.csv", CLIENTS_CSV),):
+        (tmp_path / name).write_bytes(data)
+        assert ingest("clients", str(tmp_path / name), "--date", "2025-01-02").exit_code == 0
+    for name, data in (("eod.csv", POS), ("wrong.csv", b"date,qty\n2025-01-03,1\n")):
+        (tmp_path / name).write_bytes(data)
+        assert ingest("positions", str(tmp_path / name), "--date", "2025-01-03").exit_code == 0
+    before = ingest("status", "--date", "2025-01-03")
+    assert before.exit_code == 0 and "positions_etl has not run for 2025-01-03" in before.output
+    assert not etl_date(load_settings(), "2025-01-03").ok
+    (tmp_path / "eod-v2.csv").write_bytes(POS_FIXED)
+    assert ingest("positions", str(tmp_path / "eod-v2.csv"), "--date", "2025-01-03", "--supersedes", "eod.csv").exit_code == 0
+    rows = {r["file"]: r for r in map(json.loads, ingest("status", "--date", "2025-01-03", "--json").output.splitlines())}
+    assert (rows["eod.csv"]["status"], rows["eod.csv"]["detail"]) == ("superseded",
+                                                                      "by eod-v2.csv; the last run used it: re-run positions_etl")
+    assert (rows["eod-v2.csv"]["status"], rows["eod-v2.csv"]["detail"]) == ("landed", "not in the last run of positions_etl: re-run it")
+    assert rows["wrong.csv"]["status"] == "rejected" and "missing column(s) as_of_date" in rows["wrong.csv"]["detail"]
+    assert (rows["clients.csv"]["status"], rows["clients.csv"]["bronze_date"]) == ("used", "2025-01-02")
+    etl_date(load_settings(), "2025-01-03")
+    text = ingest("status", "--date", "2025-01-03").output
+    line = next(ln for ln in text.splitlines() if "eod-v2.csv" in ln and "landed 20" in ln)
+    assert "used" in line and "1 rows in silver, 0 quarantined" in line
 
 
 # --- synth

@@ -10,11 +10,10 @@ import pyarrow as pa
 import pytest
 
 from uhnw.config import load_settings
-from uhnw.lake import SupersessionRefused, land_file, lake_for, partition_key, record_supersession
+from uhnw.lake import SupersessionRefused, lake_for, land_file, partition_key, record_supersession, withdraw_file
 from uhnw.synth import synth_cold
 from uhnw.tables import arrow_schema, table_def
 from uhnw.validate import (
-    FileRejected,
     HeaderError,
     etl_date,
     read_csv_text,
@@ -249,7 +248,8 @@ def test_a_correction_with_supersedes_rebuilds_silver_from_the_winning_file_and_
     assert rep.ok and positions_of(lake) == {"X1": 12.0, "X2": 7.0} and rep.datasets["positions"].valid == 2
     assert [(f.name, f.state, f.superseded_by) for f in rep.datasets["positions"].files] == [
         ("eod.csv", "superseded", "eod-v2.csv"), ("eod-v2.csv", "used", None)]
-    assert set(lake.read_partition("silver", "positions", D)["source_file"].to_pylist()) == {lake.uri("bronze", partition_key("positions", D, "eod-v2.csv"))}
+    v2 = lake.uri("bronze", partition_key("positions", D, "eod-v2.csv"))
+    assert set(lake.read_partition("silver", "positions", D)["source_file"].to_pylist()) == {v2}
     after = bronze_digest(lake)
     assert all(after[k] == v for k, v in before.items()), "bronze keeps the original byte for byte"
     assert "positions/date=2025-01-03/eod-v2.csv" in after and "_supersessions/positions/date=2025-01-03/eod-v2.csv.json" in after
@@ -292,6 +292,16 @@ def test_a_file_with_a_bad_header_beside_a_good_one_is_recorded_and_fails_the_ru
     assert (row["source_file"], row["bronze_date"]) == (uri, Date(2025, 1, 3))
     assert positions_of(lake) == {"X1": 10.0} and rep.datasets["positions"].read == 2, "the good file's rows are in silver"
     assert rejected_files(lake, "prices") == {} and rejected_files(lake, "clients") == {}
+
+
+def test_a_withdrawn_file_stays_in_bronze_and_no_longer_fails_the_run(settings, lake):
+    land_day(lake)
+    land(lake, "positions", D, "prices.csv", b"price_date,instrument_id,close,currency\n2025-01-03,X1,2.5,USD\n")  # wrong prefix
+    assert not etl_date(settings, D, lake).ok
+    withdraw_file(lake, "positions", D, "prices.csv", "a prices file uploaded under positions/")
+    rep = etl_date(settings, D, lake)
+    assert rep.ok and [f.state for f in rep.datasets["positions"].files] == ["used", "withdrawn"]
+    assert rejected_files(lake) == {} and lake.store.exists("bronze", partition_key("positions", D, "prices.csv"))
 
 
 @pytest.mark.parametrize("data, why", [

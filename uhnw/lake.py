@@ -33,11 +33,12 @@ import pyarrow.parquet as pq
 from .config import Settings
 
 # %% auto #0
-__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'SUPERSESSIONS', 'check_date',
-           'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists', 'PartitionNotFound',
-           'PartitionConflict', 'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore', 'S3Store', 'Lake',
-           'lake_for', 'to_arrow', 'parquet_bytes', 'land_file', 'SupersessionRefused', 'Supersession', 'supersessions',
-           'superseded_by', 'check_supersession', 'record_supersession']
+__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'SUPERSESSIONS', 'WITHDRAWN',
+           'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists',
+           'PartitionNotFound', 'PartitionConflict', 'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore',
+           'S3Store', 'Lake', 'lake_for', 'to_arrow', 'parquet_bytes', 'land_file', 'SupersessionRefused',
+           'Supersession', 'supersessions', 'superseded_by', 'check_supersession', 'record_supersession',
+           'withdraw_file']
 
 # %% ../nbs/20_lake.ipynb #9ca3ed16
 LAYERS = ("bronze", "silver", "gold", "models", "reports")
@@ -648,6 +649,7 @@ def land_file(lake: Lake, dataset: str, path: Path, date: str | Date,
 
 # %% ../nbs/20_lake.ipynb #0115c7dd
 SUPERSESSIONS = "_supersessions"  # bronze prefix of the supersession records
+WITHDRAWN = "(withdrawn)"  # what `superseded_by` names for a withdrawn file
 
 class SupersessionRefused(ValueError):
     "A supersession that cannot be recorded (unknown file, already superseded, a cycle); nothing was written."
@@ -660,18 +662,19 @@ class Supersession:
     file: str  # the correcting file's name
     supersedes: tuple[str, ...]  # the names of the files it replaces
     recorded_at: str  # ISO-8601 UTC
+    reason: str = ""  # why, for a withdrawal (a record whose `file` is empty)
 
 def supersessions(lake: Lake, dataset: str, date: str | Date) -> dict[str, Supersession]:
     "The supersessions recorded in one bronze partition, by correcting file name."
     out = {}
     for k in lake.store.list_keys("bronze", f"{SUPERSESSIONS}/{partition_key(dataset, date)}/"):
         d = json.loads(lake.store.read_bytes("bronze", k))
-        out[d["file"]] = Supersession(**{**d, "supersedes": tuple(d["supersedes"])})
+        out[d["file"] or f"{WITHDRAWN} {d['supersedes'][0]}"] = Supersession(**{**d, "supersedes": tuple(d["supersedes"])})
     return out
 
 def superseded_by(lake: Lake, dataset: str, date: str | Date) -> dict[str, str]:
     "`{superseded file name: the file that supersedes it}` in one bronze partition."
-    return {old: s.file for s in supersessions(lake, dataset, date).values() for old in s.supersedes}
+    return {old: s.file or WITHDRAWN for s in supersessions(lake, dataset, date).values() for old in s.supersedes}
 
 # %% ../nbs/20_lake.ipynb #ee70fd0f
 def _files_in(lake: Lake, dataset: str, date: str) -> list[str]:
@@ -703,3 +706,15 @@ def record_supersession(lake: Lake, dataset: str, date: str | Date, file: str, s
         raise SupersessionRefused(f"{file} already supersedes {', '.join(there.supersedes)} (recorded {there.recorded_at}); "
                                   "a record is written once: land a new corrected file that supersedes this one")
     return there, False
+
+def withdraw_file(lake: Lake, dataset: str, date: str | Date, file: str, reason: str) -> tuple[Supersession, bool]:
+    "Record once in bronze that `file` must not be used (it stays there); `(record, created)`."
+    if not reason.strip(): raise SupersessionRefused("say why the file is withdrawn")
+    date, where = check_date(date), lake.uri("bronze", partition_key(dataset, date))
+    if file not in _files_in(lake, dataset, date): raise SupersessionRefused(f"no file {file!r} in {where}")
+    by = superseded_by(lake, dataset, date).get(file)
+    if by not in (None, WITHDRAWN): raise SupersessionRefused(f"{file} is already superseded by {by} in {where}")
+    rec = Supersession(dataset, date, "", (file,), _now(), reason.strip())
+    key = f"{SUPERSESSIONS}/{partition_key(dataset, date, file)}.withdrawn.json"
+    if lake.store.create("bronze", key, json.dumps(asdict(rec), sort_keys=True).encode()): return rec, True
+    return Supersession(**{**json.loads(lake.store.read_bytes("bronze", key)), "supersedes": (file,)}), False

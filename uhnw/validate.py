@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .config import Settings
-from .lake import Lake, check_date, lake_for, partition_key, record_supersession, superseded_by
+from .lake import WITHDRAWN, Lake, check_date, lake_for, partition_key, record_supersession, superseded_by
 
 # %% auto #0
 __all__ = ['DATASETS', 'OPEN_HEADER', 'LINEAGE', 'INTERNAL', 'Source', 'ISO_4217', 'SILVER_TABLES', 'KEYS', 'FileRejected',
@@ -423,7 +423,10 @@ class BronzeFile:
     def key(self) -> str: return partition_key(self.dataset, self.date, self.name)
 
     @property
-    def state(self) -> str: return "superseded" if self.superseded_by else "rejected" if self.rejected else "used"
+    def state(self) -> str:
+        "used, superseded, withdrawn or rejected."
+        if self.superseded_by: return "withdrawn" if self.superseded_by == WITHDRAWN else "superseded"
+        return "rejected" if self.rejected else "used"
 
 @dataclass
 class DatasetReport:
@@ -466,7 +469,7 @@ class EtlReport:
             out.append(f"  {name:<9} read {r.read:>10,}  valid {r.valid:>10,}  rejected {r.rejected:>8,}")
             out += [f"      {n:>8,}  {reason}" for reason, n in sorted(r.reasons.items(), key=lambda kv: -kv[1])]
             for f in r.files:
-                why = f" by {f.superseded_by}" if f.superseded_by else f": {f.rejected}" if f.rejected else ""
+                why = f" by {f.superseded_by}" if f.state == "superseded" else f": {f.rejected}" if f.rejected else ""
                 out.append(f"      file {f.state}{why}: {f.uri}")
         if self.blocked: out.append(f"  BLOCKED: {self.blocked}")
         return "\n".join(out)
@@ -589,7 +592,7 @@ def file_status(lake: Lake, date: str | Date) -> list[dict]:
         valid, quarantined = _rows_by_file(lake, SILVER_TABLES[d], date), _rows_by_file(lake, f"{SILVER_TABLES[d]}_rejected", date)
         for f in files:
             n_valid, n_quar = (valid or {}).get(f.uri, 0), (quarantined or {}).get(f.uri, 0)
-            status, detail = f.state, f"by {f.superseded_by}" if f.superseded_by else f.rejected or ""
+            status, detail = f.state, f"by {f.superseded_by}" if f.state == "superseded" else f.rejected or ""
             if f.superseded_by and n_valid + n_quar: detail += "; the last run used it: re-run positions_etl"
             elif status == "used" and valid is None: status, detail = "landed", f"positions_etl has not run for {date}"
             elif status == "used" and not n_valid + n_quar: status, detail = "landed", "not in the last run of positions_etl: re-run it"

@@ -65,6 +65,23 @@ def supersede_cmd(dataset: str = typer.Argument(..., help=f"one of {', '.join(CO
     typer.echo(f"{what}: {dataset} {date}: {rec.file} supersedes {', '.join(rec.supersedes)} (re-run positions_etl for {date})")
 
 
+@ingest_app.command("withdraw")
+def withdraw_cmd(dataset: str = typer.Argument(..., help=f"one of {', '.join(COLD_DATASETS)}"),
+                 file: str = typer.Argument(..., help="name of the file in bronze that must not be used"),
+                 date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)"),
+                 reason: str = typer.Option(..., "--reason", help="why, for the record (e.g. 'a prices file, landed under positions')")):
+    "Record that FILE must not be used by positions_etl (it stays in bronze; written once): for a file no correction replaces."
+    from uhnw.lake import SupersessionRefused, lake_for, withdraw_file
+    date = checked_date(date)
+    if dataset not in COLD_DATASETS: fail(f"unknown dataset {dataset!r}; choose one of {', '.join(COLD_DATASETS)}", 2)
+    try:
+        rec, created = withdraw_file(lake_for(current_settings()), dataset, date, file, reason)
+    except SupersessionRefused as e:
+        fail(str(e), 1)
+    what = "withdrawn" if created else "already withdrawn"
+    typer.echo(f"{what}: {dataset} {date}: {file} ({rec.reason}); re-run positions_etl for {date}")
+
+
 @ingest_app.command("status")
 def status_cmd(date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD"),
                as_json: bool = typer.Option(False, "--json", help="one JSON object per file")):
@@ -76,7 +93,8 @@ def status_cmd(date: str = typer.Option(..., "--date", help="business date YYYY-
     if as_json:
         for r in rows: typer.echo(json.dumps(r))
         return
-    if not rows: typer.echo(f"nothing landed in bronze for {date}")
+    for d in COLD_DATASETS:
+        if not any(r["dataset"] == d for r in rows): typer.echo(f"{d:<9} no file in bronze for {date}")
     for r in rows:
         counts = f"  {r['valid']:,} rows in silver, {r['quarantined']:,} quarantined" if r["valid"] or r["quarantined"] else ""
         typer.echo(f"{r['dataset']:<9} {r['bronze_date']}  {r['file']:<28} {r['status']:<10} landed {r['landed_at'][:19]}{counts}")

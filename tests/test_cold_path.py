@@ -83,6 +83,49 @@ def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
         assert conn.execute("select count(*) from client_metrics where date = %s", (day2,)).fetchone()[0] == 12
 
 
+def test_positions_etl_exits_1_naming_a_file_rejected_whole_and_a_recorded_correction_fixes_the_day(cli, tmp_path):
+    home = tmp_path / "home"
+    env = {"UHNW_HOME": str(home)}
+    synth = cli("synth", "cold", "--days", "1", "--clients", "6", "--positions", "60", "--start", "2031-05-05", "--seed", "3",
+                "--out", str(tmp_path / "in"), "--ingest", "--json", env=env)
+    assert synth.returncode == 0, synth.stderr
+    day = json.loads(synth.stdout)["dates"][0]
+    eod = Path(json.loads(synth.stdout)["files"][day]["positions"])
+    assert cli("job", "run", "positions_etl", "--date", day, env=env).returncode == 0
+    count = f"SELECT count(*) AS n, sum(quantity) AS q FROM silver.positions WHERE date = DATE '{day}'"
+    (before,) = json.loads(cli("sql", count, "-f", "json", env=env).stdout)
+    assert before["n"] == 60
+
+    # the corrected file under a new name (what the refusal said to do), beside a file with a wrong header
+    lines = eod.read_text().splitlines(keepends=True)
+    acct, instr = lines[1].split(",")[1], lines[1].split(",")[3]
+    fixed = tmp_path / "positions_fixed.csv"
+    fixed.write_text(lines[0] + "".join(lines[1:]).replace(lines[1], f"{day},{acct},{lines[1].split(',')[2]},{instr},999\n"))
+    wrong = tmp_path / "wrong.csv"; wrong.write_text("date,acct,qty\n")
+    for f in (fixed, wrong):
+        assert cli("ingest", "positions", str(f), "--date", day, env=env).returncode == 0
+    run = cli("job", "run", "positions_etl", "--date", day, env=env)
+    assert run.returncode == 1 and "wrong.csv rejected: not a positions file" in run.stderr
+    assert "positions_fixed.csv rejected: repeats 60 key(s)" in run.stderr and "--supersedes" in run.stderr
+    assert json.loads(cli("sql", count, "-f", "json", env=env).stdout) == [before], "the day keeps every good row it had"
+    rejected = json.loads(cli("sql", "SELECT file_name, reason, source_file FROM silver.positions_rejected_files "
+                                     f"WHERE date = DATE '{day}' ORDER BY file_name", "-f", "json", env=env).stdout)
+    assert [r["file_name"] for r in rejected] == ["positions_fixed.csv", "wrong.csv"]
+    assert rejected[1]["source_file"].endswith(f"bronze/positions/date={day}/wrong.csv")
+
+    # record the correction and withdraw the stray file: the run uses the correction and succeeds
+    assert cli("ingest", "supersede", "positions", fixed.name, "--date", day, "--supersedes", eod.name, env=env).returncode == 0
+    assert cli("ingest", "withdraw", "positions", "wrong.csv", "--date", day, "--reason", "no header", env=env).returncode == 0
+    run = cli("job", "run", "positions_etl", "--date", day, env=env)
+    assert run.returncode == 0, run.stderr
+    (after,) = json.loads(cli("sql", count, "-f", "json", env=env).stdout)
+    assert after["n"] == 60 and after["q"] != before["q"]
+    status = {r["file"]: r for r in map(json.loads, cli("ingest", "status", "--date", day, "--json", env=env).stdout.splitlines())}
+    assert (status[eod.name]["status"], status[eod.name]["detail"]) == ("superseded", f"by {fixed.name}")
+    assert (status[fixed.name]["status"], status[fixed.name]["valid"]) == ("used", 60)
+    assert status["wrong.csv"]["status"] == "withdrawn"
+
+
 def test_job_run_refuses_unknown_jobs_parameters_and_dates(cli):
     assert "no job named 'nope'" in cli("job", "run", "nope", "--date", "2025-01-01").stderr
     bad = cli("job", "run", "rds_sync", "--date", "2025-01-01", "-p", "colour", "red")

@@ -140,7 +140,7 @@ def test_ingest_withdraw_records_a_file_that_must_not_be_used_and_status_shows_i
     r = ingest("withdraw", "positions", "stray.csv", "--date", "2025-01-03", "--reason", "a prices file")
     assert r.exit_code == 0 and "withdrawn: positions 2025-01-03: stray.csv (a prices file)" in r.output
     rows = [json.loads(x) for x in ingest("status", "--date", "2025-01-03", "--json").output.splitlines()]
-    assert [(r["file"], r["status"]) for r in rows] == [("stray.csv", "withdrawn")]
+    assert [(r["file"], r["status"], r["detail"]) for r in rows] == [("stray.csv", "withdrawn", "a prices file")]
     assert "prices    no file in bronze for 2025-01-03" in ingest("status", "--date", "2025-01-03").output
 
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date as Date
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .config import Settings
-from .lake import WITHDRAWN, Lake, check_date, lake_for, partition_key, record_supersession, superseded_by
+from .lake import WITHDRAWN, Lake, check_date, lake_for, partition_key, record_supersession, superseded_by, supersessions
 
 # %% auto #0
 __all__ = ['DATASETS', 'OPEN_HEADER', 'LINEAGE', 'INTERNAL', 'Source', 'ISO_4217', 'SILVER_TABLES', 'KEYS', 'FileRejected',
@@ -117,7 +118,7 @@ def read_csv_text(src: Source,  # the file's bytes, or its path
     "Every row of a bronze CSV as text columns plus `source_file`, `source_row` and `parse_error` (null when the row parsed)."
     source = source_file or (str(src) if not isinstance(src, (bytes, bytearray, memoryview)) else "<bytes>")
     names = check_header(dataset, _header_of(src, source), source)
-    data = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else open(src, "rb").read()
+    data = bytes(src) if isinstance(src, (bytes, bytearray, memoryview)) else Path(src).read_bytes()
     utf8 = _is_utf8(data)
     if not utf8: data = data.decode("utf-8", "replace").encode()  # rare: bad bytes become U+FFFD, their rows are flagged below
     broken: list[tuple[int, str, int]] = []
@@ -498,19 +499,20 @@ def _keys(raw: pa.Table, dataset: str) -> pa.Array:
 
 def read_files(lake: Lake, files: list[BronzeFile]) -> pa.Table | None:
     "The winning files as one raw table, in landing order; a file unreadable as its dataset or repeating an earlier file's keys is marked rejected."
-    parts, seen = [], []
+    parts, seen, keys = [], [], {}  # keys are only computed once a second file is read (usually never)
     for f in files:
         if f.superseded_by: continue
         try: raw = read_csv_text(lake.read_bytes("bronze", f.key), f.dataset, f.uri)
         except FileRejected as e: f.rejected = str(e).removeprefix(f"{f.uri}: "); continue
-        keys = _keys(raw, f.dataset)
-        clash = [(g.name, n) for g, k in seen if (n := int(pc.sum(pc.is_in(keys, value_set=k)).as_py() or 0))]
+        for g, graw in [*seen, (f, raw)] if seen else []:
+            if g.name not in keys: keys[g.name] = _keys(graw, g.dataset)
+        clash = [(g.name, n) for g, _ in seen if (n := int(pc.sum(pc.is_in(keys[f.name], value_set=keys[g.name])).as_py() or 0))]
         if clash:
             f.rejected = (f"repeats {sum(n for _, n in clash):,} key(s) ({', '.join(KEYS[f.dataset])}) of {', '.join(g for g, _ in clash)}, "
                           f"landed before it: if it corrects {clash[0][0]}, record that with `uhnw ingest supersede {f.dataset} {f.name} "
                           f"--date {f.date} --supersedes {clash[0][0]}` and re-run")
             continue
-        parts.append(raw); seen.append((f, keys))
+        parts.append(raw); seen.append((f, raw))
     if not parts: return None
     return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
 
@@ -590,9 +592,10 @@ def file_status(lake: Lake, date: str | Date) -> list[dict]:
             except FileNotFoundError: files = []
         else: read_files(lake, files := partition_files(lake, d, date))
         valid, quarantined = _rows_by_file(lake, SILVER_TABLES[d], date), _rows_by_file(lake, f"{SILVER_TABLES[d]}_rejected", date)
+        withdrawn = {s.supersedes[0]: s.reason for bd in {f.date for f in files} for s in supersessions(lake, d, bd).values() if not s.file}
         for f in files:
             n_valid, n_quar = (valid or {}).get(f.uri, 0), (quarantined or {}).get(f.uri, 0)
-            status, detail = f.state, f"by {f.superseded_by}" if f.state == "superseded" else f.rejected or ""
+            status, detail = f.state, f"by {f.superseded_by}" if f.state == "superseded" else f.rejected or withdrawn.get(f.name, "")
             if f.superseded_by and n_valid + n_quar: detail += "; the last run used it: re-run positions_etl"
             elif status == "used" and valid is None: status, detail = "landed", f"positions_etl has not run for {date}"
             elif status == "used" and not n_valid + n_quar: status, detail = "landed", "not in the last run of positions_etl: re-run it"

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -292,26 +293,31 @@ _NUMBERS = dict(parse_int=_number(int), parse_float=_number(float),
                 parse_constant=lambda s: _Refused(f"{s} is not a number in JSON"))
 
 def _path(path: str, key) -> str:
-    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+    "`path` extended by a key or index, with unencodable characters escaped (the path goes into a reason sent back)."
+    if isinstance(key, int): return f"{path}[{key}]"
+    key = key.encode("utf-8", "backslashreplace").decode()
+    return f"{path}.{key}" if path else key
 
 
 # %% ../../nbs/10_news.ipynb #b0d1e5a3
-def _walk(value) -> list[str]:
-    "Reasons of refused numbers, lone surrogates and excess depth in a parsed body, each with its path."
-    reasons, todo = [], [(value, "", 0)]
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # the only way a lone surrogate gets into strictly decoded UTF-8
+
+def _walk(value, strings: bool = True) -> list[str]:
+    "Reasons of refused numbers, lone surrogates (if `strings`) and excess depth in a parsed body, each with its path."
+    def bad(x) -> str | None:
+        if isinstance(x, _Refused): return x.why
+        if strings and isinstance(x, str) and _unencodable(x): return "contains a lone surrogate (not encodable as UTF-8)"
+        return None
+    if not isinstance(value, (dict, list)): return [f"field 'body': {why}"] if (why := bad(value)) else []
+    reasons, todo = [], [(value, "", 1)]
     while todo:
         v, path, depth = todo.pop()
-        if isinstance(v, _Refused): reasons.append(f"field '{path or 'body'}': {v.why}")
-        elif isinstance(v, str):
-            if _unencodable(v): reasons.append(f"field '{path or 'body'}': contains a lone surrogate (not encodable as UTF-8)")
-        elif isinstance(v, (dict, list)):
-            if depth >= MAX_JSON_DEPTH:
-                return [f"body is nested deeper than {MAX_JSON_DEPTH} levels (at '{path}')"]
-            items = v.items() if isinstance(v, dict) else enumerate(v)
-            for k, x in items:
-                if isinstance(k, str) and _unencodable(k):
-                    reasons.append(f"a key in '{path or 'body'}' contains a lone surrogate (not encodable as UTF-8)"); continue
-                todo.append((x, _path(path, k), depth + 1))
+        if depth > MAX_JSON_DEPTH: return [f"body is nested deeper than {MAX_JSON_DEPTH} levels (at '{path}')"]
+        for k, x in (v.items() if isinstance(v, dict) else enumerate(v)):
+            if isinstance(x, (dict, list)): todo.append((x, _path(path, k), depth + 1))
+            elif why := bad(x): reasons.append(f"field '{_path(path, k)}': {why}")
+            if strings and isinstance(k, str) and _unencodable(k):
+                reasons.append(f"a key in '{path or 'body'}' contains a lone surrogate (not encodable as UTF-8)")
     return sorted(set(reasons))
 
 def parse_body(body: bytes):
@@ -323,7 +329,7 @@ def parse_body(body: bytes):
     try: value = json.loads(text, **_NUMBERS)
     except RecursionError: raise NewsEventInvalid([f"body is nested deeper than {MAX_JSON_DEPTH} levels"]) from None
     except ValueError as e: raise NewsEventInvalid([f"body is not valid JSON: {str(e)[:200]}"]) from None
-    if reasons := _walk(value): raise NewsEventInvalid(reasons[:20])
+    if reasons := _walk(value, strings=_SURROGATE_ESCAPE.search(text) is not None): raise NewsEventInvalid(reasons[:20])
     return value
 
 # %% ../../nbs/10_news.ipynb #ee3b861b

@@ -219,6 +219,9 @@ def test_each_signed_bad_input_gets_400_naming_the_field_and_nothing_is_produced
 
 def test_a_body_over_the_limit_gets_413_while_it_is_read_signed_or_not_and_nothing_is_produced(fake):
     app, client, producer = fake
+    under = article(content="x" * (MAX_BODY_BYTES - 2000))  # a long article just under the limit is taken
+    assert len(under) <= MAX_BODY_BYTES and client.post("/webhooks/news", content=under, headers=signed(under)).status_code == 202
+    producer.sent.clear()
     big = article(content="x" * 2_000_000)  # the "body over 1 MB" (the producer refused it with MSG_SIZE_TOO_LARGE)
     r = client.post("/webhooks/news", content=big, headers=signed(big))
     assert r.status_code == 413 and f"limit of {MAX_BODY_BYTES} bytes" in r.json()["detail"]

@@ -689,6 +689,7 @@ def check_supersession(lake: Lake, dataset: str, date: str | Date, file: str, su
         if old == file: raise SupersessionRefused(f"{file} cannot supersede itself: land the correction under a new name")
         if old not in present:
             raise SupersessionRefused(f"no file {old!r} in {where} to supersede; files there: {', '.join(present) or 'none'}")
+        if by.get(old) == WITHDRAWN: raise SupersessionRefused(f"{old} is withdrawn in {where}: land the correction without --supersedes")
         if by.get(old, file) != file:
             raise SupersessionRefused(f"{old} is already superseded by {by[old]} in {where}: supersede {by[old]} instead")
     if file in by: raise SupersessionRefused(f"{file} is superseded by {by[file]} in {where}; a superseded file cannot supersede")

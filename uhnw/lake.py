@@ -195,7 +195,7 @@ class _LocalObjects:
     def create(self, layer: str, key: str, src: Source) -> bool:
         "Write `src` at `key` only if nothing is there (atomic, read-only result); False if the key existed."
         final = self.path(layer, key)
-        tmp = _write_tmp(final.parent, final.name, src, 0o444)
+        tmp = _write_tmp(final.parent, final.name, src, 0o400)  # write-once, and client data: this account only
         try: os.link(tmp, final)
         except FileExistsError: return False
         finally: tmp.unlink(missing_ok=True)
@@ -205,7 +205,7 @@ class _LocalObjects:
     def put(self, layer: str, key: str, src: Source):
         "Write `src` at `key`, replacing any previous object atomically."
         final = self.path(layer, key)
-        os.replace(_write_tmp(final.parent, final.name, src, 0o644), final)
+        os.replace(_write_tmp(final.parent, final.name, src, 0o600), final)  # client data: this account only
 
     def read_bytes(self, layer: str, key: str) -> bytes:
         try: return self.path(layer, key).read_bytes()

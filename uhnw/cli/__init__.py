@@ -5,9 +5,12 @@ Commands only wire: they build the `Settings`, call the package and turn its err
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
+
+PRIVATE_UMASK = 0o077  # client data: files 0600, folders 0700, whatever the shell's umask
 
 
 def build_app() -> typer.Typer:
@@ -40,4 +43,5 @@ def build_app() -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> None:
     "Entry point of the `uhnw` console script and `python -m uhnw`."
+    os.umask(PRIVATE_UMASK)  # lake, catalog, runs, reports, state: readable by this account only (services and kernels inherit it)
     build_app()(args=argv if argv is not None else sys.argv[1:], prog_name="uhnw")

@@ -45,11 +45,12 @@ def up(as_json: bool = typer.Option(False, "--json", help="print a JSON list of 
 
 
 @app.command()
-def down(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
+def down(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses"),
+         purge: bool = typer.Option(False, "--purge", help="also delete the broker's data and the database (its server folder too)")):
     "Stop the Kafka broker and PostgreSQL server that `uhnw stack up` started (nothing else); safe when nothing runs."
     from uhnw.ops import stack
     try:
-        statuses = stack.down(current_settings())
+        statuses = stack.down(current_settings(), purge=purge)
     except stack.StackError as e:
         fail(str(e))
     _print(statuses, as_json)

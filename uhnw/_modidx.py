@@ -678,6 +678,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'uhnw.validate._clip': ('validate.html#_clip', 'uhnw/validate.py'),
                                'uhnw.validate._constant': ('validate.html#_constant', 'uhnw/validate.py'),
                                'uhnw.validate._extra': ('validate.html#_extra', 'uhnw/validate.py'),
+                               'uhnw.validate._fields': ('validate.html#_fields', 'uhnw/validate.py'),
                                'uhnw.validate._header_of': ('validate.html#_header_of', 'uhnw/validate.py'),
                                'uhnw.validate._is_utf8': ('validate.html#_is_utf8', 'uhnw/validate.py'),
                                'uhnw.validate._keys': ('validate.html#_keys', 'uhnw/validate.py'),

@@ -379,13 +379,13 @@ def _as_root() -> bool: return os.geteuid() == 0
 
 def _pg_server_dir(s: Settings) -> Path:
     """The server's folder (data, socket, log): under `UHNW_HOME/stack/postgres` when we run it ourselves; under root,
-    `PG_SYSTEM_ROOT/homes/<hash of the stack folder>` (recorded in `stack/postgres/server-dir`), which the PostgreSQL user
-    reaches without any folder above the home opened."""
+    `PG_SYSTEM_ROOT/homes/<hash of the stack folder>-<random>`, chosen at the home's first `up` and recorded in
+    `stack/postgres/server-dir`, which the PostgreSQL user reaches without any folder above the home opened."""
     if not _as_root(): return _pg_dir(s)
-    record = _pg_dir(s) / "server-dir"
+    record = _pg_dir(s) / "server-dir"  # a home whose `stack` links to another one reads the same record: one server
     if record.exists(): return Path(record.read_text().strip())
-    import hashlib  # keyed by the real stack folder, so a home whose `stack` links to another one shares its server
-    return PG_SYSTEM_ROOT / "homes" / hashlib.sha256(str(s.stack_dir.resolve()).encode()).hexdigest()[:16]
+    import hashlib  # a new folder for each new home, even at the path of a deleted one (whose database stays untouched)
+    return PG_SYSTEM_ROOT / "homes" / f"{hashlib.sha256(str(s.stack_dir.resolve()).encode()).hexdigest()[:12]}-{uuid.uuid4().hex[:8]}"
 
 
 def _pg_data(s: Settings) -> Path: return _pg_server_dir(s) / "data"

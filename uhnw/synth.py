@@ -1,4 +1,4 @@
-"""Realistic EOD positions, prices, FX and a CRM clients extract for the demo, the tests and the benchmarks, deterministic given a seed.
+"""Realistic EOD positions, prices, FX and a CRM clients extract, wire news and large client books for name matching, for the demo, the tests and the benchmarks, deterministic given a seed.
 
 `synth_cold` writes the files the cold path ingests, in the exact input contracts: one clients extract and, per business
 day, positions, prices and FX. Clients carry names from several cultures, RMs, base currencies and the extra CRM
@@ -27,8 +27,10 @@ from .lake import Lake, Landing, land_file
 
 # %% auto #0
 __all__ = ['CULTURES', 'CURRENCIES', 'POSITIONS_HEADER', 'PRICES_HEADER', 'FX_HEADER', 'CLIENTS_HEADER', 'EVENT_STORIES',
-           'PASSING_STORIES', 'MARKET_STORIES', 'isin_like', 'make_clients', 'evolve', 'synth_cold', 'synth_news',
-           'land_synth']
+           'PASSING_STORIES', 'MARKET_STORIES', 'BOOK_COLUMNS', 'BOOK_LOCALES', 'FAKER_CITIES', 'LATIN_COMPANIES',
+           'SECTORS', 'NICKNAMES', 'ENGLISH_NAMES', 'TITLE_SURNAMES', 'COMMON_FIRST', 'PARTICLE_NAMES', 'SHORT_CHINESE',
+           'KOREAN', 'HARD_SHARES', 'isin_like', 'make_clients', 'evolve', 'synth_cold', 'synth_news', 'land_synth',
+           'client_book']
 
 # %% ../nbs/92_synth.ipynb #81f7b67e
 CULTURES: tuple[tuple, ...] = (  # (first names, last names, (city, country) pairs, base currencies)
@@ -320,3 +322,200 @@ def land_synth(lake: Lake, manifest: dict) -> list[Landing]:
     todo = [("clients", Path(manifest["clients_file"]), manifest["clients_extract_date"])]
     todo += [(ds, Path(files[ds]), d) for d, files in manifest["files"].items() for ds in ("positions", "prices", "fx")]
     return [land_file(lake, dataset, path, d) for dataset, path, d in todo]
+
+# %% ../nbs/92_synth.ipynb #af3ef9fb
+BOOK_COLUMNS = ("client_id", "full_name", "aliases", "organizations", "city", "country", "rm_id", "base_currency")
+BOOK_LOCALES: tuple[tuple, ...] = (  # (Faker locale, share of clients, country, base currency, wealth centres)
+    ("en_US", 0.22, "US", "USD", ("New York", "Los Angeles", "Miami", "San Francisco", "Chicago", "Houston", "Dallas", "Boston", "Palm Beach", "Greenwich")),
+    ("en_GB", 0.10, "GB", "GBP", ("London", "Manchester", "Edinburgh", "Birmingham", "Oxford", "Bristol", "Guildford")),
+    ("en_IN", 0.10, "IN", "INR", ("Mumbai", "New Delhi", "Bengaluru", "Chennai", "Hyderabad", "Kolkata", "Pune", "Ahmedabad")),
+    ("de_DE", 0.09, "DE", "EUR", ("Munich", "Hamburg", "Frankfurt", "Berlin", "Düsseldorf", "Stuttgart", "Cologne")),
+    ("fr_FR", 0.07, "FR", "EUR", ("Paris", "Lyon", "Marseille", "Bordeaux", "Nice", "Lille", "Toulouse")),
+    ("it_IT", 0.06, "IT", "EUR", ("Milan", "Rome", "Turin", "Florence", "Naples", "Bologna", "Venice")),
+    ("es_ES", 0.05, "ES", "EUR", ("Madrid", "Barcelona", "Valencia", "Seville", "Bilbao", "Málaga")),
+    ("pt_BR", 0.05, "BR", "BRL", ("São Paulo", "Rio de Janeiro", "Belo Horizonte", "Brasília", "Curitiba", "Porto Alegre")),
+    ("nl_NL", 0.04, "NL", "EUR", ("Amsterdam", "Rotterdam", "The Hague", "Utrecht", "Eindhoven")),
+    ("sv_SE", 0.03, "SE", "SEK", ("Stockholm", "Gothenburg", "Malmö", "Uppsala")),
+    ("tr_TR", 0.03, "TR", "TRY", ("Istanbul", "Ankara", "Izmir", "Bursa", "Antalya")),
+    ("pl_PL", 0.03, "PL", "PLN", ("Warsaw", "Kraków", "Wrocław", "Poznań", "Gdańsk")),
+    ("zh_CN", 0.09, "CN", "CNY", ("Beijing", "Shanghai", "Shenzhen", "Guangzhou", "Hangzhou", "Chengdu", "Nanjing", "Wuhan")),
+    ("ja_JP", 0.04, "JP", "JPY", ("Tokyo", "Osaka", "Nagoya", "Yokohama", "Kyoto", "Fukuoka", "Kobe")),
+    ("ar_AE", 0.0, "AE", "AED", ("Dubai", "Abu Dhabi", "Sharjah")),  # hard cases only, names from the lists below
+    ("ko_KR", 0.0, "KR", "KRW", ("Seoul", "Busan", "Incheon", "Seongnam")),
+)
+FAKER_CITIES = frozenset({"en_IN", "de_DE", "es_ES", "nl_NL", "sv_SE", "pl_PL"})  # `city()` names real places (it_IT too, in an order that varies with PYTHONHASHSEED)
+LATIN_COMPANIES = frozenset(l[0] for l in BOOK_LOCALES[:12])  # Faker's `company()` is in Latin script
+SECTORS = ("Electronics", "Pharmaceutical", "Real Estate", "Textile", "Machinery", "Trading", "Shipping", "Chemical")
+NICKNAMES = {"Robert": ("Bob", "Rob"), "William": ("Bill", "Will"), "Richard": ("Rick",), "James": ("Jim",), "John": ("Johnny",),
+             "Michael": ("Mike",), "Christopher": ("Chris",), "Elizabeth": ("Liz", "Beth"), "Jennifer": ("Jenny",), "Katherine": ("Kate",),
+             "Margaret": ("Maggie", "Peggy"), "Thomas": ("Tom",), "Joseph": ("Joe",), "Daniel": ("Dan",), "Matthew": ("Matt",),
+             "Anthony": ("Tony",), "Edward": ("Ted", "Eddie"), "Alexander": ("Alex",), "Nicholas": ("Nick",), "Patricia": ("Pat", "Trish"),
+             "Susan": ("Sue",), "Deborah": ("Debbie",), "Benjamin": ("Ben",), "Samuel": ("Sam",), "Andrew": ("Andy",), "Steven": ("Steve",),
+             "Stephen": ("Steve",), "Timothy": ("Tim",), "Charles": ("Charlie",), "Jonathan": ("Jon",), "Kenneth": ("Ken",), "Ronald": ("Ron",),
+             "Donald": ("Don",), "Gregory": ("Greg",), "Jeffrey": ("Jeff",), "Victoria": ("Vicky",), "Rebecca": ("Becky",), "Jessica": ("Jess",),
+             "Johannes": ("Hans",), "Friedrich": ("Fritz",), "Giuseppe": ("Beppe",), "Francesco": ("Franco",), "Francisco": ("Paco",),
+             "José": ("Pepe",), "Alessandro": ("Sandro",), "Eduardo": ("Edu",), "Aleksander": ("Olek",), "Mohammed": ("Mo",)}
+ENGLISH_NAMES = ("David", "Peter", "Michael", "Jack", "Kevin", "Eric", "Vincent", "Jacky", "Grace", "Cathy", "Jenny", "Tony")  # Chinese clients' English names
+
+# %% ../nbs/92_synth.ipynb #66caa668
+TITLE_SURNAMES = ("King", "Lord", "Bishop", "Prince", "Knight", "Senator", "Judge", "Major", "Baker", "Price", "Stone", "Young",
+                  "Rich", "Bird", "Wood", "Love", "Hope", "Moody", "Land", "Banks", "Cash", "Sterling", "Little", "Rose")
+COMMON_FIRST = ("Harry", "David", "Kim", "Bernard", "Linda", "Randy", "Wendy", "Mandy", "Louis", "Carol", "Grace", "Don", "Mark",
+                "Jack", "Frank", "Ray", "Joy", "Sue", "Will", "Bill")
+PARTICLE_NAMES: tuple[tuple, ...] = (  # (locale, first names, surnames with particles)
+    ("nl_NL", ("Jan", "Pieter", "Willem", "Sanne", "Femke", "Maarten", "Eva", "Daan"),
+     ("van Dijk", "de Vries", "van der Berg", "van den Bosch", "de Jong", "van Leeuwen", "ter Horst", "van 't Hof")),
+    ("de_DE", ("Friedrich", "Caroline", "Konstantin", "Marie", "Albrecht", "Sophie", "Georg"),
+     ("von Arnim", "von der Schulenburg", "von Finck", "zu Salm", "von Bülow", "von Siemens")),
+    ("ar_AE", ("Ahmed", "Mohammed", "Khalid", "Saeed", "Hamdan", "Mansour", "Rashid", "Omar", "Fatima", "Mariam"),
+     ("Al Nahyan", "Al Falasi", "Al Maktoum", "Al Qasimi", "Al Mansouri", "Al Suwaidi", "Al Habtoor", "Al Ghurair")),
+)
+SHORT_CHINESE = (("Du", "Li", "Wu", "Xu", "Hu", "Ma", "Lu", "He", "Ye", "Yu", "Gu", "Su", "Cai", "Cao", "Fan", "Gao", "Guo", "Han",
+                  "Lin", "Liu", "Luo", "Pan", "Qin", "Shi", "Sun", "Tan", "Xie", "Yan", "Zhu"),
+                 ("Tao", "Min", "Na", "Lei", "Bo", "Jun", "Li", "Yan", "Jie", "Hui", "Lan", "Yu", "Wei", "Bin", "Kai", "Fei"))
+KOREAN = (("Kim", "Lee", "Park", "Choi", "Jung", "Kang", "Cho", "Yoon", "Jang", "Lim"),
+          ("Min-jun", "Ji-eun", "Seo-yeon", "Ji-hoon", "Hyun-woo", "Soo-jin", "Eun-ji", "Jae-won", "Dong-hyun", "Ha-eun", "Sung-min"))
+HARD_SHARES = {"title": 0.015, "particle": 0.01, "short_chinese": 0.01, "korean": 0.005, "family": 0.01, "namesake": 0.005}
+
+def _hard_quota(m: int) -> dict:
+    "Rows of each hard case among `m` generated clients: their shares, at least 2 each from 100 clients, none below 50."
+    if m < 50: return {k: 0 for k in HARD_SHARES}
+    q = {k: int(round(s * m)) for k, s in HARD_SHARES.items()}
+    if m >= 100: q = {k: max(2, v) for k, v in q.items()}
+    if q["family"] < 2: q["family"] = 0
+    return q
+
+# %% ../nbs/92_synth.ipynb #fbf135be
+def _pick(rng: np.random.Generator, seq):
+    "One element of `seq`, uniformly."
+    return seq[int(rng.integers(len(seq)))]
+
+def _locale(code: str) -> tuple:
+    "The `BOOK_LOCALES` row of a Faker locale."
+    return next(l for l in BOOK_LOCALES if l[0] == code)
+
+def _full(loc: tuple, first: str, last: str) -> str:
+    "A full name in the culture's order: surname first for Chinese and Korean clients."
+    return f"{last} {first}" if loc[0] in ("zh_CN", "ko_KR") else f"{first} {last}"
+
+def _place(fk, loc: tuple, rng: np.random.Generator) -> str:
+    "A city: mostly a wealth centre of the country, sometimes any Faker city where Faker's are real places."
+    return fk.city() if loc[0] in FAKER_CITIES and rng.random() < 0.3 else _pick(rng, loc[4])
+
+def _orgs(fk, loc: tuple, last: str, city: str, rng: np.random.Generator, share: float = 0.6) -> str:
+    "'' or, for a `share` of clients, one or two of '<Surname> Holdings', '<Surname> Family Office', a company of the locale."
+    if rng.random() >= share: return ""
+    kinds = sorted(rng.permutation(3)[:1 + int(rng.random() < 0.35)])
+    sur = last[:1].upper() + last[1:]
+    company = lambda: fk.company() if loc[0] in LATIN_COMPANIES else f"{city} {_pick(rng, SECTORS)} Co., Ltd."
+    return "|".join((f"{sur} Holdings", f"{sur} Family Office", None)[k] or company() for k in kinds)
+
+def _person(fk, loc: tuple, rng: np.random.Generator, first: str | None = None, last: str | None = None) -> dict:
+    "A client of locale `loc`: Faker's first and last names (romanized for Chinese and Japanese) unless given, city, organizations."
+    roman = loc[0] in ("zh_CN", "ja_JP")
+    first = first or (fk.first_romanized_name() if roman else fk.first_name())
+    middle = ""
+    if last is None:
+        last = fk.last_romanized_name() if roman else fk.last_name()
+        if not roman and rng.random() < 0.1: middle = fk.first_name()
+    full = _full(loc, f"{first} {middle}" if middle and middle != first else first, last)
+    city = _place(fk, loc, rng)
+    return {"locale": loc[0], "first": first, "last": last, "full_name": full, "city": city, "country": loc[2], "base_currency": loc[3],
+            "organizations": _orgs(fk, loc, last, city, rng), "group": -1}
+
+# %% ../nbs/92_synth.ipynb #e1535266
+def _hard_person(kind: str, fakers: dict, rng: np.random.Generator) -> dict:
+    "One hard case: a title or common-word surname, a particle surname, a short Chinese or a Korean name."
+    if kind == "title":
+        code = "en_US" if rng.random() < 0.6 else "en_GB"
+        return _person(fakers[code], _locale(code), rng, _pick(rng, COMMON_FIRST), _pick(rng, TITLE_SURNAMES))
+    if kind == "particle":
+        code, firsts, lasts = _pick(rng, PARTICLE_NAMES)
+        first = _pick(rng, firsts)
+        if code == "ar_AE" and first in firsts[:8] and rng.random() < 0.3:  # men: sometimes the father's name, "bin Rashid"
+            first += f" bin {_pick(rng, [f for f in firsts[:8] if f != first])}"
+        return _person(fakers.get(code), _locale(code), rng, first, _pick(rng, lasts))
+    if kind == "short_chinese":
+        return _person(fakers["zh_CN"], _locale("zh_CN"), rng, _pick(rng, SHORT_CHINESE[1]), _pick(rng, SHORT_CHINESE[0]))
+    return _person(None, _locale("ko_KR"), rng, _pick(rng, KOREAN[1]), _pick(rng, KOREAN[0]))
+
+def _family(fk, loc: tuple, rng: np.random.Generator, size: int, group: int) -> list[dict]:
+    "`size` clients sharing a surname, city, RM group and family office, with different first names."
+    head = _person(fk, loc, rng)
+    sur = head["last"][:1].upper() + head["last"][1:]
+    orgs = "|".join(dict.fromkeys([f"{sur} Family Office", *[o for o in head["organizations"].split("|") if o]]))
+    firsts = [head["first"]]
+    for _ in range(20 * size):
+        if len(firsts) == size: break
+        f = fk.first_romanized_name() if loc[0] in ("zh_CN", "ja_JP") else fk.first_name()
+        if f not in firsts: firsts.append(f)
+    return [{**head, "first": f, "full_name": _full(loc, f, head["last"]), "organizations": orgs, "group": group} for f in firsts]
+
+def _namesake(fk, p: dict, rng: np.random.Generator) -> dict:
+    "Another client with `p`'s full name: same country, another city, a company of the locale or none."
+    loc = _locale(p["locale"])
+    city = _pick(rng, [c for c in loc[4] if c != p["city"]])
+    orgs = (fk.company() if loc[0] in LATIN_COMPANIES else f"{city} {_pick(rng, SECTORS)} Co., Ltd.") if rng.random() < 0.5 else ""
+    return {**p, "city": city, "organizations": "" if orgs == p["organizations"] else orgs, "group": -1}
+
+def _aliases(people: list[dict], rng: np.random.Generator, share: float = 0.05) -> list[str]:
+    "'' or, for a `share` of clients, nickname forms ('Bob Smith' for Robert Smith) or a Chinese client's English name."
+    cand = [i for i, p in enumerate(people) if p["first"] in NICKNAMES or (p["locale"] == "zh_CN" and rng.random() < 0.3)]
+    out = [""] * len(people)
+    for i in sorted(rng.choice(len(cand), min(len(cand), int(round(share * len(people)))), replace=False)):
+        p = people[cand[i]]
+        nicks = NICKNAMES.get(p["first"]) or (_pick(rng, ENGLISH_NAMES),)
+        out[cand[i]] = "|".join(f"{k} {p['last']}" for k in nicks)
+    return out
+
+# %% ../nbs/92_synth.ipynb #6787ba90
+def _generate(m: int, seed: int) -> list[dict]:
+    "`m` generated clients (plain ones by locale share, then the hard cases, families and namesakes), unshuffled."
+    from faker import Faker  # an optional dependency: only the client book needs it
+    rng = np.random.default_rng(seed)
+    fakers = {}
+    for i, loc in enumerate(BOOK_LOCALES[:14]):
+        fakers[loc[0]] = fk = Faker(loc[0])
+        fk.seed_instance(seed * 1000 + i)
+    quota = _hard_quota(m)
+    plain = rng.multinomial(m - sum(quota.values()), [l[1] for l in BOOK_LOCALES[:14]])
+    people = [_person(fakers[loc[0]], loc, rng) for loc, k in zip(BOOK_LOCALES, plain) for _ in range(k)]
+    n_plain = len(people)
+    people += [_hard_person(kind, fakers, rng) for kind in ("title", "particle", "short_chinese", "korean") for _ in range(quota[kind])]
+    left, group = quota["family"], 0
+    while left:
+        size = left if left <= 4 else int(rng.integers(2, 5 if left >= 6 else left - 1))
+        loc = BOOK_LOCALES[int(rng.choice(14, p=[l[1] for l in BOOK_LOCALES[:14]]))]
+        people += _family(fakers[loc[0]], loc, rng, size, group)
+        left, group = left - size, group + 1
+    for i in (rng.choice(n_plain, min(n_plain, quota["namesake"]), replace=False) if n_plain else []):
+        people.append(_namesake(fakers[people[i]["locale"]], people[i], rng))
+    return people
+
+def client_book(n: int,  # clients in the book, `extra` included
+                seed: int = 0,
+                extra: pd.DataFrame | None = None  # clients appended as they are (e.g. a `load_clients` frame)
+                ) -> pd.DataFrame:
+    "A realistic client book of `n` clients in 14 cultures, with the hard cases of name matching; deterministic given the seed."
+    ex = pd.DataFrame(columns=list(BOOK_COLUMNS)) if extra is None else extra.reindex(columns=list(BOOK_COLUMNS)).fillna("").astype(str)
+    m = n - len(ex)
+    if m < 0: raise ValueError(f"n={n} is smaller than the {len(ex)} extra clients")
+    people = _generate(m, seed)
+    rng = np.random.default_rng([seed, 1])
+    aliases = _aliases(people, rng)
+    w = rng.gamma(2.0, 1.0, 400)
+    rm = rng.choice(400, m, p=w / w.sum()) + 1
+    first_of = {}
+    for i, p in enumerate(people):  # a family has one RM
+        if p["group"] >= 0: rm[i] = rm[first_of.setdefault(p["group"], i)]
+    order = rng.permutation(m)
+    book = pd.DataFrame({
+        "client_id": [f"BOOK-{i:07d}" for i in range(1, m + 1)],
+        "full_name": [people[i]["full_name"] for i in order], "aliases": [aliases[i] for i in order],
+        "organizations": [people[i]["organizations"] for i in order], "city": [people[i]["city"] for i in order],
+        "country": [people[i]["country"] for i in order], "rm_id": [f"RM-{rm[i]:03d}" for i in order],
+        "base_currency": [people[i]["base_currency"] for i in order]}, columns=list(BOOK_COLUMNS))
+    book = pd.concat([book, ex], ignore_index=True) if len(ex) else book
+    dup = book.client_id[book.client_id.duplicated()].tolist()
+    if dup: raise ValueError(f"extra clients reuse client_id(s) {dup[:5]}")
+    return book

@@ -236,7 +236,7 @@ def test_resolve_cli_writes_matches_and_reports_a_malformed_line_with_its_number
     assert [o["id"] for o in out] == ["n1", "n2"] and out[1]["matches"] == []
     m = out[0]["matches"][0]
     assert (m["client_id"], m["mention"], m["field"], m["start"], m["end"]) == ("UHNW-102", "Amit Saxena", "headline", 0, 11)
-    assert set(m) == {"client_id", "mention", "field", "start", "end", "score"}
+    assert set(m) == {"client_id", "mention", "field", "start", "end", "score", "reasons"}
     assert "line 2:" in p.stderr and "line 4:" in p.stderr and "line 3:" not in p.stderr
 
 

@@ -18,6 +18,7 @@ Modules:
 - `uhnw.ingest.news`: Verify a provider's signed webhook call (HMAC-SHA256 over timestamp and raw body, a ±300 s window, replay protection) and map its article JSON to a `NewsEvent` record, with every reason it does not fit.
 - `uhnw.ingest.poll`: Poll an RSS/Atom feed or a JSON news API with conditional requests and backoff, and produce each article to `raw-news-events` exactly once across restarts.
 - `uhnw.lake`: Immutable bronze and atomically replaced silver/gold partitions, on local folders or the seeds' S3 buckets, behind one interface.
+- `uhnw.language`: What entity resolution needs to know about the language an article is written in: which tokens are ordinary words of that language, so that a common word never stands in for a client's name.
 - `uhnw.names`: Folding, phonetic keys and a pairwise similarity for person names, the name layer under entity resolution (`uhnw.resolve`).
 - `uhnw.ops.db`: The serving store: connections and schema migrations for PostgreSQL (embedded locally, RDS on aws).
 - `uhnw.ops.demo`: The local end-to-end main job behind `make demo` / `uhnw demo`.
@@ -37,7 +38,7 @@ Modules:
 - `uhnw.serve.webhook`: `POST /webhooks/news`: signed provider articles → `raw-news-events`, answered 202 only once the broker acknowledged.
 - `uhnw.summarize`: A summary of an article for one client's RM: at most two sentences and 300 characters, centred on the client.
 - `uhnw.sync`: The seeds' "RDS Sync job": load a date's `gold.client_metrics` into PostgreSQL `client_metrics`, and the client master it covers into `clients` and `rm_coverage`, idempotently.
-- `uhnw.synth`: Realistic EOD positions, prices, FX and a CRM clients extract for the demo, the tests and the benchmarks, deterministic given a seed.
+- `uhnw.synth`: Realistic EOD positions, prices, FX and a CRM clients extract, wire news and large client books for name matching, for the demo, the tests and the benchmarks, deterministic given a seed.
 - `uhnw.tables`: The Athena DDL in `schemas/athena/` is the one place where a lake table's columns are defined; this module reads it for everyone else.
 - `uhnw.validate`: The `positions_etl` rules: every row of a bronze CSV either reaches silver typed and trimmed, or lands in `<dataset>_rejected` as read with a reason a person can read."""
 

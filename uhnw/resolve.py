@@ -16,20 +16,24 @@ from __future__ import annotations
 import re
 from array import array
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import accumulate, compress, product
 from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rapidfuzz.distance import OSA
 
-from .names import PARTICLES, SUFFIXES, TITLES, WORD_RE, fold_token, phonetic_key, token_sim, token_weight
+from .language import DETECT_PREFIX, PRELOAD_LANGUAGES, common_words, detect_language, preload
+from .names import GROUP_OF, PARTICLES, SUFFIXES, TITLES, WORD_RE, fold_token, phonetic_key, token_sim, token_weight
 
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'CLIENT_COLUMNS', 'JOIN_PREFIXES', 'SPLIT_PREFIXES', 'EAST_ASIAN', 'ORG_STOPWORDS',
            'COUNTRY_WORDS', 'GIVEN_PREFIXES', 'MAX_ANCHOR_FANOUT', 'STRANGER_WORDS', 'NOT_NAME_WORDS', 'SENTENCE_END',
-           'STRANGER_WINDOW', 'Mention', 'Match', 'load_clients', 'name_forms', 'Pattern', 'ClientInfo', 'Gazetteer',
-           'resolve', 'evaluate']
+           'STRANGER_WINDOW', 'ORG_SUFFIXES', 'SPELLING_VARIANT', 'CONTEXT_WINDOW', 'CONTRADICTION', 'ORIGIN_WORDS',
+           'Mention', 'Match', 'load_clients', 'name_forms', 'Pattern', 'ClientInfo', 'Gazetteer', 'resolve',
+           'evaluate']
 
 # %% ../nbs/31_resolve.ipynb #1aa5193c
 DEFAULT_THRESHOLD = 0.80  # resolution threshold; how it was chosen: "Evaluation" below
@@ -54,11 +58,12 @@ class Match:
     end: int
     score: float
     mentions: tuple[Mention, ...]
+    reasons: tuple[str, ...] = ()  # what in the article raised or lowered the score, for the RM
 
     def to_dict(self) -> dict:
         "The JSON shape of the `uhnw resolve` output."
         return {"client_id": self.client_id, "mention": self.mention, "field": self.field,
-                "start": self.start, "end": self.end, "score": self.score}
+                "start": self.start, "end": self.end, "score": self.score, "reasons": list(self.reasons)}
 
 # %% ../nbs/31_resolve.ipynb #04e215aa
 CLIENT_COLUMNS = ("client_id", "full_name", "aliases", "organizations", "city", "country", "rm_id", "base_currency")
@@ -82,8 +87,13 @@ JOIN_PREFIXES = frozenset("al el abdul abdel abd abu bin ibn ben de da di du van
 SPLIT_PREFIXES = ("abdul", "abdel", "abdur", "al", "el")
 
 def _raw_tokens(name: str) -> tuple[list[tuple[str, ...]], list[bool]]:
-    "Folded tokens of `name` (honorifics dropped) and, per adjacent pair, whether it was hyphenated."
-    ms = [m for m in WORD_RE.finditer(name) if fold_token(m.group())[0] not in TITLES]
+    """Folded tokens of `name` and, per adjacent pair, whether it was hyphenated. Leading honorifics are dropped while two
+    tokens remain (`Sir John King` is `John King`), and nothing else: a title-like word after the given name is the
+    surname (`Harry King`, `Kim Lord`), and `Lord Smith` keeps both words."""
+    ms = list(WORD_RE.finditer(name))
+    lead = 0
+    while lead < len(ms) - 2 and fold_token(ms[lead].group())[0] in TITLES: lead += 1
+    ms = ms[lead:]
     toks = [fold_token(m.group()) for m in ms]
     hyph = [name[a.end():b.start()].strip() in ("-", "‐", "–") for a, b in zip(ms, ms[1:])]
     return toks, hyph
@@ -140,6 +150,7 @@ class Pattern:
     factor: float  # 1 for the full name, less for derived forms
     lead: str = ""  # initials the text must write right before the tokens (`G. Moreau`), in order
     trail: str = ""  # initials the text must write right after them (`Giulia M.`)
+    exact: bool = False  # a short name (`Du Min`, `Li Na`): only these spellings, in this order
 
 @dataclass(frozen=True)
 class ClientInfo:
@@ -178,17 +189,21 @@ def _initials(toks: list) -> tuple[str, str]:
 
 
 # %% ../nbs/31_resolve.ipynb #02d2f748
+def _short(toks) -> bool:
+    "Two tokens of two or three letters (`Du Min`, `Li Na`): too short to spell any other way."
+    return len(toks) == 2 and all(len(t[0]) <= 3 for t in toks)
+
 def _client_names(row) -> tuple[list, ClientInfo]:
     "Primary (tokens, hyphens, factor, lead initials, trailing initials) names of one client row and its ClientInfo."
     east = row.country.strip().lower() in EAST_ASIAN
     toks, hyph = _raw_tokens(row.full_name)
     toks = [t for t in toks if t[0]]
-    names = [(toks, hyph, 1.0, *_initials(toks))]
+    names = [(toks, hyph, 1.0, *_initials(toks))] if len(toks) > 1 else []  # a one-word name is secondary only
     s0, s1 = _surname_span(toks, east)
     given = 2 if toks and toks[0][0] in GIVEN_PREFIXES else 1
     if not east and s0 > given and len(toks) > 2:
         names.append((toks[:given] + toks[s0:], hyph[:given - 1] + [False] + hyph[s0:], 0.97, "", ""))
-    if east and 2 <= len(toks) <= 3:
+    if east and 2 <= len(toks) <= 3 and not _short(toks):
         names.append((toks[1:] + toks[:1], hyph[1:] + [False], 0.97, "", ""))
     secondary = [(toks[s0:s1], hyph[s0:s1 - 1])]
     for alias in filter(None, (a.strip() for a in row.aliases.split("|"))):
@@ -230,11 +245,15 @@ class Gazetteer:
         self.patterns, self.clients, self._seq, self._first, self._anchors = patterns, clients, seq, first, anchors
         self._second_first = frozenset(ks[0] for c in clients for _, ks in c.secondary)  # where a surname mention can start
         self._cue_words = frozenset(w for c in clients for cue in c.org_cues + c.place_cues for w in cue)
+        self._city_words = frozenset(w for c in clients for cue in c.place_cues if len(cue) == 1 for w in cue)  # one-word cities
         self._token_cache: dict = {}  # raw token -> (spellings, phonetic key), filled by the scan
 
     @classmethod
-    def from_clients(cls, clients: pd.DataFrame) -> Gazetteer:
+    def from_clients(cls, clients: pd.DataFrame,
+                     languages=PRELOAD_LANGUAGES,  # article languages whose common words are loaded now (`uhnw.language.preload`)
+                     ) -> Gazetteer:
         "Build the index from a `load_clients` frame."
+        preload(languages)
         df = clients.copy()
         for c in CLIENT_COLUMNS:
             if c not in df.columns: df[c] = ""
@@ -246,10 +265,11 @@ class Gazetteer:
             seen = set()
             for toks, hyph, factor, lead, trail in names:
                 for form in name_forms(toks, hyph):
-                    if (form, lead, trail) in seen: continue
+                    # one token never matches by itself, not even a joined form (`Du Tao` → `dutao`, read in `Data`)
+                    if (form, lead, trail) in seen or (len(form) < 2 and not (lead or trail)): continue
                     seen.add((form, lead, trail))
                     pid = len(patterns)
-                    patterns.append(Pattern(ci, form, factor, lead, trail))
+                    patterns.append(Pattern(ci, form, factor, lead, trail, _short(form)))
                     for ks in _keyseqs(form):
                         seq.setdefault(ks, []).append(pid)
                         first.setdefault(ks[0], set()).add(len(ks))
@@ -276,6 +296,8 @@ NOT_NAME_WORDS = frozenset((
     "according meanwhile however also both then".split())) | TITLES
 SENTENCE_END = re.compile(r"(^|[.!?:;\"“”(]\s*)$")
 STRANGER_WINDOW = 10
+ORG_SUFFIXES = frozenset("gmbh ag kg ltd limited inc plc llc llp corp corporation group holdings holding capital partners bank "
+                         "se sa nv bv spa srl".split())  # capitalised after a company's name (`_contradictions`)
 
 def _penalty(s: float) -> float:
     "Multiplier for a token pair of similarity s: 1 at 0.8 or above, falling to 0.5 at 0.5."
@@ -297,6 +319,7 @@ _TOKEN_BYTE = np.zeros(256, dtype=bool); _TOKEN_BYTE[np.frombuffer((_ALNUM + "'`
 _TYPOGRAPHY = (("’", "'"), ("‘", "'"), ("“", " "), ("”", " "), ("–", " "), ("—", " "), ("‐", " "), ("\u00a0", " "), ("…", " "))
 _SPLIT_RE = re.compile(f"({WORD_RE.pattern})")
 _SPELL, _KEY, _FLAGS = itemgetter(0), itemgetter(1), itemgetter(2)
+_NAME_GAP = re.compile(r"(?:[ \t\u00a0\-‐–]|(?<![^\W\d_])[^\W\d_]\.?)*")  # spaces, hyphens and initials (`Amit K. Saxena`)
 _INITIAL_GAPS = frozenset((" ", ". ", ".", "\u00a0", ".\u00a0"))  # what may separate an initial from the next token
 
 def _ascii_form(text: str) -> str | None:
@@ -348,7 +371,7 @@ def _offsets(located) -> tuple[list, list]:
 
 
 # %% ../nbs/31_resolve.ipynb #ab2c8a33
-_AT_FIRST, _AT_ANCHOR, _AT_SECOND, _AT_CUE, _AT_STRANGER, _AT_DROP = 1, 2, 4, 8, 16, 32  # why a token matters
+_AT_FIRST, _AT_ANCHOR, _AT_SECOND, _AT_CUE, _AT_STRANGER, _AT_DROP, _AT_AGAINST = 1, 2, 4, 8, 16, 32, 64  # why a token matters
 
 def _fill_cache(g: Gazetteer, words) -> None:
     """Add (spellings, phonetic key, flags) for the new words; the flags say which parts of the scan need the token (a name
@@ -362,7 +385,8 @@ def _fill_cache(g: Gazetteer, words) -> None:
         key, cap = phonetic_key(sp[0]), w[0].isupper()
         cache[w] = (sp, key, (key in g._first) * _AT_FIRST | (cap and key in g._anchors) * _AT_ANCHOR |
                     (cap and key in g._second_first) * _AT_SECOND | (sp[0] in g._cue_words) * _AT_CUE |
-                    (sp[0] in STRANGER_WORDS) * _AT_STRANGER)
+                    (sp[0] in STRANGER_WORDS) * _AT_STRANGER |
+                    (cap and (sp[0] in g._city_words or sp[0] in ORG_SUFFIXES)) * _AT_AGAINST)
 
 
 # %% ../nbs/31_resolve.ipynb #66ce70cd
@@ -394,6 +418,7 @@ class _FieldTokens:
     def _bucket(self, info: list) -> bool:
         "Sort the flagged tokens (one C-level pass finds them) by use; False if an initial is among them."
         self.first_at, self.anchor_at, self.second_at, self.stranger_at, self.cue_words = [], [], [], [], set()
+        self.against_at = []
         for r in compress(range(len(info)), map(_FLAGS, info)):
             flags = info[r][2]
             if flags & _AT_DROP: return False
@@ -402,6 +427,7 @@ class _FieldTokens:
             if flags & _AT_SECOND: self.second_at.append(r)
             if flags & _AT_CUE: self.cue_words.add(info[r][0][0])
             if flags & _AT_STRANGER: self.stranger_at.append(r)
+            if flags & _AT_AGAINST: self.against_at.append(r)
         return True
 
     def __getattr__(self, name: str):
@@ -479,14 +505,68 @@ class _Field(_FieldTokens):
         if trail and b + 1 < len(ws) and t[ends[b]:starts[b + 1]] in (" ", ". ") and self._namelike(b + 1, False): mult = 0.5
         return starts[a], ends[b], mult
 
-    def stranger_near(self, r0: int, r1: int) -> bool:
-        "Whether a stranger cue (`STRANGER_WORDS`) lies within `STRANGER_WINDOW` scanned tokens of tokens r0..r1-1."
-        return any(r0 - STRANGER_WINDOW <= r < r1 + STRANGER_WINDOW for r in self.stranger_at)
+    def contiguous(self, r0: int, r1: int) -> bool:
+        "Whether tokens r0..r1-1 are one name: separated by spaces, hyphens or initials, not by a sentence or a line."
+        t, starts, ends, red = self.text, self.starts, self.ends, self.red
+        return all(_NAME_GAP.fullmatch(t, ends[red[r]], starts[red[r + 1]]) for r in range(r0, r1 - 1))
+
+    def capitalised(self, r0: int, r1: int) -> bool:
+        """Whether tokens r0..r1-1 are written as names are: in a field with capitals, each starts with a capital unless it
+        is a particle (`van`, `al`) or follows a hyphen (`Ka-ming`)."""
+        if not self.has_upper: return True
+        ws, red, t, starts = self.words, self.red, self.text, self.starts
+        for r in range(r0, r1):
+            w = ws[red[r]]
+            if w.islower() and fold_token(w)[0] not in PARTICLES and t[starts[red[r]] - 1:starts[red[r]]] not in "-‐–": return False
+        return True
+
+    def stranger_near(self, r0: int, r1: int) -> str | None:
+        "The stranger cue (`STRANGER_WORDS`) within `STRANGER_WINDOW` scanned tokens of tokens r0..r1-1, if any."
+        return next((self.info[r][0][0] for r in self.stranger_at if r0 - STRANGER_WINDOW <= r < r1 + STRANGER_WINDOW), None)
 
 
 # %% ../nbs/31_resolve.ipynb #b8016b61
-def _candidates(g: Gazetteer, f: _Field) -> list:
-    "(score, start, end, r0, r1, pattern id) of the primary candidates in one field."
+class _Language:
+    "An article's language and common words (`uhnw.language`), detected on first use: most articles never need them."
+    def __init__(self, headline: str, body: str): self.sample = f"{headline}\n{body[:DETECT_PREFIX]}"[:DETECT_PREFIX]
+
+    @cached_property
+    def code(self) -> str: return detect_language(self.sample)
+
+    def common_words(self) -> frozenset: return common_words(self.code)
+
+SPELLING_VARIANT = 0.75  # edit similarity at which a differing token is a spelling of the name's (`Andersson`, `Anderson`)
+
+def _variant(t: tuple, q: tuple) -> bool:
+    "Whether text token spellings `t` and name token spellings `q` are the same or known variants of one given name."
+    return not set(t).isdisjoint(q) or (GROUP_OF.get(t[0]) is not None and GROUP_OF.get(t[0]) == GROUP_OF.get(q[0]))
+
+def _implausible_variant(spell: tuple, pat: tuple, common=None) -> str | None:
+    """Why text tokens `spell`, spelled unlike the name `pat`, are not that name (None if they may be): a token that is a
+    common word of the article stands in for a name token (`Land` for `Linda`, `Monday` for `Mandy`, `Person` for
+    `Pearson`); a short token (four letters or fewer: `Teng` for `Deng`, `Mory` for `Mori`) differs, which makes another
+    name; or no token is spelled as the name's, so every token would be a guess. Known variants of one given name
+    (`Mohamed`, `Mohammed`) count as spelled alike. `common()` gives the article's common words; without it, only the
+    checks that need no language are made (the scan makes those first, and asks for the language only if still needed).
+    With it, one more: a token that only *sounds* like the name's, with half its letters or more changed (`Maura` for
+    `Mary`, `Leigh` for `Leah`), is another name unless the article names the client's organisation or city; that
+    reason, like a common word's, starts with `weak` (`_candidates` accepts those for a client with such context)."""
+    alike, differ = 0, []
+    for t, q in zip(spell, pat):
+        if _variant(t, q): alike += 1; continue
+        if len(t[0]) <= 4 and len(q[0]) <= 4: return f"short token {t[0]!r} for {q[0]!r}"
+        differ.append((t[0], q[0]))
+    if not alike: return "no token spelled as the name's"
+    for t, q in (differ if common else ()):  # English first: common in every article, and known without detecting the language
+        if t in common_words("en") or t in common(): return f"weak: common word {t!r} for {q!r}"
+        if OSA.normalized_similarity(t, q) < SPELLING_VARIANT: return f"weak: {t!r} only sounds like {q!r}"
+    return None
+
+def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_words: frozenset | set = frozenset()) -> list:
+    """(score, start, end, r0, r1, pattern id) of the primary candidates in one field. A common word or a sound-alike
+    standing in for a name token is allowed only for a client whose own organisation or city the article names
+    (`cue_words`: the article's words that are some client's cue), as in `Nikolaus Brand, who controls Brandt Logistik`."""
+    lang = lang or _Language("", f.text)
     keys, n, found, first, anchors_of, seq = f.keys, len(f.keys), {}, g._first, g._anchors, g._seq
     for r in f.first_at:  # only tokens that can start a name
         for L in first[keys[r]]:
@@ -510,7 +590,11 @@ def _candidates(g: Gazetteer, f: _Field) -> list:
     for (pid, r0), L in found.items():
         p = g.patterns[pid]
         r1 = r0 + L
+        spell = tuple(map(_SPELL, f.info[r0:r1]))
+        exact = spell == p.tokens
+        if not exact and (p.exact or _implausible_variant(spell, p.tokens)): continue  # a short name is spelled one way
         start, end = f.span(r0, r1)
+        if not f.capitalised(r0, r1) or not f.contiguous(r0, r1): continue
         near = f.near_miss(r0, r1, start, end, L)
         if near is None: continue
         if p.lead or p.trail:  # a word with initials (`G. Moreau`): only with those initials, and the span takes them in
@@ -518,14 +602,16 @@ def _candidates(g: Gazetteer, f: _Field) -> list:
             if around is None: continue
             start, end, more = around
             near *= more
-        spell = tuple(map(_SPELL, f.info[r0:r1]))
         score = (1.0 if spell == p.tokens else _spelling_score(spell, p.tokens)) * p.factor * near  # the same spellings: 1
         for ini in f.skipped_initials(r0, r1):
             info = g.clients[p.client]
             if info.initials and ini not in info.initials: score = 0.0
             elif not info.initials: score *= 0.97
-        if f.has_upper and not f.text[start].isupper() and not any(c.isupper() for c in f.text[start:end]): score *= 0.8
-        if score > 0.3: out.append((score, start, end, r0, r1, p.client))
+        if score <= 0.3: continue
+        if not exact and (why := _implausible_variant(spell, p.tokens, lang.common_words)):  # a word or a sound-alike
+            info = g.clients[p.client]
+            if not (why.startswith("weak") and any(c <= cue_words for c in info.org_cues + info.place_cues)): continue
+        out.append((score, start, end, r0, r1, p.client))
     return out
 
 
@@ -561,7 +647,7 @@ def _secondary(g: Gazetteer, fields: list, prim: dict, best: dict) -> None:
                 if any(not (end <= a or start >= b) for a, b in taken): continue
                 ci = next(iter(cis))
                 toks = next(t for t, k2 in g.clients[ci].secondary if k2 == ks)
-                if min(token_sim(a[0], b) for a, b in zip(f.info[r:r + len(ks)], toks)) < 0.9: continue
+                if any(set(a[0]).isdisjoint(b) for a, b in zip(f.info[r:r + len(ks)], toks)): continue  # exact spellings only
                 near = f.near_miss(r, r + len(ks), start, end, len(ks))
                 prev = f.neighbour(f.red[r], True)
                 if near is None or near < 1 or (prev is not None and f._namelike(prev, True)): continue
@@ -571,14 +657,67 @@ def _secondary(g: Gazetteer, fields: list, prim: dict, best: dict) -> None:
 
 
 # %% ../nbs/31_resolve.ipynb #2aab504a
-def _context(g: Gazetteer, ci: int, mentions: list, fields: dict, article_words: set, cues: bool = True) -> tuple[float, float]:
-    "(multiplier, bonus) from stranger cues near the mentions and the client's cues in the article (`cues`: it has a stranger cue)."
+CONTEXT_WINDOW = 6  # scanned tokens either side of a mention where another city or company contradicts the client's
+CONTRADICTION = 0.75  # multiplier for each kind of contradiction (city, company): a full name alone then falls below 0.8
+
+def _company_before(f: _Field, r: int, lo: int) -> list[int]:
+    "The capitalised tokens right before an organisation suffix at token r (`Acme Shipping` of `Acme Shipping GmbH`)."
+    run = []
+    while r - 1 >= lo and f.words[f.red[r - 1]][:1].isupper() and f.info[r - 1][0][0] not in ORG_SUFFIXES and len(run) < 3:
+        r -= 1; run.append(r)
+    return run[::-1]
+
+ORIGIN_WORDS = frozenset("of from aus von de di da".split())  # `Amit Saxena of Hamburg`, `Hans Weber aus Köln`
+
+def _names_origin(f: _Field, r: int, r0: int, r1: int) -> bool:
+    """Whether the city at token r says where the person named by tokens r0..r1-1 is from: right before the name
+    (`Hamburg's`, `Hamburg-based`, `Hamburg dentist`... only the first two: a word between would be a title), or right
+    after it (`Amit Saxena, Hamburg`, `(Hamburg)`, `of Hamburg`, `aus Hamburg`); a city elsewhere near the name is only
+    where something happened (`an estate in Dubai Hills`)."""
+    t, starts, ends, red, words = f.text, f.starts, f.ends, f.red, f.words
+    if r == r0 - 1: return t[ends[red[r]]:starts[red[r0]]] in (" ", "'s ", "’s ")
+    if r == r0 - 2: return words[red[r0 - 1]].lower() == "based" and t[ends[red[r]]:starts[red[r0 - 1]]] in "-‐–"
+    if r == r1: return t[ends[red[r1 - 1]]:starts[red[r]]] in (", ", " (")
+    if r == r1 + 1: return words[red[r1]].lower() in ORIGIN_WORDS
+    return False
+
+def _contradictions(g: Gazetteer, ci: int, mentions: list, fields: dict, org: bool, place: bool) -> list[str]:
+    """Why a mention may be a namesake: another city (one of the book's single-word cities) given as where the person is
+    from (`_names_origin`), or another company (capitalised words before `GmbH`, `Holdings`, ...) named within
+    `CONTEXT_WINDOW` tokens of it, for a client whose master data names its own, when the article names none of the
+    client's own."""
+    if not any(fields[m[6]].against_at for m in mentions): return []  # most articles: no city or company word at all
     info = g.clients[ci]
-    org = any(c <= article_words for c in info.org_cues)
-    place = any(c <= article_words for c in info.place_cues)
-    stranger = cues and any(fields[m[6]].stranger_near(m[3], m[4]) for m in mentions)
-    if stranger: return (0.9 if org else 0.7 if place else 0.55), 0.0
-    return 1.0, (0.05 if org or place else 0.0)
+    places = set().union(*info.place_cues) if info.place_cues and not place else None
+    orgs = set().union(*info.org_cues) if info.org_cues and not org else None
+    if places is None and orgs is None: return []
+    out = {}
+    for m in mentions:
+        f, r0, r1 = fields[m[6]], m[3], m[4]
+        lo, hi = max(0, r0 - CONTEXT_WINDOW), min(len(f.info), r1 + CONTEXT_WINDOW)
+        for r in f.against_at:  # capitalised one-word cities and organisation suffixes (flagged by the scan)
+            if not (lo <= r < r0 or r1 <= r < hi): continue
+            w, s = f.words[f.red[r]], f.info[r][0][0]
+            if places is not None and s in g._city_words and s not in places and _names_origin(f, r, r0, r1):
+                out.setdefault("city", f"another city next to the name: {w}")
+            elif orgs is not None and s in ORG_SUFFIXES and (run := [q for q in _company_before(f, r, lo) if not r0 <= q < r1]):
+                if orgs.isdisjoint(f.info[q][0][0] for q in run):
+                    out.setdefault("company", "another company next to the name: " + " ".join(f.words[f.red[q]] for q in run + [r]))
+    return list(out.values())
+
+def _context(g: Gazetteer, ci: int, mentions: list, fields: dict, article_words: set, cues: bool = True) -> tuple[float, float, list]:
+    """(multiplier, bonus, reasons) from stranger cues near the mentions (`cues`: the article has one), the client's own
+    organisation or city in the article, and `_contradictions`."""
+    info = g.clients[ci]
+    org = next((" ".join(sorted(c)) for c in info.org_cues if c <= article_words), None)
+    place = next((" ".join(sorted(c)) for c in info.place_cues if c <= article_words), None)
+    reasons = [f"the client's organisation named in the article: {org}"] if org else []
+    if place: reasons.append(f"the client's city named in the article: {place}")
+    stranger = next(filter(None, (fields[m[6]].stranger_near(m[3], m[4]) for m in mentions)), None) if cues else None
+    if stranger:
+        return (0.9 if org else 0.7 if place else 0.55), 0.0, reasons + [f"a stranger's occupation next to the name: {stranger}"]
+    against = _contradictions(g, ci, mentions, fields, bool(org), bool(place))
+    return CONTRADICTION ** len(against), (0.05 if org or place else 0.0), reasons + against
 
 
 # %% ../nbs/31_resolve.ipynb #dabe7fa0
@@ -587,24 +726,25 @@ def resolve(g: Gazetteer, headline: str, body: str, threshold: float | None = No
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     fields = [_Field(g, "headline", headline or ""), _Field(g, "body", body or "")]
     fields[0].other = body or ""
+    lang = _Language(headline or "", body or "")
+    words = fields[0].cue_words | fields[1].cue_words  # the article's words that are some client's cue
     prim: dict = {}
     for f in fields:
-        for c in _deoverlap(_candidates(g, f)): prim.setdefault(c[5], []).append(c + (f.name,))
+        for c in _deoverlap(_candidates(g, f, lang, words)): prim.setdefault(c[5], []).append(c + (f.name,))
     if not prim: return []
     best = {ci: max(c[0] for c in cs) for ci, cs in prim.items()}
     _secondary(g, fields, prim, best)
     by_name = {f.name: f for f in fields}
-    words = fields[0].cue_words | fields[1].cue_words  # the article's words that are some client's cue
     cues = bool(fields[0].stranger_at or fields[1].stranger_at)  # most articles have no stranger cue at all
     out = []
     for ci, cs in prim.items():
-        mult, bonus = _context(g, ci, cs, by_name, words, cues)
+        mult, bonus, reasons = _context(g, ci, cs, by_name, words, cues)
         cid = g.clients[ci].client_id
         ms = sorted((Mention(cid, by_name[c[6]].text[c[1]:c[2]], c[6], c[1], c[2], round(min(1.0, c[0] * mult + bonus), 4)) for c in cs),
                     key=lambda m: (m.field != "headline", m.start))
         top = max(ms, key=lambda m: m.score)
         if top.score >= threshold:
-            out.append(Match(cid, top.mention, top.field, top.start, top.end, top.score, tuple(ms)))
+            out.append(Match(cid, top.mention, top.field, top.start, top.end, top.score, tuple(ms), tuple(reasons)))
     return sorted(out, key=lambda m: (-m.score, m.client_id))
 
 def _gazetteer_resolve(self: Gazetteer, headline: str, body: str, threshold: float | None = None) -> list[Match]:

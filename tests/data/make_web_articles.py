@@ -5,54 +5,26 @@ trafilatura's test pages, ../shared/corpora/web_pages/pages beside the repositor
 
 Each page is extracted with trafilatura (main text and metadata) and becomes one JSON line:
 {"id", "headline", "body", "url", "lang", "split"}, sorted by id. Pages without extractable text are
-skipped and named on stderr. The language is py3langid's guess on the first 1000 characters of
-headline and body. The split is half "dev", half "eval", stratified by language: within a language
+skipped and named on stderr. The language is `uhnw.language.detect_language` (py3langid) on the first
+1000 characters of headline and body; extraction and split are `uhnw.bench.precision`'s, as
+`uhnw eval precision` does them on a folder of pages. The split is half "dev", half "eval", stratified
+by language: within a language
 the pages are ordered by the SHA-1 of their id and alternate between the splits; a language with an
 odd count gives its extra page to the split that is smaller so far, so the totals differ by at most one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-import py3langid
-import trafilatura
+from uhnw.bench.precision import assign_splits
+from uhnw.bench.precision import extract_page as extract
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PAGES = REPO.parent / "shared" / "corpora" / "web_pages"
 OUT = Path(__file__).resolve().parent / "web_articles"
-
-
-def extract(path: Path) -> dict | None:
-    "One page as an article dict without its split, or None when trafilatura finds no text."
-    got = trafilatura.extract(path.read_bytes(), output_format="json", with_metadata=True)
-    doc = json.loads(got) if got else {}
-    body = (doc.get("text") or "").strip()
-    if not body:
-        return None
-    headline = (doc.get("title") or "").strip()
-    lang = py3langid.classify((headline + "\n" + body)[:1000])[0]
-    return {"id": path.name.removesuffix(".html"), "headline": headline, "body": body,
-            "url": doc.get("source") or None, "lang": lang}
-
-
-def assign_splits(articles: list[dict]) -> None:
-    "Set `split` to dev/eval: alternate within each language in SHA-1 order of the ids; odd leftovers balance the totals."
-    by_lang = defaultdict(list)
-    for a in articles:
-        by_lang[a["lang"]].append(a)
-    total = {"dev": 0, "eval": 0}
-    for lang in sorted(by_lang):
-        group = sorted(by_lang[lang], key=lambda a: hashlib.sha1(a["id"].encode()).hexdigest())
-        first = "dev" if len(group) % 2 == 0 or total["dev"] <= total["eval"] else "eval"
-        second = "eval" if first == "dev" else "dev"
-        for i, a in enumerate(group):
-            a["split"] = first if i % 2 == 0 else second
-            total[a["split"]] += 1
 
 
 def main(pages_dir: Path = DEFAULT_PAGES) -> list[dict]:

@@ -32,6 +32,7 @@ def build_app() -> typer.Typer:
     app.command("cold-path")(jobs.cold_path)
     app.command("sql")(sql.sql)
     app.command("resolve")(intel.resolve)
+    app.command("enrich")(intel.enrich)
     app.add_typer(intel.eval_app, name="eval")
     app.add_typer(intel.labels_app, name="labels")
     app.add_typer(bench.app, name="bench")

@@ -155,3 +155,81 @@ def labels_seed(date: Annotated[str, typer.Option("--date", help="label partitio
     register_partition(settings, "silver.relevance_labels", date)
     typer.echo(f"landed {out['landed']} of {out['labels']} seed labels in silver.relevance_labels date={date}"
                + (f"; {out['unresolved']} unresolved: {out['unresolved_reasons']}" if out["unresolved"] else ""))
+
+
+_BOOK = "size of the generated client book (uhnw.synth.client_book)"
+_PAGES = "articles about nobody: a JSON-lines file or a folder of .html pages"
+_MODEL = "relevance model: 'seed' (trained here on the seed labels), a lake version, or 'latest' (the promoted one)"
+_LABELLED = "also resolve a labelled set (clients.csv, articles.jsonl, gold.jsonl) against the same book"
+
+
+@eval_app.command("precision")
+def eval_precision(clients: Annotated[int, typer.Option("--clients", help=_BOOK)] = 100_000,
+                   pages: Annotated[Path, typer.Option("--pages", help=_PAGES)] = Path("tests/data/web_articles/articles.jsonl"),
+                   model: Annotated[str, typer.Option("--model", help=_MODEL)] = "seed",
+                   seed: Annotated[int, typer.Option(help="seed of the generated book")] = 0,
+                   labelled: Annotated[Path, typer.Option("--labelled", help=_LABELLED)] = None):
+    "False matches and false alerts per 1,000 real articles about nobody, per split and language; the last line is one JSON object."
+    from uhnw.bench.precision import eval_precision as run
+    from uhnw.relevance import PartitionNotFound
+    if clients < 1: fail("--clients must be at least 1")
+    if not pages.exists(): fail(f"{pages}: no such file or folder")
+    if labelled and not all((labelled / f).is_file() for f in ("clients.csv", "articles.jsonl", "gold.jsonl")):
+        fail(f"{labelled}: needs clients.csv, articles.jsonl and gold.jsonl")
+    try:
+        run(clients, pages, model, seed, labelled, settings=current_settings() if model != "seed" else None, out=typer.echo)
+    except ModuleNotFoundError as e:
+        fail(f"{e.name} is not installed: pip install 'uhnw[eval]'")
+    except (PartitionNotFound, ValueError) as e:
+        fail(str(e).splitlines()[0])
+
+
+def enrich(clients: Annotated[Path, typer.Option("--clients", help="clients CSV (client_id, full_name, aliases, organizations, ...)")],
+           model: Annotated[str, typer.Option("--model", help=_MODEL)] = "latest",
+           threshold: Annotated[float, typer.Option(help="alert when relevance exceeds this (default: relevance_threshold)")] = None):
+    """Run the whole enrichment (resolution, relevance, summary) on JSON-lines articles {id, headline, body, source?, url?,
+    published_at?} from stdin; print each alert as a JSON line and, last, a JSON summary."""
+    import time
+
+    from uhnw.bench.precision import news_event, seed_model
+    from uhnw.enrich import client_directory
+    from uhnw.enrich import enrich as enrich_article
+    from uhnw.relevance import PartitionNotFound, load_model
+    from uhnw.resolve import load_clients
+    from uhnw.summarize import summarizer_for
+    settings = current_settings()
+    threshold = settings.relevance_threshold if threshold is None else threshold
+    g = _gazetteer(clients)
+    directory = client_directory(load_clients(clients))
+    try:
+        if model == "seed":
+            rel = seed_model()
+        else:
+            from uhnw.lake import lake_for
+            rel = load_model(lake_for(settings), model)
+    except (PartitionNotFound, ValueError) as e:
+        fail(f"{str(e).splitlines()[0]} (or pass --model seed)")
+    summarizer = summarizer_for(settings)
+    done = bad = alerts = matched = 0
+    t0 = time.perf_counter()
+    for n, line in enumerate(sys.stdin, 1):
+        if not line.strip(): continue
+        try:
+            a = _article(line)
+        except ValueError as e:
+            typer.echo(f"line {n}: skipped: {e}", err=True); bad += 1
+            continue
+        headline, body = a.get("headline") or "", a.get("body") or ""
+        matches = g.resolve(headline, body)
+        matched += len(matches)
+        reasons = {m.client_id: list(m.reasons) for m in matches}
+        for rec in (enrich_article(news_event(a), g, rel, summarizer, threshold, directory) if matches else []):
+            rec = {**rec, "processed_at": rec["processed_at"].isoformat(), "match_reasons": reasons.get(rec["client_id"], [])}
+            sys.stdout.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+            alerts += 1
+        done += 1
+    secs = time.perf_counter() - t0
+    sys.stdout.write(json.dumps({"summary": True, "articles": done, "skipped": bad, "matches": matched, "alerts": alerts,
+                                 "model_version": rel.version, "threshold": threshold, "clients": len(g),
+                                 "articles_per_s": round(done / secs, 1) if secs and done else None}) + "\n")
+    sys.stdout.flush()

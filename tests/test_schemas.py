@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -263,18 +264,18 @@ def test_check_fails_on_a_changed_field_type(schemas_dir):
 
 
 def test_compatible_edit_passes_check_and_register_records_version_2(schemas_dir):
-    _edit(schemas_dir, "EnrichedAlert", lambda s: s["fields"].append(
-        {"name": "severity", "type": ["null", "string"], "default": None, "doc": "Alert severity for the RM's inbox."}))
+    _edit(schemas_dir, "MarketTick", lambda s: s["fields"].append(
+        {"name": "trade_condition", "type": ["null", "string"], "default": None, "doc": "Exchange trade condition code."}))
     r = _run("check", schemas_dir=schemas_dir)
     assert r.returncode == 0, r.stderr
-    assert "EnrichedAlert (enriched-alerts-value): BACKWARD compatible with version 1, not registered yet" in r.stdout
+    assert "MarketTick (market-ticks-value): BACKWARD compatible with version 1, not registered yet" in r.stdout
     assert "run `uhnw schemas register`" in r.stdout
     r = _run("register", schemas_dir=schemas_dir)
     assert r.returncode == 0, r.stderr
-    assert "registered    enriched-alerts-value: version 2, id 7" in r.stdout
-    assert (schemas_dir / "registry" / "enriched-alerts-value" / "v2.avsc").exists()
+    assert "registered    market-ticks-value: version 2, id 8" in r.stdout  # ids 1-7 are the committed ones
+    assert (schemas_dir / "registry" / "market-ticks-value" / "v2.avsc").exists()
     r = _run("list", schemas_dir=schemas_dir)
-    assert "enriched-alerts-value        version 2   id 7" in r.stdout
+    assert re.search(r"market-ticks-value +version 2 +id 8", r.stdout), r.stdout
     r = _run("check", schemas_dir=schemas_dir)
     assert r.returncode == 0 and "all 6 schemas match" in r.stdout
 

@@ -23,7 +23,7 @@ __all__ = ['ALERT_COLUMNS', 'ORDER_LOCK', 'SELECT_ALERT_ID', 'INSERT_ALERT', 'AL
 
 # %% ../nbs/41_alerts.ipynb #91acd22f
 ALERT_COLUMNS = ("article_id", "client_id", "rm_id", "headline", "summary", "relevance", "resolution_score", "source", "url",
-                 "published_at", "processed_at", "model_version", "event_type", "mention", "matched_name")
+                 "published_at", "processed_at", "model_version", "event_type", "mention", "matched_name", "match_reasons")
 
 def _utc(v) -> datetime | None:
     "An aware UTC datetime from a datetime or epoch milliseconds."
@@ -38,6 +38,7 @@ def alert_row(record: dict[str, Any]) -> dict[str, Any]:
     if missing: raise ValueError(f"EnrichedAlert without {' and '.join(missing)}")
     row = {c: record.get(c) for c in ALERT_COLUMNS}
     row["published_at"], row["processed_at"] = _utc(record.get("published_at")), _utc(record.get("processed_at"))
+    row["match_reasons"] = "; ".join(record.get("match_reasons") or []) or None  # one text column: the frame shows it as is
     for c in ("relevance", "resolution_score"):  # floats, so that a batch's column is one array type
         if row[c] is None: continue
         if isinstance(row[c], bool) or not isinstance(row[c], (int, float)): raise ValueError(f"{c} is not a number: {row[c]!r}")
@@ -126,7 +127,8 @@ def audience(conn, client_id: str) -> list[str]:
 
 # %% ../nbs/41_alerts.ipynb #00eab3e5
 FRAME_COLUMNS = ("alert_id", "client_id", "article_id", "headline", "summary", "event_type", "relevance", "resolution_score",
-                 "mention", "matched_name", "source", "url", "published_at", "processed_at", "created_at", "model_version")
+                 "mention", "matched_name", "match_reasons", "source", "url", "published_at", "processed_at", "created_at",
+                 "model_version")
 
 REPLAY_SQL = f"""
 select {', '.join(FRAME_COLUMNS)}

@@ -84,7 +84,7 @@ def enrich(news_event: dict,  # a NewsEvent record (decoded Avro)
             "relevance": round(float(prob), 6), "resolution_score": float(m.score), "mention": m.mention,
             "matched_name": who.get("full_name"), "event_type": et, "source": news_event["source"],
             "url": news_event.get("url"), "published_at": news_event.get("published_at"), "processed_at": now,
-            "model_version": f"{model.version}+{summarizer.name}"})
+            "model_version": f"{model.version}+{summarizer.name}", "match_reasons": list(getattr(m, "reasons", ()))})
     return out
 
 # %% ../nbs/34_enrich.ipynb #74dd3108

@@ -222,9 +222,8 @@ def enrich(clients: Annotated[Path, typer.Option("--clients", help="clients CSV 
         headline, body = a.get("headline") or "", a.get("body") or ""
         matches = g.resolve(headline, body)
         matched += len(matches)
-        reasons = {m.client_id: list(m.reasons) for m in matches}
         for rec in (enrich_article(news_event(a), g, rel, summarizer, threshold, directory) if matches else []):
-            rec = {**rec, "processed_at": rec["processed_at"].isoformat(), "match_reasons": reasons.get(rec["client_id"], [])}
+            rec = {**rec, "processed_at": rec["processed_at"].isoformat()}
             sys.stdout.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
             alerts += 1
         done += 1

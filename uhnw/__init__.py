@@ -7,9 +7,10 @@ Modules:
 - `uhnw.bench.cold`: `uhnw bench cold`: the cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare), wall time and peak memory.
 - `uhnw.bench.harness`: Driving the hot path end to end from outside, as a news provider and as RMs would: start `uhnw serve api` and `uhnw serve hotpath` as processes, open RM WebSockets, post signed articles to the webhook at a steady rate, and time each alert from the webhook's 202 to the WebSocket frame. Used by `make demo` and `uhnw bench hot`; plumbing only.
 - `uhnw.bench.names`: `uhnw eval names`: our name matcher against OpenSanctions' logic_v2 on nomenklatura's name_bench, thresholds by k-fold CV.
+- `uhnw.bench.precision`: `uhnw eval precision` and `uhnw enrich`: what a realistic client book raises on real text about nobody.
 - `uhnw.bus`: Kafka topics, an idempotent producer, and a consumer loop that commits only after processing and dead-letters what it cannot read.
 - `uhnw.catalog`: Which lake tables exist, where they live, what their columns are and which partitions are visible: Glue's model, kept in SQLite locally and in the Glue Data Catalog on AWS.
-- `uhnw.cli.intel`: `uhnw resolve`, `uhnw eval resolve|names`, `uhnw labels seed`: the intelligence layer from the command line.
+- `uhnw.cli.intel`: `uhnw resolve`, `uhnw enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed`: the intelligence layer from the command line.
 - `uhnw.cli.schemas`: `uhnw schemas check | register | list`: the repository's Avro schemas against their registered versions.
 - `uhnw.cli.sql`: `uhnw sql "QUERY" [--format table|csv|json]`: Athena (Trino) SQL over the lake's catalog tables.
 - `uhnw.config`: One frozen settings object, chosen by profile: `local` runs everything on this machine, `aws` points the same code at MSK, S3, Glue, Athena, SageMaker and RDS.

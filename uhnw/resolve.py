@@ -557,9 +557,12 @@ def _implausible_variant(spell: tuple, pat: tuple, common=None) -> str | None:
         if len(t[0]) <= 4 and len(q[0]) <= 4: return f"short token {t[0]!r} for {q[0]!r}"
         differ.append((t[0], q[0]))
     if not alike: return "no token spelled as the name's"
-    for t, q in (differ if common else ()):  # English first: common in every article, and known without detecting the language
-        if t in common_words("en") or t in common(): return f"weak: common word {t!r} for {q!r}"
+    if not common: return None
+    for t, q in differ:  # the checks that need no language first: most articles then never need theirs detected
         if OSA.normalized_similarity(t, q) < SPELLING_VARIANT: return f"weak: {t!r} only sounds like {q!r}"
+        if t in common_words("en"): return f"weak: common word {t!r} for {q!r}"  # English words are common in every article
+    for t, q in differ:
+        if t in common(): return f"weak: common word {t!r} for {q!r}"
     return None
 
 def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_words: frozenset | set = frozenset()) -> list:

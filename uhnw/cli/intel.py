@@ -1,4 +1,4 @@
-"""`uhnw resolve`, `uhnw eval resolve|names`, `uhnw labels seed`: the intelligence layer from the command line.
+"""`uhnw resolve`, `uhnw enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed`: the intelligence layer from the command line.
 
 Thin wiring over `uhnw.resolve` (nbs/31_resolve.ipynb), `uhnw.relevance` (nbs/32_relevance.ipynb) and the name
 bench `uhnw.bench.names`. A malformed input line is reported on stderr with its line number and skipped; every

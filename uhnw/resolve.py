@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import OSA
 
-from .language import DETECT_PREFIX, PRELOAD_LANGUAGES, common_words, detect_language, preload
-from .names import GROUP_OF, PARTICLES, SUFFIXES, TITLES, WORD_RE, fold_token, phonetic_key, token_sim, token_weight
+from .language import DETECT_PREFIX, PRELOAD_LANGUAGES, common_in_any, common_words, detect_language, preload
+from .names import GROUP_OF, PARTICLES, SUFFIXES, TITLES, WORD_RE, fold_token, phonetic_key, pnf, token_sim, token_weight
 
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'CLIENT_COLUMNS', 'JOIN_PREFIXES', 'SPLIT_PREFIXES', 'EAST_ASIAN', 'ORG_STOPWORDS',
@@ -247,6 +247,7 @@ class Gazetteer:
         self._cue_words = frozenset(w for c in clients for cue in c.org_cues + c.place_cues for w in cue)
         self._city_words = frozenset(w for c in clients for cue in c.place_cues if len(cue) == 1 for w in cue)  # one-word cities
         self._token_cache: dict = {}  # raw token -> (spellings, phonetic key), filled by the scan
+        self._preloaded: frozenset = frozenset()  # words common in a preloaded language (`from_clients`)
 
     @classmethod
     def from_clients(cls, clients: pd.DataFrame,
@@ -254,6 +255,7 @@ class Gazetteer:
                      ) -> Gazetteer:
         "Build the index from a `load_clients` frame."
         preload(languages)
+        preloaded = common_in_any(tuple(languages))
         df = clients.copy()
         for c in CLIENT_COLUMNS:
             if c not in df.columns: df[c] = ""
@@ -279,7 +281,9 @@ class Gazetteer:
         anchors = {k: v for k, v in anchors.items() if len(v) <= MAX_ANCHOR_FANOUT}
         anchors = {k: v for k, v in ((k, _typo_entries(v, patterns)) for k, v in anchors.items()) if v}
         first = {k: tuple(sorted(v, reverse=True)) for k, v in first.items()}
-        return cls(patterns, infos, seq, first, anchors)
+        g = cls(patterns, infos, seq, first, anchors)
+        g._preloaded = preloaded
+        return g
 
     def __len__(self) -> int: return len(self.clients)
 
@@ -527,27 +531,34 @@ class _Field(_FieldTokens):
 
 # %% ../nbs/31_resolve.ipynb #b8016b61
 class _Language:
-    "An article's language and common words (`uhnw.language`), detected on first use: most articles never need them."
-    def __init__(self, headline: str, body: str): self.sample = f"{headline}\n{body[:DETECT_PREFIX]}"[:DETECT_PREFIX]
+    """An article's language and common words (`uhnw.language`), detected on first use: most articles never need them.
+    `preloaded` are the words common in any language the gazetteer preloaded: a token outside them needs no detection."""
+    def __init__(self, headline: str, body: str, preloaded: frozenset = frozenset()):
+        self.sample, self.preloaded = f"{headline}\n{body[:DETECT_PREFIX]}"[:DETECT_PREFIX], preloaded
 
     @cached_property
     def code(self) -> str: return detect_language(self.sample)
 
+    def may_be_common(self, word: str) -> bool:
+        "False if `word` is common in no preloaded language (then the article's language need not be detected to know)."
+        return not self.preloaded or word in self.preloaded
+
     def common_words(self) -> frozenset: return common_words(self.code)
 
-SPELLING_VARIANT = 0.75  # edit similarity at which a differing token is a spelling of the name's (`Andersson`, `Anderson`)
+SPELLING_VARIANT = 0.75  # edit similarity (as written or in phonetic normal form) at which a differing token is a spelling of
+                         # the name's (`Andersson`/`Anderson`, `Chowdhury`/`Chaudhary`), not another name that sounds alike
 
 def _variant(t: tuple, q: tuple) -> bool:
     "Whether text token spellings `t` and name token spellings `q` are the same or known variants of one given name."
     return not set(t).isdisjoint(q) or (GROUP_OF.get(t[0]) is not None and GROUP_OF.get(t[0]) == GROUP_OF.get(q[0]))
 
-def _implausible_variant(spell: tuple, pat: tuple, common=None) -> str | None:
+def _implausible_variant(spell: tuple, pat: tuple, lang: _Language | None = None) -> str | None:
     """Why text tokens `spell`, spelled unlike the name `pat`, are not that name (None if they may be): a token that is a
     common word of the article stands in for a name token (`Land` for `Linda`, `Monday` for `Mandy`, `Person` for
     `Pearson`); a short token (four letters or fewer: `Teng` for `Deng`, `Mory` for `Mori`) differs, which makes another
     name; or no token is spelled as the name's, so every token would be a guess. Known variants of one given name
-    (`Mohamed`, `Mohammed`) count as spelled alike. `common()` gives the article's common words; without it, only the
-    checks that need no language are made (the scan makes those first, and asks for the language only if still needed).
+    (`Mohamed`, `Mohammed`) count as spelled alike. `lang` is the article's `_Language`; without it, only the checks that
+    need no language are made (the scan makes those first, and asks for the language only if still needed).
     With it, one more: a token that only *sounds* like the name's, with half its letters or more changed (`Maura` for
     `Mary`, `Leigh` for `Leah`), is another name unless the article names the client's organisation or city; that
     reason, like a common word's, starts with `weak` (`_candidates` accepts those for a client with such context)."""
@@ -557,12 +568,13 @@ def _implausible_variant(spell: tuple, pat: tuple, common=None) -> str | None:
         if len(t[0]) <= 4 and len(q[0]) <= 4: return f"short token {t[0]!r} for {q[0]!r}"
         differ.append((t[0], q[0]))
     if not alike: return "no token spelled as the name's"
-    if not common: return None
+    if lang is None: return None
     for t, q in differ:  # the checks that need no language first: most articles then never need theirs detected
-        if OSA.normalized_similarity(t, q) < SPELLING_VARIANT: return f"weak: {t!r} only sounds like {q!r}"
+        if max(OSA.normalized_similarity(t, q), OSA.normalized_similarity(pnf(t), pnf(q))) < SPELLING_VARIANT:
+            return f"weak: {t!r} only sounds like {q!r}"
         if t in common_words("en"): return f"weak: common word {t!r} for {q!r}"  # English words are common in every article
     for t, q in differ:
-        if t in common(): return f"weak: common word {t!r} for {q!r}"
+        if lang.may_be_common(t) and t in lang.common_words(): return f"weak: common word {t!r} for {q!r}"
     return None
 
 def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_words: frozenset | set = frozenset()) -> list:
@@ -611,7 +623,7 @@ def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_word
             if info.initials and ini not in info.initials: score = 0.0
             elif not info.initials: score *= 0.97
         if score <= 0.3: continue
-        if not exact and (why := _implausible_variant(spell, p.tokens, lang.common_words)):  # a word or a sound-alike
+        if not exact and (why := _implausible_variant(spell, p.tokens, lang)):  # a word or a sound-alike
             info = g.clients[p.client]
             if not (why.startswith("weak") and any(c <= cue_words for c in info.org_cues + info.place_cues)): continue
         out.append((score, start, end, r0, r1, p.client))
@@ -729,7 +741,7 @@ def resolve(g: Gazetteer, headline: str, body: str, threshold: float | None = No
     threshold = DEFAULT_THRESHOLD if threshold is None else threshold
     fields = [_Field(g, "headline", headline or ""), _Field(g, "body", body or "")]
     fields[0].other = body or ""
-    lang = _Language(headline or "", body or "")
+    lang = _Language(headline or "", body or "", g._preloaded)
     words = fields[0].cue_words | fields[1].cue_words  # the article's words that are some client's cue
     prim: dict = {}
     for f in fields:

@@ -517,6 +517,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'uhnw.resolve._FieldTokens.token': ('resolve.html#_fieldtokens.token', 'uhnw/resolve.py'),
                               'uhnw.resolve._Language': ('resolve.html#_language', 'uhnw/resolve.py'),
                               'uhnw.resolve._Language.__init__': ('resolve.html#_language.__init__', 'uhnw/resolve.py'),
+                              'uhnw.resolve._Language.capitalised_noun': ('resolve.html#_language.capitalised_noun', 'uhnw/resolve.py'),
                               'uhnw.resolve._Language.code': ('resolve.html#_language.code', 'uhnw/resolve.py'),
                               'uhnw.resolve._Language.common_words': ('resolve.html#_language.common_words', 'uhnw/resolve.py'),
                               'uhnw.resolve._Language.may_be_common': ('resolve.html#_language.may_be_common', 'uhnw/resolve.py'),

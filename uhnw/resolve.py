@@ -31,9 +31,9 @@ from .names import GROUP_OF, PARTICLES, SUFFIXES, TITLES, WORD_RE, fold_token, p
 # %% auto #0
 __all__ = ['DEFAULT_THRESHOLD', 'CLIENT_COLUMNS', 'JOIN_PREFIXES', 'SPLIT_PREFIXES', 'EAST_ASIAN', 'ORG_STOPWORDS',
            'COUNTRY_WORDS', 'GIVEN_PREFIXES', 'MAX_ANCHOR_FANOUT', 'STRANGER_WORDS', 'NOT_NAME_WORDS', 'SENTENCE_END',
-           'STRANGER_WINDOW', 'ORG_SUFFIXES', 'SPELLING_VARIANT', 'CONTEXT_WINDOW', 'CONTRADICTION', 'ORIGIN_WORDS',
-           'Mention', 'Match', 'load_clients', 'name_forms', 'Pattern', 'ClientInfo', 'Gazetteer', 'resolve',
-           'evaluate']
+           'STRANGER_WINDOW', 'ORG_SUFFIXES', 'NOUN_CAPITALISING', 'SPELLING_VARIANT', 'CONTEXT_WINDOW',
+           'CONTRADICTION', 'ORIGIN_WORDS', 'Mention', 'Match', 'load_clients', 'name_forms', 'Pattern', 'ClientInfo',
+           'Gazetteer', 'resolve', 'evaluate']
 
 # %% ../nbs/31_resolve.ipynb #1aa5193c
 DEFAULT_THRESHOLD = 0.80  # resolution threshold; how it was chosen: "Evaluation" below
@@ -418,6 +418,7 @@ class _FieldTokens:
             long_words = [w for w in words if w.isalpha() and len(w) > 3]
             self.title_case = sum(w[0].isupper() for w in long_words) > 0.6 * len(long_words)
         self.other = ""  # the other field's text (set by resolve), to check a headline against the body
+        self.lang = None  # the article's `_Language` (set by resolve): German nouns are capitalised, not names
 
     def _bucket(self, info: list) -> bool:
         "Sort the flagged tokens (one C-level pass finds them) by use; False if an initial is among them."
@@ -470,6 +471,7 @@ class _Field(_FieldTokens):
     def _namelike(self, j: int, before: bool) -> bool:
         w = self.words[j]  # as written but for ’ read as ' (the same for these tests and for fold_token)
         if not w[0].isupper() or w.isupper() or not w.isalpha() or fold_token(w)[0] in NOT_NAME_WORDS: return False
+        if self.lang is not None and self.lang.capitalised_noun(fold_token(w)[0]): return False  # `Hans Weber Aktien`
         # SENTENCE_END on text[:start]: a match lies in the separator before the token, so only that part is searched
         return not (before and SENTENCE_END.search(self.text, self.ends[j - 1] if j else 0, self.starts[j]))
 
@@ -530,6 +532,8 @@ class _Field(_FieldTokens):
 
 
 # %% ../nbs/31_resolve.ipynb #b8016b61
+NOUN_CAPITALISING = frozenset({"de", "lb"})  # languages whose every noun starts with a capital: capitals are no evidence of a name
+
 class _Language:
     """An article's language and common words (`uhnw.language`), detected on first use: most articles never need them.
     `preloaded` are the words common in any language the gazetteer preloaded: a token outside them needs no detection."""
@@ -538,6 +542,10 @@ class _Language:
 
     @cached_property
     def code(self) -> str: return detect_language(self.sample)
+
+    def capitalised_noun(self, word: str) -> bool:
+        "Whether `word` is a common word of an article in a language that capitalises its nouns (German)."
+        return self.may_be_common(word) and self.code in NOUN_CAPITALISING and word in self.common_words()
 
     def may_be_common(self, word: str) -> bool:
         "False if `word` is common in no preloaded language (then the article's language need not be detected to know)."
@@ -742,6 +750,7 @@ def resolve(g: Gazetteer, headline: str, body: str, threshold: float | None = No
     fields = [_Field(g, "headline", headline or ""), _Field(g, "body", body or "")]
     fields[0].other = body or ""
     lang = _Language(headline or "", body or "", g._preloaded)
+    fields[0].lang = fields[1].lang = lang
     words = fields[0].cue_words | fields[1].cue_words  # the article's words that are some client's cue
     prim: dict = {}
     for f in fields:

@@ -8,6 +8,7 @@ Modules:
 - `uhnw.bench.harness`: Driving the hot path end to end from outside, as a news provider and as RMs would: start `uhnw serve api` and `uhnw serve hotpath` as processes, open RM WebSockets, post signed articles to the webhook at a steady rate, and time each alert from the webhook's 202 to the WebSocket frame. Used by `make demo` and `uhnw bench hot`; plumbing only.
 - `uhnw.bench.names`: `uhnw eval names`: our name matcher against OpenSanctions' logic_v2 on nomenklatura's name_bench, thresholds by k-fold CV.
 - `uhnw.bench.precision`: `uhnw eval precision` and `uhnw enrich`: what a realistic client book raises on real text about nobody.
+- `uhnw.bench.relevance_eval`: `uhnw eval relevance`: the relevance gate end to end on a labelled set of (article, client) pairs.
 - `uhnw.bus`: Kafka topics, an idempotent producer, and a consumer loop that commits only after processing and dead-letters what it cannot read.
 - `uhnw.catalog`: Which lake tables exist, where they live, what their columns are and which partitions are visible: Glue's model, kept in SQLite locally and in the Glue Data Catalog on AWS.
 - `uhnw.cli.intel`: `uhnw resolve`, `uhnw enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed`: the intelligence layer from the command line.

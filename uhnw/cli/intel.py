@@ -184,6 +184,30 @@ def eval_precision(clients: Annotated[int, typer.Option("--clients", help=_BOOK)
         fail(str(e).splitlines()[0])
 
 
+@eval_app.command("relevance")
+def eval_relevance(pairs: Annotated[Path, typer.Option("--pairs", help="JSON lines {id, client_id, headline, body, label}")],
+                   clients: Annotated[Path, typer.Option("--clients", help="the clients CSV the pairs name")],
+                   model: Annotated[str, typer.Option("--model", help=_MODEL)] = "seed",
+                   train: Annotated[Path, typer.Option("--train", help="instead of --model: train in memory on this labels folder")] = None,
+                   threshold: Annotated[float, typer.Option(help="the alert gate")] = 0.8):
+    "Precision, recall and F1 at the gate end to end; per event family, style and hard-negative kind; reliability; then one JSON line."
+    from uhnw.bench.precision import seed_model
+    from uhnw.bench.relevance_eval import eval_relevance as run
+    from uhnw.bench.relevance_eval import train_on
+    from uhnw.relevance import PartitionNotFound, load_model
+    for f in (pairs, clients):
+        if not f.is_file(): fail(f"{f}: no such file")
+    try:
+        if train is not None: rel = train_on(train)
+        elif model == "seed": rel = seed_model()
+        else:
+            from uhnw.lake import lake_for
+            rel = load_model(lake_for(current_settings()), model)
+        run(pairs, clients, rel, threshold, out=typer.echo)
+    except (PartitionNotFound, ValueError, OSError) as e:
+        fail(str(e).splitlines()[0])
+
+
 def enrich(clients: Annotated[Path, typer.Option("--clients", help="clients CSV (client_id, full_name, aliases, organizations, ...)")],
            model: Annotated[str, typer.Option("--model", help=_MODEL)] = "latest",
            threshold: Annotated[float, typer.Option(help="alert when relevance exceeds this (default: relevance_threshold)")] = None):

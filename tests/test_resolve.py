@@ -280,3 +280,19 @@ def test_bench_resolve_reports_build_time_throughput_and_memory(capsys):
     assert out["clients"] == 2000 and out["articles"] == 40 and out["matches"] > 0
     assert out["articles_per_s"] > 0 and out["peak_rss_mb"] > 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == out
+
+
+def test_the_clients_family_company_and_a_foreign_honorific_do_not_lower_a_full_name():
+    "Real newsroom sentences (tests/data/relevance_eval): the client's own surname in a company is no other company."
+    book = Gazetteer.from_clients(load_clients(io.StringIO(
+        "client_id,full_name,aliases,organizations,city,country\n"
+        "T1,Ayşe Karaoğlan,,Ege Tekstil,Izmir,TR\nN1,Aminu Dankabo,,Dankabo Flour Mills,Kano,NG\nH1,Hans Weber,,Weber Logistik,Köln,DE\n")))
+    [m] = book.resolve("Turkish tycoon Karaoğlan opens London family office",
+                       "Ayşe Karaoğlan, chair of Karaoğlan Holding, has opened a family office in London.")
+    assert (m.client_id, m.score) == ("T1", 1.0) and not any("another company" in r for r in m.reasons)
+    [m] = book.resolve("", "Zaria Milling was bought, its chairman, Alhaji Aminu Dankabo, announced at a press briefing.")
+    assert m.client_id == "N1" and m.score >= 0.95
+    text = "Hans Weber, chairman of Acme Shipping GmbH, said the deal was off."  # another company: probably a namesake
+    assert book.resolve("", text) == []
+    [m] = book.resolve("", text, threshold=0.0)
+    assert m.client_id == "H1" and m.score == 0.75 and any("Acme Shipping GmbH" in r for r in m.reasons)

@@ -291,13 +291,15 @@ class Gazetteer:
 STRANGER_WORDS = frozenset((
     "actor actress striker umpire cricketer singer footballer midfielder defender goalkeeper batsman batter bowler coach rapper "
     "comedian novelist poet schoolteacher teacher student chef influencer youtuber athlete sprinter boxer wrestler jockey golfer "
-    "referee bollywood musician drummer guitarist filmmaker playwright dancer farmer constable actors singers songwriter "
+    "referee bollywood musician drummer guitarist filmmaker playwright dancer constable actors singers songwriter "
     "tollywood sitcom olympian tennis badminton goalscorer").split())
 NOT_NAME_WORDS = frozenset((
     "the a an in on at by for with and but as when after before while if of to from said says monday tuesday wednesday thursday "
     "friday saturday sunday january february march april may june july august september october november december "
     "chairman chairwoman founder billionaire investor tycoon magnate heir heiress philanthropist executive director ceo "
-    "according meanwhile however also both then".split())) | TITLES
+    "according meanwhile however also both then "
+    "alhaji alhaja herr frau monsieur madame signor signora senor senora sheikha shaikha datuk dato tan sri shri smt".split())) | TITLES
+# ↑ the last line: honorifics of other languages, written before a name (`Alhaji Aminu Dankabo`), never part of it
 SENTENCE_END = re.compile(r"(^|[.!?:;\"“”(]\s*)$")
 STRANGER_WINDOW = 10
 ORG_SUFFIXES = frozenset("gmbh ag kg ltd limited inc plc llc llp corp corporation group holdings holding capital partners bank "
@@ -724,7 +726,8 @@ def _contradictions(g: Gazetteer, ci: int, mentions: list, fields: dict, org: bo
             if places is not None and s in g._city_words and s not in places and _names_origin(f, r, r0, r1):
                 out.setdefault("city", f"another city next to the name: {w}")
             elif orgs is not None and s in ORG_SUFFIXES and (run := [q for q in _company_before(f, r, lo) if not r0 <= q < r1]):
-                if orgs.isdisjoint(f.info[q][0][0] for q in run):
+                own = {sp for q in range(r0, r1) for sp in f.info[q][0]}  # the name's own words: `Karaoğlan Holding` is hers
+                if orgs.isdisjoint(f.info[q][0][0] for q in run) and own.isdisjoint(f.info[q][0][0] for q in run):
                     out.setdefault("company", "another company next to the name: " + " ".join(f.words[f.red[q]] for q in run + [r]))
     return list(out.values())
 

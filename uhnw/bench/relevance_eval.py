@@ -46,6 +46,47 @@ def train_on(labels_dir: Path):
     return replace(model, version=f"trained:{Path(labels_dir).name}")
 
 
+class NgramModel:
+    """The comparison of issue 11: word (1-2) and character (3-5) n-grams, tf-idf weighted, of the headline and the body
+    sentences around the client (the client masked), in a calibrated logistic regression. Quacks like a RelevanceModel
+    for `score_pairs` (its `featurizer.matrix` gives the text matrix and no event type)."""
+
+    def __init__(self, labels_dir: Path, C: float = 4.0):
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+        from sklearn.linear_model import LogisticRegression
+
+        from uhnw.relevance import pair_from_row, read_seed, resolve_labels
+        from uhnw.resolve import Gazetteer
+        labels, clients = read_seed(Path(labels_dir))
+        good, _ = resolve_labels(labels, Gazetteer.from_clients(clients))
+        self.vecs = [HashingVectorizer(ngram_range=(1, 2), n_features=2**20, alternate_sign=False, norm=None),
+                     HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), n_features=2**20, alternate_sign=False, norm=None)]
+        texts = [self.window(pair_from_row(r)) for r in good.to_dict("records")]
+        self.tfidf = [TfidfTransformer(sublinear_tf=True).fit(v.transform(texts)) for v in self.vecs]
+        self.estimator = CalibratedClassifierCV(LogisticRegression(C=C, max_iter=3000, class_weight="balanced"), cv=3,
+                                                method="sigmoid").fit(self._matrix(texts), good["label"].astype(int).to_numpy())
+        self.version, self.featurizer = f"ngrams:{Path(labels_dir).name}", self
+
+    @staticmethod
+    def window(p, k: int = 1) -> str:
+        "Headline and the body sentences mentioning the client, k either side, the client's mentions masked."
+        from uhnw.relevance import _mask, sentence_spans
+        h = _mask(p.headline, [(s, e) for f, s, e in p.spans if f == "headline"], 0, len(p.headline))
+        sents, spans = sentence_spans(p.body), [(s, e) for f, s, e in p.spans if f == "body"]
+        hit = {i for i, (a, b) in enumerate(sents) for s, _ in spans if a <= s < b}
+        keep = sorted({j for i in hit for j in range(i - k, i + k + 1) if 0 <= j < len(sents)}) or list(range(min(2, len(sents))))
+        return h + " || " + " ".join(_mask(p.body, spans, *sents[j]) for j in keep)
+
+    def _matrix(self, texts):
+        import scipy.sparse as sp
+        return sp.hstack([t.transform(v.transform(texts)) for v, t in zip(self.vecs, self.tfidf, strict=True)]).tocsr()
+
+    def matrix(self, pairs):
+        "(features, event types) as `Featurizer.matrix` gives them; no event type."
+        return self._matrix([self.window(p) for p in pairs]), ["other"] * len(pairs)
+
+
 def _prf(tp: int, fp: int, fn: int) -> dict:
     p = tp / (tp + fp) if tp + fp else None
     r = tp / (tp + fn) if tp + fn else None
@@ -57,6 +98,7 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 def score_pairs(pairs: list[dict], gazetteer, model) -> list[dict]:
     "Each pair with `resolved`, `score` (None when the client is not found) and the model's `predicted_family`."
     from uhnw.relevance import pair_from_match, probabilities
+    proba = (lambda X: model.estimator.predict_proba(X)[:, 1]) if isinstance(model, NgramModel) else (lambda X: probabilities(model, X))
     found, rows = [], []
     for p in pairs:
         ms = [m for m in gazetteer.resolve(p["headline"], p["body"]) if m.client_id == p["client_id"]]
@@ -64,7 +106,7 @@ def score_pairs(pairs: list[dict], gazetteer, model) -> list[dict]:
         if ms: found.append((len(rows) - 1, pair_from_match(p["headline"], p["body"], ms[0])))
     if found:
         X, types = model.featurizer.matrix([x for _, x in found])
-        for (i, _), prob, t in zip(found, probabilities(model, X), types, strict=True):
+        for (i, _), prob, t in zip(found, proba(X), types, strict=True):
             rows[i]["score"], rows[i]["predicted_family"] = float(prob), FAMILY_OF.get(t)
     return rows
 

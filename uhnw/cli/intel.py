@@ -189,16 +189,19 @@ def eval_relevance(pairs: Annotated[Path, typer.Option("--pairs", help="JSON lin
                    clients: Annotated[Path, typer.Option("--clients", help="the clients CSV the pairs name")],
                    model: Annotated[str, typer.Option("--model", help=_MODEL)] = "seed",
                    train: Annotated[Path, typer.Option("--train", help="instead of --model: train in memory on this labels folder")] = None,
+                   features: Annotated[str, typer.Option(help="with --train: 'lexicon' (today's) or 'ngrams'")] = "lexicon",
                    threshold: Annotated[float, typer.Option(help="the alert gate")] = 0.8):
     "Precision, recall and F1 at the gate end to end; per event family, style and hard-negative kind; reliability; then one JSON line."
     from uhnw.bench.precision import seed_model
+    from uhnw.bench.relevance_eval import NgramModel, train_on
     from uhnw.bench.relevance_eval import eval_relevance as run
-    from uhnw.bench.relevance_eval import train_on
     from uhnw.relevance import PartitionNotFound, load_model
     for f in (pairs, clients):
         if not f.is_file(): fail(f"{f}: no such file")
     try:
-        if train is not None: rel = train_on(train)
+        if features not in ("lexicon", "ngrams"): fail("--features is lexicon or ngrams")
+        if features == "ngrams" and train is None: fail("--features ngrams needs --train DIR")
+        if train is not None: rel = train_on(train) if features == "lexicon" else NgramModel(train)
         elif model == "seed": rel = seed_model()
         else:
             from uhnw.lake import lake_for

@@ -64,10 +64,12 @@ def enrich(news_event: dict,  # a NewsEvent record (decoded Avro)
            model: RelevanceModel, summarizer: Summarizer,
            threshold: float = 0.8,  # alert only when relevance > threshold (the seeds' 0.8)
            clients: pd.DataFrame | Mapping | None = None,  # client master or `client_directory` for rm_id and names
-           now: datetime | None = None) -> list[dict]:
+           now: datetime | None = None,
+           matches: list | None = None,  # the article's `gazetteer.resolve` matches, if the caller has them already
+           ) -> list[dict]:
     "The `EnrichedAlert` records of one article: one per matched client whose relevance clears `threshold`."
     headline, body = news_event["headline"] or "", news_event.get("body") or ""
-    matches = gazetteer.resolve(headline, body)
+    matches = gazetteer.resolve(headline, body) if matches is None else matches
     if not matches: return []
     pairs = [pair_from_match(headline, body, m) for m in matches]
     X, types = model.featurizer.matrix(pairs)

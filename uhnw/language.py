@@ -19,7 +19,7 @@ from anyascii import anyascii
 
 # %% auto #0
 __all__ = ['DETECT_PREFIX', 'DETECT_LANGUAGES', 'COMMON_ZIPF', 'FREQUENCY_LANGUAGES', 'PRELOAD_LANGUAGES', 'detect_language',
-           'fold_word', 'common_words', 'preload', 'common_in_any', 'article_common_words']
+           'fold_word', 'common_words', 'preload', 'common_in_any']
 
 # %% ../nbs/30a_language.ipynb #5633c55f
 DETECT_PREFIX = 200  # characters of an article the language is detected on
@@ -72,8 +72,3 @@ def common_in_any(languages: tuple) -> frozenset[str]:
     """The words common in at least one of `languages`: a word outside it is common in none of them, which `uhnw.resolve`
     knows without detecting the article's language (detection costs 0.2–0.3 ms; a set look-up, nanoseconds)."""
     return frozenset().union(*(common_words(lang) for lang in languages))
-
-@lru_cache(maxsize=None)
-def article_common_words(lang: str) -> frozenset[str]:
-    "The common words of an article in `lang`: its language's and English's."
-    return common_words(lang) | common_words("en")

@@ -241,13 +241,14 @@ def _typo_entries(entries: list, patterns: list) -> tuple:
 class Gazetteer:
     "Client names indexed by phonetic key sequences; `resolve` finds the clients an article mentions."
 
-    def __init__(self, patterns: list, clients: list, seq: dict, first: dict, anchors: dict):
+    def __init__(self, patterns: list, clients: list, seq: dict, first: dict, anchors: dict,
+                 preloaded: frozenset = frozenset()):  # words common in a preloaded language (`from_clients`)
         self.patterns, self.clients, self._seq, self._first, self._anchors = patterns, clients, seq, first, anchors
         self._second_first = frozenset(ks[0] for c in clients for _, ks in c.secondary)  # where a surname mention can start
         self._cue_words = frozenset(w for c in clients for cue in c.org_cues + c.place_cues for w in cue)
         self._city_words = frozenset(w for c in clients for cue in c.place_cues if len(cue) == 1 for w in cue)  # one-word cities
         self._token_cache: dict = {}  # raw token -> (spellings, phonetic key), filled by the scan
-        self._preloaded: frozenset = frozenset()  # words common in a preloaded language (`from_clients`)
+        self._preloaded = preloaded
 
     @classmethod
     def from_clients(cls, clients: pd.DataFrame,
@@ -255,7 +256,6 @@ class Gazetteer:
                      ) -> Gazetteer:
         "Build the index from a `load_clients` frame."
         preload(languages)
-        preloaded = common_in_any(tuple(languages))
         df = clients.copy()
         for c in CLIENT_COLUMNS:
             if c not in df.columns: df[c] = ""
@@ -281,9 +281,7 @@ class Gazetteer:
         anchors = {k: v for k, v in anchors.items() if len(v) <= MAX_ANCHOR_FANOUT}
         anchors = {k: v for k, v in ((k, _typo_entries(v, patterns)) for k, v in anchors.items()) if v}
         first = {k: tuple(sorted(v, reverse=True)) for k, v in first.items()}
-        g = cls(patterns, infos, seq, first, anchors)
-        g._preloaded = preloaded
-        return g
+        return cls(patterns, infos, seq, first, anchors, common_in_any(tuple(languages)))
 
     def __len__(self) -> int: return len(self.clients)
 
@@ -472,8 +470,9 @@ class _Field(_FieldTokens):
     "One tokenised field of an article and the checks the scanner makes on a span of it."
     def _namelike(self, j: int, before: bool) -> bool:
         w = self.words[j]  # as written but for ’ read as ' (the same for these tests and for fold_token)
-        if not w[0].isupper() or w.isupper() or not w.isalpha() or fold_token(w)[0] in NOT_NAME_WORDS: return False
-        if self.lang is not None and self.lang.capitalised_noun(fold_token(w)[0]): return False  # `Hans Weber Aktien`
+        if not w[0].isupper() or w.isupper() or not w.isalpha(): return False
+        s = fold_token(w)[0]
+        if s in NOT_NAME_WORDS or (self.lang is not None and self.lang.capitalised_noun(s)): return False  # `Hans Weber Aktien`
         # SENTENCE_END on text[:start]: a match lies in the separator before the token, so only that part is searched
         return not (before and SENTENCE_END.search(self.text, self.ends[j - 1] if j else 0, self.starts[j]))
 
@@ -562,29 +561,30 @@ def _variant(t: tuple, q: tuple) -> bool:
     "Whether text token spellings `t` and name token spellings `q` are the same or known variants of one given name."
     return not set(t).isdisjoint(q) or (GROUP_OF.get(t[0]) is not None and GROUP_OF.get(t[0]) == GROUP_OF.get(q[0]))
 
-def _implausible_variant(spell: tuple, pat: tuple, lang: _Language | None = None) -> str | None:
-    """Why text tokens `spell`, spelled unlike the name `pat`, are not that name (None if they may be): a token that is a
-    common word of the article stands in for a name token (`Land` for `Linda`, `Monday` for `Mandy`, `Person` for
-    `Pearson`); a short token (four letters or fewer: `Teng` for `Deng`, `Mory` for `Mori`) differs, which makes another
-    name; or no token is spelled as the name's, so every token would be a guess. Known variants of one given name
-    (`Mohamed`, `Mohammed`) count as spelled alike. `lang` is the article's `_Language`; without it, only the checks that
-    need no language are made (the scan makes those first, and asks for the language only if still needed).
-    With it, one more: a token that only *sounds* like the name's, with half its letters or more changed (`Maura` for
-    `Mary`, `Leigh` for `Leah`), is another name unless the article names the client's organisation or city; that
-    reason, like a common word's, starts with `weak` (`_candidates` accepts those for a client with such context)."""
+def _differing_tokens(spell: tuple, pat: tuple) -> list | None:
+    """The (text, name) spellings of the tokens of `spell` written unlike the name `pat`, or None when the span cannot be
+    that name: a short token (four letters or fewer: `Teng` for `Deng`, `Mory` for `Mori`) differs, which makes another
+    name, or no token is spelled as the name's, so every token would be a guess. Known variants of one given name
+    (`Mohamed`, `Mohammed`) count as spelled alike."""
     alike, differ = 0, []
     for t, q in zip(spell, pat):
         if _variant(t, q): alike += 1; continue
-        if len(t[0]) <= 4 and len(q[0]) <= 4: return f"short token {t[0]!r} for {q[0]!r}"
+        if len(t[0]) <= 4 and len(q[0]) <= 4: return None
         differ.append((t[0], q[0]))
-    if not alike: return "no token spelled as the name's"
-    if lang is None: return None
-    for t, q in differ:  # the checks that need no language first: most articles then never need theirs detected
-        if max(OSA.normalized_similarity(t, q), OSA.normalized_similarity(pnf(t), pnf(q))) < SPELLING_VARIANT:
-            return f"weak: {t!r} only sounds like {q!r}"
-        if t in common_words("en"): return f"weak: common word {t!r} for {q!r}"  # English words are common in every article
+    return differ if alike else None
+
+def _weak_variant(differ: list, lang: _Language) -> str | None:
+    """Why differing tokens (`_differing_tokens`) may not be the name's spellings, or None: a token only *sounds* like the
+    name's, with half its letters or more changed (`Maura` for `Mary`, `Leigh` for `Leah`), or it is a common word of the
+    article (`Land` for `Linda`, `Monday` for `Mandy`, `Person` for `Pearson`). `_candidates` accepts such a variant only
+    for a client whose organisation or city the article names. The checks that need no language come first: most
+    articles then never need theirs detected."""
     for t, q in differ:
-        if lang.may_be_common(t) and t in lang.common_words(): return f"weak: common word {t!r} for {q!r}"
+        if max(OSA.normalized_similarity(t, q), OSA.normalized_similarity(pnf(t), pnf(q))) < SPELLING_VARIANT:
+            return f"{t!r} only sounds like {q!r}"
+        if t in common_words("en"): return f"common word {t!r} for {q!r}"  # English words are common in every article
+    for t, q in differ:
+        if lang.may_be_common(t) and t in lang.common_words(): return f"common word {t!r} for {q!r}"
     return None
 
 def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_words: frozenset | set = frozenset()) -> list:
@@ -616,8 +616,8 @@ def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_word
         p = g.patterns[pid]
         r1 = r0 + L
         spell = tuple(map(_SPELL, f.info[r0:r1]))
-        exact = spell == p.tokens
-        if not exact and (p.exact or _implausible_variant(spell, p.tokens)): continue  # a short name is spelled one way
+        exact, differ = spell == p.tokens, ()
+        if not exact and (p.exact or (differ := _differing_tokens(spell, p.tokens)) is None): continue  # short names: one way
         start, end = f.span(r0, r1)
         if not f.capitalised(r0, r1) or not f.contiguous(r0, r1): continue
         near = f.near_miss(r0, r1, start, end, L)
@@ -627,15 +627,15 @@ def _candidates(g: Gazetteer, f: _Field, lang: _Language | None = None, cue_word
             if around is None: continue
             start, end, more = around
             near *= more
-        score = (1.0 if spell == p.tokens else _spelling_score(spell, p.tokens)) * p.factor * near  # the same spellings: 1
+        score = (1.0 if exact else _spelling_score(spell, p.tokens)) * p.factor * near  # the same spellings: 1
         for ini in f.skipped_initials(r0, r1):
             info = g.clients[p.client]
             if info.initials and ini not in info.initials: score = 0.0
             elif not info.initials: score *= 0.97
         if score <= 0.3: continue
-        if not exact and (why := _implausible_variant(spell, p.tokens, lang)):  # a word or a sound-alike
+        if differ and _weak_variant(differ, lang):  # a word or a sound-alike: only with the client's organisation or city
             info = g.clients[p.client]
-            if not (why.startswith("weak") and any(c <= cue_words for c in info.org_cues + info.place_cues)): continue
+            if not any(c <= cue_words for c in info.org_cues + info.place_cues): continue
         out.append((score, start, end, r0, r1, p.client))
     return out
 

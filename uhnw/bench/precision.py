@@ -106,6 +106,15 @@ def seed_model():
     return replace(model, version="seed")
 
 
+def relevance_model(version: str = "seed", settings=None):
+    "The relevance model named `version`: 'seed' (`seed_model`), a lake version, or 'latest' (the promoted one, of `settings`' lake)."
+    if version == "seed":
+        return seed_model()
+    from uhnw.lake import lake_for
+    from uhnw.relevance import load_model
+    return load_model(lake_for(settings), version)
+
+
 def news_event(a: dict, source: str = "file") -> dict:
     "A NewsEvent-shaped record of a JSON-lines article, for `uhnw.enrich.enrich`."
     return {"article_id": str(a["id"]), "headline": a.get("headline") or "", "body": a.get("body") or "",
@@ -124,7 +133,7 @@ def measure(gazetteer, book, articles: list[dict], model, summarizer, threshold:
         t0 = time.perf_counter()
         matches = gazetteer.resolve(a.get("headline") or "", a.get("body") or "")
         t_resolve += time.perf_counter() - t0
-        alerts = {x["client_id"] for x in enrich(news_event(a), gazetteer, model, summarizer, threshold, directory)} if matches else set()
+        alerts = {x["client_id"] for x in enrich(news_event(a), gazetteer, model, summarizer, threshold, directory, matches=matches)}
         for m in matches:
             found.append({"article": a["id"], "lang": a.get("lang", ""), "split": a.get("split", ""), "client_id": m.client_id,
                           "mention": m.mention, "score": m.score, "reasons": list(m.reasons), "alert": m.client_id in alerts,
@@ -147,16 +156,12 @@ def measure(gazetteer, book, articles: list[dict], model, summarizer, threshold:
                                                          for a in articles) / max(1, len(articles)))}
 
 
-def _name_key(name: str) -> str:
-    "A full name with case, accents, hyphens and spaces folded away: `Fatima Al-Suwaidi` and `Fatima Al Suwaidi` are one name."
-    from uhnw.language import fold_word
-    return fold_word(name)
-
-
 def _labelled(g, book, d: Path, out=print) -> dict:
     """Precision and recall of a labelled set resolved against the whole book, per category. A predicted client that is
     not the labelled one but bears the same name (folded) or whose name the article writes verbatim is a *namesake*:
-    the text cannot tell them apart, so precision is given both counting and not counting them."""
+    the text cannot tell them apart, so precision is given both counting and not counting them. Names are compared
+    folded (`uhnw.language.fold_word`): `Fatima Al-Suwaidi` and `Fatima Al Suwaidi` are one name."""
+    from uhnw.language import fold_word
     arts = [json.loads(x) for x in (d / "articles.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     gold = {j["id"]: set(j["client_ids"]) for j in map(json.loads, (d / "gold.jsonl").read_text(encoding="utf-8").splitlines())}
     names = dict(zip(book["client_id"], book["full_name"], strict=True))
@@ -165,9 +170,9 @@ def _labelled(g, book, d: Path, out=print) -> dict:
         text = f"{a.get('headline') or ''} {a.get('body') or ''}".lower()
         pred = {m.client_id for m in g.resolve(a.get("headline") or "", a.get("body") or "")}
         truth = gold.get(a["id"], set())
-        gold_keys = {_name_key(names[c]) for c in truth}
+        gold_keys = {fold_word(names[c]) for c in truth}
         wrong = pred - truth
-        same = {c for c in wrong if _name_key(names[c]) in gold_keys or names[c].lower() in text}
+        same = {c for c in wrong if fold_word(names[c]) in gold_keys or names[c].lower() in text}
         for k in ("all", a.get("category", "")):
             c = counts.setdefault(k, dict(tp=0, fp=0, namesake_fp=0, fn=0))
             c["tp"] += len(pred & truth); c["fp"] += len(wrong - same); c["namesake_fp"] += len(same); c["fn"] += len(truth - pred)
@@ -207,12 +212,7 @@ def eval_precision(clients: int, pages: Path, model_version: str = "seed", seed:
     g = Gazetteer.from_clients(book)
     t_build = time.perf_counter() - t0
     articles, empty = read_articles(pages)
-    if model_version == "seed":
-        model = seed_model()
-    else:
-        from uhnw.lake import lake_for
-        from uhnw.relevance import load_model
-        model = load_model(lake_for(settings), model_version)
+    model = relevance_model(model_version, settings)
     res = measure(g, book, articles, model, ExtractiveSummarizer(), threshold)
     groups = res["groups"]
     out(f"false matches and alerts on {len(articles)} real articles about nobody; book of {len(book):,} clients "

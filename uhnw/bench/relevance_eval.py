@@ -49,7 +49,8 @@ def train_on(labels_dir: Path):
 class NgramModel:
     """The comparison of issue 11: word (1-2) and character (3-5) n-grams, tf-idf weighted, of the headline and the body
     sentences around the client (the client masked), in a calibrated logistic regression. Quacks like a RelevanceModel
-    for `score_pairs` (its `featurizer.matrix` gives the text matrix and no event type)."""
+    for `score_pairs` and `uhnw.relevance.probabilities` (`estimator`; `featurizer.matrix` gives the text matrix and no
+    event type)."""
 
     def __init__(self, labels_dir: Path, C: float = 4.0):
         from sklearn.calibration import CalibratedClassifierCV
@@ -98,7 +99,6 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 def score_pairs(pairs: list[dict], gazetteer, model) -> list[dict]:
     "Each pair with `resolved`, `score` (None when the client is not found) and the model's `predicted_family`."
     from uhnw.relevance import pair_from_match, probabilities
-    proba = (lambda X: model.estimator.predict_proba(X)[:, 1]) if isinstance(model, NgramModel) else (lambda X: probabilities(model, X))
     found, rows = [], []
     for p in pairs:
         ms = [m for m in gazetteer.resolve(p["headline"], p["body"]) if m.client_id == p["client_id"]]
@@ -106,7 +106,7 @@ def score_pairs(pairs: list[dict], gazetteer, model) -> list[dict]:
         if ms: found.append((len(rows) - 1, pair_from_match(p["headline"], p["body"], ms[0])))
     if found:
         X, types = model.featurizer.matrix([x for _, x in found])
-        for (i, _), prob, t in zip(found, proba(X), types, strict=True):
+        for (i, _), prob, t in zip(found, probabilities(model, X), types, strict=True):
             rows[i]["score"], rows[i]["predicted_family"] = float(prob), FAMILY_OF.get(t)
     return rows
 

@@ -18,12 +18,18 @@ from uhnw.cli.common import current_settings, fail
 eval_app = typer.Typer(help="Measure the intelligence layer on labelled data.", no_args_is_help=True)
 
 
-def _gazetteer(clients: Path):
-    from uhnw.resolve import Gazetteer, load_clients
+def _load_clients(clients: Path):
+    "The clients CSV as `uhnw.resolve.load_clients` reads it, or one line on stderr and exit 1."
+    from uhnw.resolve import load_clients
     try:
-        return Gazetteer.from_clients(load_clients(clients))
+        return load_clients(clients)
     except (OSError, ValueError) as e:
         fail(str(e).splitlines()[0])
+
+
+def _gazetteer(clients: Path):
+    from uhnw.resolve import Gazetteer
+    return Gazetteer.from_clients(_load_clients(clients))
 
 
 def _article(line: str) -> dict:
@@ -40,24 +46,30 @@ def _article(line: str) -> dict:
     return obj
 
 
-def resolve(clients: Annotated[Path, typer.Option("--clients", help="clients CSV (client_id, full_name, aliases, organizations, ...)")],
-            threshold: Annotated[float, typer.Option(help="minimum score (default: the resolution_threshold setting)")] = None):
-    "Read articles as JSON lines {id, headline, body} on stdin; write {id, matches} JSON lines on stdout."
-    threshold = current_settings().resolution_threshold if threshold is None else threshold
-    g = _gazetteer(clients)
-    done = bad = 0
+def _stdin_articles(skipped: list[int]):
+    "The well-formed JSON-lines articles of stdin; a malformed line is reported on stderr and its number added to `skipped`."
     for n, line in enumerate(sys.stdin, 1):
         if not line.strip(): continue
         try:
             a = _article(line)
         except ValueError as e:
-            typer.echo(f"line {n}: skipped: {e}", err=True); bad += 1
+            typer.echo(f"line {n}: skipped: {e}", err=True); skipped.append(n)
             continue
+        yield a
+
+
+def resolve(clients: Annotated[Path, typer.Option("--clients", help="clients CSV (client_id, full_name, aliases, organizations, ...)")],
+            threshold: Annotated[float, typer.Option(help="minimum score (default: the resolution_threshold setting)")] = None):
+    "Read articles as JSON lines {id, headline, body} on stdin; write {id, matches} JSON lines on stdout."
+    threshold = current_settings().resolution_threshold if threshold is None else threshold
+    g = _gazetteer(clients)
+    done, skipped = 0, []
+    for a in _stdin_articles(skipped):
         matches = g.resolve(a.get("headline") or "", a.get("body") or "", threshold)
         sys.stdout.write(json.dumps({"id": a["id"], "matches": [m.to_dict() for m in matches]}, ensure_ascii=False) + "\n")
         done += 1
     sys.stdout.flush()
-    typer.echo(f"resolved {done} article(s), skipped {bad} malformed line(s)", err=True)
+    typer.echo(f"resolved {done} article(s), skipped {len(skipped)} malformed line(s)", err=True)
 
 
 def _read_jsonl(path: Path, what: str) -> list[dict]:
@@ -192,20 +204,17 @@ def eval_relevance(pairs: Annotated[Path, typer.Option("--pairs", help="JSON lin
                    features: Annotated[str, typer.Option(help="with --train: 'lexicon' (today's) or 'ngrams'")] = "lexicon",
                    threshold: Annotated[float, typer.Option(help="the alert gate")] = 0.8):
     "Precision, recall and F1 at the gate end to end; per event family, style and hard-negative kind; reliability; then one JSON line."
-    from uhnw.bench.precision import seed_model
+    from uhnw.bench.precision import relevance_model
     from uhnw.bench.relevance_eval import NgramModel, train_on
     from uhnw.bench.relevance_eval import eval_relevance as run
-    from uhnw.relevance import PartitionNotFound, load_model
+    from uhnw.relevance import PartitionNotFound
     for f in (pairs, clients):
         if not f.is_file(): fail(f"{f}: no such file")
     try:
         if features not in ("lexicon", "ngrams"): fail("--features is lexicon or ngrams")
         if features == "ngrams" and train is None: fail("--features ngrams needs --train DIR")
         if train is not None: rel = train_on(train) if features == "lexicon" else NgramModel(train)
-        elif model == "seed": rel = seed_model()
-        else:
-            from uhnw.lake import lake_for
-            rel = load_model(lake_for(current_settings()), model)
+        else: rel = relevance_model(model, current_settings() if model != "seed" else None)
         run(pairs, clients, rel, threshold, out=typer.echo)
     except (PartitionNotFound, ValueError, OSError) as e:
         fail(str(e).splitlines()[0])
@@ -218,44 +227,34 @@ def enrich(clients: Annotated[Path, typer.Option("--clients", help="clients CSV 
     published_at?} from stdin; print each alert as a JSON line and, last, a JSON summary."""
     import time
 
-    from uhnw.bench.precision import news_event, seed_model
+    from uhnw.bench.precision import news_event, relevance_model
     from uhnw.enrich import client_directory
     from uhnw.enrich import enrich as enrich_article
-    from uhnw.relevance import PartitionNotFound, load_model
-    from uhnw.resolve import load_clients
+    from uhnw.relevance import PartitionNotFound
+    from uhnw.resolve import Gazetteer
     from uhnw.summarize import summarizer_for
     settings = current_settings()
     threshold = settings.relevance_threshold if threshold is None else threshold
-    g = _gazetteer(clients)
-    directory = client_directory(load_clients(clients))
+    book = _load_clients(clients)
+    g, directory = Gazetteer.from_clients(book), client_directory(book)
     try:
-        if model == "seed":
-            rel = seed_model()
-        else:
-            from uhnw.lake import lake_for
-            rel = load_model(lake_for(settings), model)
+        rel = relevance_model(model, settings)
     except (PartitionNotFound, ValueError) as e:
         fail(f"{str(e).splitlines()[0]} (or pass --model seed)")
     summarizer = summarizer_for(settings)
-    done = bad = alerts = matched = 0
+    done = alerts = matched = 0
+    skipped: list[int] = []
     t0 = time.perf_counter()
-    for n, line in enumerate(sys.stdin, 1):
-        if not line.strip(): continue
-        try:
-            a = _article(line)
-        except ValueError as e:
-            typer.echo(f"line {n}: skipped: {e}", err=True); bad += 1
-            continue
-        headline, body = a.get("headline") or "", a.get("body") or ""
-        matches = g.resolve(headline, body)
+    for a in _stdin_articles(skipped):
+        matches = g.resolve(a.get("headline") or "", a.get("body") or "")
         matched += len(matches)
-        for rec in (enrich_article(news_event(a), g, rel, summarizer, threshold, directory) if matches else []):
+        for rec in enrich_article(news_event(a), g, rel, summarizer, threshold, directory, matches=matches):
             rec = {**rec, "processed_at": rec["processed_at"].isoformat()}
             sys.stdout.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
             alerts += 1
         done += 1
     secs = time.perf_counter() - t0
-    sys.stdout.write(json.dumps({"summary": True, "articles": done, "skipped": bad, "matches": matched, "alerts": alerts,
+    sys.stdout.write(json.dumps({"summary": True, "articles": done, "skipped": len(skipped), "matches": matched, "alerts": alerts,
                                  "model_version": rel.version, "threshold": threshold, "clients": len(g),
                                  "articles_per_s": round(done / secs, 1) if secs and done else None}) + "\n")
     sys.stdout.flush()

@@ -55,7 +55,7 @@ class Service:
             cid = self.clients[name]
             rec = {"alert_id": f"{article}:{cid}", "article_id": article, "client_id": cid, "rm_id": rm_claim,
                    "headline": f"News {article}", "summary": "Something material happened.", "relevance": 0.9,
-                   "resolution_score": 0.97, "mention": "Someone", "matched_name": None, "event_type": "liquidity_event",
+                   "resolution_score": 0.97, "mention": "Someone", "matched_name": None, "event_type": "liquidity",
                    "source": "test", "url": None, "published_at": None, "processed_at": datetime.now(UTC), "model_version": "t"}
             self.producer.send(topic, rec, key=f"{article}:{cid}")
         self.producer.flush()
@@ -161,7 +161,7 @@ def test_each_rm_receives_exactly_the_alerts_of_the_clients_they_cover(service):
     c = service.clients
     assert sorted((f["article_id"], f["client_id"]) for f in got_a) == [(f"x1-{u}", c["a1"]), (f"x3-{u}", c["a2"])]
     assert [(f["article_id"], f["client_id"]) for f in got_b] == [(f"x2-{u}", c["b1"])]
-    assert all(f["type"] == "alert" and f["event_type"] == "liquidity_event" for f in got_a + got_b)
+    assert all(f["type"] == "alert" and f["event_type"] == "liquidity" for f in got_a + got_b)
     rows = service.wait_stored(arts, 4)
     assert len(rows) == 4  # the duplicate was stored once; the uncovered client's alert is stored but pushed to no one
     assert {f["alert_id"] for f in got_a + got_b} <= {r[0] for r in rows}

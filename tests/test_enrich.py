@@ -62,7 +62,7 @@ def msk_event(records) -> dict:
 def test_enrich_alerts_the_subject_of_a_wealth_event_not_a_passing_mention(parts):
     gaz, clients, model = parts
     alerts = enrich(HOT, gaz, model, ExtractiveSummarizer(), clients=clients)
-    assert [(a["client_id"], a["rm_id"], a["event_type"]) for a in alerts] == [("UHNW-102", "RM-07", "liquidity_event")]
+    assert [(a["client_id"], a["rm_id"], a["event_type"]) for a in alerts] == [("UHNW-102", "RM-07", "liquidity")]
     a = alerts[0]
     assert a["relevance"] > 0.8 and 0 < a["resolution_score"] <= 1 and a["url"] == HOT["url"]
     assert "Amit Saxena" in a["summary"] and len(a["summary"]) <= 300

@@ -23,6 +23,7 @@ from uhnw.relevance import (
     load_model,
     model_key,
     pair_from_match,
+    predict,
     read_labels,
     read_seed,
     resolve_labels,
@@ -43,7 +44,8 @@ def test_seed_set_is_a_few_hundred_labelled_pairs_of_every_event_type_for_known_
     labels, clients = read_seed()
     assert 300 <= len(labels) <= 1000
     assert set(labels.label) == {0, 1} and 0.3 < labels.label.mean() < 0.6
-    assert {"liquidity_event", "m_and_a", "litigation", "succession", "philanthropy", "property", "key_person"} <= set(labels.event_type)
+    assert {"liquidity", "m_and_a", "legal_regulatory", "family_succession", "philanthropy", "large_purchase",
+            "leadership_change"} <= set(labels.event_type)
     assert set(labels.client_id) <= set(clients.client_id)
     assert not labels.duplicated(["article_id", "client_id"]).any()
     # every labelled client is named in its article
@@ -77,7 +79,7 @@ def test_training_job_writes_a_versioned_artifact_that_loads_and_scores(tmp_path
     assert run.output.exists() and run.output.is_relative_to(tmp_path)
     assert latest_version(lake) == "relevance-2026-05-02"
     with tarfile.open(fileobj=io.BytesIO(lake.read_bytes("models", model_key("relevance-2026-05-02"))), mode="r:gz") as tar:
-        assert sorted(tar.getnames()) == ["feature_spec.json", "metrics.json", "model.skops"]
+        assert sorted(tar.getnames()) == ["event_classifier.skops", "feature_spec.json", "metrics.json", "model.skops"]
         metrics = json.loads(tar.extractfile("metrics.json").read())
     assert metrics["auc"] >= 0.85 and metrics["version"] == "relevance-2026-05-02" and len(metrics["reliability"]) == 10
     model = load_model(lake)
@@ -91,6 +93,8 @@ def test_training_job_writes_a_versioned_artifact_that_loads_and_scores(tmp_path
     p_hot = score(model, model.featurizer.features(pair_from_match(headline, body, hot)))
     p_cold = score(model, model.featurizer.features(pair_from_match("Markets close lower", passing, cold)))
     assert p_hot > 0.8 > p_cold, (p_hot, p_cold)
+    probs, families = predict(model, [pair_from_match(headline, body, hot)])
+    assert families == ["legal_regulatory"] and probs[0] == p_hot  # the saved event classifier names the family
     # a second run with the same version is refused (versions are immutable), and LATEST stays put
     from uhnw.ops.jobs import JobError
     with pytest.raises(JobError, match="immutable"):
@@ -141,7 +145,7 @@ def test_rm_feedback_becomes_training_labels_by_majority_vote(stack):
             labels, counts = feedback_labels(cur, since=datetime(2000, 1, 1, tzinfo=UTC))
             mine = labels[labels.article_id.str.startswith("fb-")].set_index("article_id")
             assert counts["ties"] >= 1
-            assert mine.loc["fb-a1", "label"] == 1 and mine.loc["fb-a1", "event_type"] == "litigation"
+            assert mine.loc["fb-a1", "label"] == 1 and mine.loc["fb-a1", "event_type"] == "legal_regulatory"
             assert mine.loc["fb-a2", "label"] == 0 and "fb-a3" not in mine.index
             assert (mine.label_source == "rm_feedback").all() and (mine.text_source == "alert_summary").all()
             assert list(labels.columns[: len(RAW_LABEL_COLUMNS)]) == RAW_LABEL_COLUMNS
@@ -152,7 +156,7 @@ def test_rm_feedback_becomes_training_labels_by_majority_vote(stack):
 def test_feedback_labels_resolve_like_the_seed_set(gazetteer):
     import pandas as pd
     raw = pd.DataFrame([{"article_id": "x", "client_id": "UHNW-102", "headline": "Amit Saxena sued", "body": "Amit Saxena was sued.",
-                         "label": 1, "event_type": "litigation", "label_source": "rm_feedback", "labelled_at": datetime.now(UTC)},
+                         "label": 1, "event_type": "legal_regulatory", "label_source": "rm_feedback", "labelled_at": datetime.now(UTC)},
                         {"article_id": "y", "client_id": "UHNW-102", "headline": "Nothing", "body": "No client here.",
                          "label": 0, "event_type": "other", "label_source": "rm_feedback", "labelled_at": datetime.now(UTC)}])
     good, bad = resolve_labels(raw, gazetteer)
@@ -218,9 +222,11 @@ def test_label_schema_in_code_is_the_athena_ddl_of_silver_relevance_labels():
 
 def test_labels_seed_lands_the_seed_set_in_silver_and_registers_it_for_sql(cli, tmp_path):
     env = {"UHNW_HOME": str(tmp_path)}
-    out = cli("labels", "seed", "--date", "2026-02-02", env=env)
+    out = cli("labels", "seed", "--date", "2026-02-02", "--sets", "seed", env=env)
     assert out.returncode == 0, out.stderr
-    assert "landed 594 of 594 seed labels" in out.stdout
+    assert "landed 594 labels in silver.relevance_labels date=2026-02-02: seed 594 of 594" in out.stdout
+    unknown = cli("labels", "seed", "--date", "2026-02-02", "--sets", "seed,nope", env=env)
+    assert unknown.returncode == 1 and "unknown training set 'nope'" in unknown.stderr
     counts = json.loads(cli("sql", "SELECT label, count(*) AS n FROM silver.relevance_labels GROUP BY label ORDER BY label",
                             "--format", "json", env=env).stdout)
     assert [(r["label"], r["n"]) for r in counts] == [(0, 322), (1, 272)]

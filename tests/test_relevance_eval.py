@@ -55,22 +55,21 @@ def test_eval_relevance_cli_prints_the_tables_and_ends_with_json():
     assert set(fig["recall_by_family"]) >= {"liquidity", "family_succession", "residence_tax"} and "hard negative kind" in p.stdout
 
 
-def test_the_ngram_comparison_model_trains_and_scores_like_a_relevance_model(tmp_path):
-    "A tiny labels folder: the n-gram model learns 'sells stake' from 'spoke at'."
-    from uhnw.bench.relevance_eval import NgramModel, score_pairs
-    from uhnw.resolve import Gazetteer, load_clients
-    (tmp_path / "clients.csv").write_text("client_id,full_name\nC1,Amit Saxena\nC2,Priya Chaudhary\n")
-    rows = []
-    for i in range(24):
-        name, cid = (("Amit Saxena", "C1"), ("Priya Chaudhary", "C2"))[i % 2]
-        pos = i % 4 < 2
-        body = f"{name} sells a {10 + i} per cent stake in the family company." if pos else f"{name} spoke at a dinner in town {i}."
-        rows.append({"article_id": f"a{i}", "client_id": cid, "headline": "News", "body": body, "label": int(pos),
-                     "event_type": "liquidity" if pos else "other"})
-    (tmp_path / "labels.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    model = NgramModel(tmp_path)
-    g = Gazetteer.from_clients(load_clients(tmp_path / "clients.csv"))
-    scored = score_pairs([{"id": "x", "client_id": "C1", "headline": "News", "body": "Amit Saxena sells a 30 per cent stake in the firm.",
-                           "label": 1}, {"id": "y", "client_id": "C2", "headline": "News", "body": "Priya Chaudhary spoke at a dinner.",
-                                          "label": 0}], g, model)
-    assert scored[0]["score"] > scored[1]["score"] and model.version == f"ngrams:{tmp_path.name}"
+def test_train_on_compares_feature_sets_on_the_same_labels():
+    "--train: a model trained in memory on named training sets, with today's features or the lexicon-only ones of before."
+    from uhnw.bench.relevance_eval import score_pairs, train_on
+    from uhnw.relevance import EVENT_TYPES, read_seed
+    from uhnw.resolve import Gazetteer
+    full, lexicon = train_on(("seed",)), train_on(("seed",), "lexicon")
+    assert (full.version, lexicon.version) == ("trained:seed:full", "trained:seed:lexicon")
+    assert full.spec.cues and full.spec.char_ngrams and not lexicon.spec.cues and lexicon.spec.text_window == -1
+    _, clients = read_seed()
+    g = Gazetteer.from_clients(clients)
+    name = clients.full_name.iloc[0]
+    pairs = [{"id": "x", "client_id": clients.client_id.iloc[0], "headline": f"{name} sells stake", "label": 1,
+              "body": f"{name} has agreed to sell a 12% stake in the family company to a private equity fund, people familiar said."}]
+    for model in (full, lexicon):
+        (row,) = score_pairs(pairs, g, model)
+        assert row["resolved"] and 0 <= row["score"] <= 1 and row["predicted_family"] in EVENT_TYPES
+    with pytest.raises(ValueError, match="unknown training set"):
+        train_on(("nope",))

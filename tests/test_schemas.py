@@ -41,7 +41,7 @@ RECORDS = {
         "alert_id": "a-7f3c", "article_id": "reuters-2025-0001", "client_id": "UHNW-102", "rm_id": "RM-7",
         "headline": "Saxena Holdings sells 12% stake in logistics arm", "summary": "Family office sells a 12% stake; liquidity event.",
         "relevance": 0.93, "resolution_score": 0.88, "mention": "Amit Saxena's family office", "matched_name": "Amit Saxena",
-        "event_type": "liquidity_event", "source": "reuters", "url": None,
+        "event_type": "liquidity", "source": "reuters", "url": None,
         "published_at": dt.datetime(2025, 1, 2, 7, 59, 1, 250000, tzinfo=UTC), "processed_at": dt.datetime(2025, 1, 2, 8, 0, 1, tzinfo=UTC),
         "model_version": "relevance-2025.01+extractive-1",
     },

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .bus import base_topic, topic_name
 from .config import Settings, load_settings
-from .relevance import RelevanceModel, pair_from_match, probabilities
+from .relevance import RelevanceModel, pair_from_match, predict
 from .schemas import ALERTS_TOPIC
 from .summarize import Summarizer, summarizer_for
 
@@ -72,8 +72,7 @@ def enrich(news_event: dict,  # a NewsEvent record (decoded Avro)
     matches = gazetteer.resolve(headline, body) if matches is None else matches
     if not matches: return []
     pairs = [pair_from_match(headline, body, m) for m in matches]
-    X, types = model.featurizer.matrix(pairs)
-    probs = probabilities(model, X)
+    probs, types = predict(model, pairs)
     directory, now = client_directory(clients), now or datetime.now(UTC)
     out = []
     for m, p, et, prob in zip(matches, pairs, types, probs, strict=True):

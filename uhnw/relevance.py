@@ -2,8 +2,8 @@
 
 Entity resolution (`uhnw.resolve`) answers *is this our client?*; relevance answers *does it matter?* It is kept
 separate, as the news-analytics vendors do: 0 for a passing mention, 1 for the client being the subject of a wealth
-event (a liquidity event, M&A, a lawsuit or sanctions, health and succession, large philanthropy, property, a key-person
-move). The hot path alerts only above 0.8, so the score has to be a *calibrated* probability, not just a ranking. The
+event (one of ten families: liquidity, M&A, legal and regulatory, family and succession, residence and tax, philanthropy,
+large purchases, business distress, leadership changes, a new family office or fund). The hot path alerts only above 0.8, so the score has to be a *calibrated* probability, not just a ranking. The
 model is a scikit-learn logistic regression over a few resolution features, an event-type lexicon read around the
 mention and a hashed bag of words of the sentences that mention the client, calibrated with `CalibratedClassifierCV`; it
 is trained by the `train_relevance` job from labelled pairs in silver, stored in the lake in the **skops** format
@@ -34,33 +34,52 @@ from .config import resource_path
 from .lake import Lake, PartitionNotFound, check_name
 
 # %% auto #0
-__all__ = ['EVENT_LEXICON', 'EVENT_TYPES', 'SEED_DIR', 'LABELS_TABLE', 'RAW_LABEL_COLUMNS', 'LABEL_SCHEMA', 'DEFAULT_PARAMS',
-           'MODEL_NAME', 'TRUSTED_TYPES', 'FEEDBACK_SQL', 'lexicon_patterns', 'event_hits', 'sentence_spans', 'Pair',
-           'pair_from_match', 'spans_json', 'pair_from_row', 'FeatureSpec', 'Features', 'Featurizer', 'read_seed',
-           'resolve_labels', 'land_labels', 'read_labels', 'land_seed', 'reliability_table', 'evaluate',
-           'RelevanceModel', 'train', 'sigmoid_linear_terms', 'probabilities', 'score', 'score_pairs',
+__all__ = ['EVENT_LEXICON', 'EVENT_TYPES', 'CUE_PATTERNS', 'SEED_DIR', 'LABELS_TABLE', 'RAW_LABEL_COLUMNS', 'LABEL_SCHEMA',
+           'TRAINING_SETS', 'DEFAULT_PARAMS', 'MODEL_NAME', 'TRUSTED_TYPES', 'FEEDBACK_SQL', 'lexicon_patterns',
+           'event_hits', 'sentence_spans', 'Pair', 'pair_from_match', 'spans_json', 'pair_from_row', 'FeatureSpec',
+           'Features', 'Featurizer', 'read_seed', 'resolve_labels', 'land_labels', 'read_labels', 'training_labels',
+           'land_training_sets', 'land_seed', 'label_group', 'reliability_table', 'evaluate', 'RelevanceModel', 'train',
+           'sigmoid_linear_terms', 'probabilities', 'event_types', 'predict', 'score', 'score_pairs',
            'UntrustedModelError', 'model_key', 'latest_key', 'model_bytes', 'save_model', 'model_from_bytes', 'promote',
            'latest_version', 'load_model', 'feedback_labels']
 
 # %% ../nbs/32_relevance.ipynb #335a0079
 EVENT_LEXICON: dict[str, tuple[str, ...]] = {
-    "liquidity_event": ("ipo", "initial public offering", "listing", "stake sale", "sell* stake", "sell* * stake", "sold * stake",
-                        "selling * percent",
-                        "block trade", "bookbuild", "placement", "special dividend", "payout", "cash out", "lock-up",
-                        "sells shares", "sold shares", "shares worth", "crystallis*", "offering"),
-    "m_and_a": ("acqui*", "merger", "takeover", "buyout", "to buy", "agreed to buy", "deal valuing", "sale of",
-                "explore* a sale", "tender offer", "bid for", "combination"),
-    "litigation": ("lawsuit", "sued", "sues", "suing", "claim", "damages", "investigation", "probe", "prosecutor*", "fraud",
-                   "charged", "indict*", "sanction*", "assets frozen", "freezing assets", "arbitration", "tribunal", "court",
-                   "fined", "subpoena*", "arrested", "wrongdoing"),
-    "succession": ("succession", "successor", "step down", "steps down", "stepping down", "next generation", "hospital*",
-                   "stroke", "illness", "diagnosed", "died", "dies", "death", "passed away", "estate, including", "heir*",
-                   "inheritance", "family trust", "divorce", "prenuptial"),
-    "philanthropy": ("pledge*", "donat*", "gift", "foundation", "endow*", "philanthrop*", "charitable", "give away"),
-    "property": ("mansion", "penthouse", "estate in", "waterfront", "property", "real estate", "villa", "chalet", "bedroom",
-                 "land registry", "property records", "asking price", "on the market", "home"),
-    "key_person": ("appointed", "appoints", "chief executive", "named * chief", "ousted", "remove* * as chair", "resign*",
-                   "board revolt", "interim chair", "joins the board", "departure"),
+    "liquidity": ("ipo", "initial public offering", "listing", "float", "floated", "stake sale", "sell* stake", "sell* * stake",
+                  "sold * stake", "sell* * percent", "sold * percent", "selling * percent", "block trade", "bookbuild*", "placement",
+                  "placing", "secondary offering", "special dividend", "dividend recap*", "recapitali*", "refinanc*", "payout",
+                  "cash out", "cashed out", "lock-up", "sells shares", "sold shares", "shares worth", "offload*", "divest*",
+                  "share pledge", "pledged * shares", "margin loan", "crystallis*", "offering"),
+    "m_and_a": ("acqui*", "merger", "merge", "merging", "takeover", "buyout", "to buy", "agreed to buy", "deal valuing", "sale of",
+                "explore* a sale", "tender offer", "bid for", "combination", "exclusive talks", "advanced talks", "take private",
+                "bought out", "sell * company", "sold * company", "selling * company", "snapped up"),
+    "legal_regulatory": ("lawsuit", "sued", "sues", "suing", "claim", "damages", "investigation", "investigators", "probe",
+                         "prosecutor*", "fraud", "charged", "charges", "indict*", "sanction*", "assets frozen", "freezing assets",
+                         "arbitration", "tribunal", "court", "fined", "subpoena*", "arrested", "arrest", "detained", "detention",
+                         "custody", "questioned", "raided", "wrongdoing", "tax evasion", "money laundering", "bribery",
+                         "banned", "disqualified"),
+    "family_succession": ("succession", "successor", "next generation", "hospital*", "stroke", "illness", "diagnosed", "died",
+                          "dies", "death", "passed away", "funeral", "laid to rest", "estate, including", "heir*", "inherit*",
+                          "family trust", "divorce", "prenuptial", "marriage", "married", "to marry", "wedding", "engaged",
+                          "separation", "will", "probate", "widow*", "handed control", "hands control"),
+    "residence_tax": ("tax residen*", "residency", "domicile", "domiciled", "relocat*", "moved to", "moving to", "move to",
+                      "emigrat*", "citizenship", "golden visa", "passport", "non-dom*", "exit tax", "wealth tax", "tax exile",
+                      "resident in", "left the country"),
+    "philanthropy": ("pledge*", "donat*", "gift", "foundation", "endow*", "philanthrop*", "charitable", "give away",
+                     "giving pledge", "bequest", "scholarship*"),
+    "large_purchase": ("mansion", "penthouse", "estate in", "waterfront", "property", "real estate", "villa", "chalet", "bedroom",
+                       "land registry", "property records", "asking price", "on the market", "home", "townhouse", "yacht",
+                       "superyacht", "private jet", "jet", "football club", "club", "franchise", "vineyard", "château",
+                       "chateau", "auction", "record price", "painting", "hotel", "island", "ranch"),
+    "business_distress": ("insolven*", "receiver*", "administration", "administrator*", "bankrupt*", "default*", "missed * payment",
+                          "coupon", "covenant", "winding-up", "winding up", "liquidat*", "creditor*", "restructur*",
+                          "guarantee*", "chapter 11", "lenders", "collapse*", "debt"),
+    "leadership_change": ("appointed", "appoints", "chief executive", "named * chief", "ousted", "remove* * as chair", "resign*",
+                          "board revolt", "interim chair", "joins the board", "departure", "step down", "steps down",
+                          "stepping down", "steps aside", "retire*", "returns as", "replaced", "chairman", "chairwoman"),
+    "family_office_fund": ("family office", "multi-family office", "single-family office", "launch* * fund", "fund launch",
+                           "investment vehicle", "outside capital", "outside investors", "hedge fund", "assets under management",
+                           "venture arm", "investment firm"),
 }
 EVENT_TYPES = tuple(EVENT_LEXICON)
 
@@ -128,52 +147,81 @@ def pair_from_row(row) -> Pair:
                 float(row["resolution_score"]), spans)
 
 # %% ../nbs/32_relevance.ipynb #5902a280
+CUE_PATTERNS: dict[str, str] = {  # regexes over the sentences that mention the client, and over the headline
+    "negation": r"\b(?:den(?:y|ies|ied|ial)|no plans?|not|never|rejected|dismissed|refuted|rumou?rs?|unfounded|categorically)\b",
+    "past": r"\b(?:in (?:19[5-9]\d|200\d|201\d|202[0-3])|years ago|decades? ago|back in|in the (?:19|20)\d0s|former(?:ly)?|once|recall(?:s|ed)?|anniversary)\b",
+    "speculation": r"\b(?:could|might|may|should|would|if|speculat\w*|wonder\w*|analysts? (?:say|said|believe)|column\w*|perhaps|whether)\b",
+    "quote": r"(?:\bsaid\b|\btold\b|\bsays\b|[\"“”])",
+    "list": r"\b(?:among|including|guests?|attended|attendees|panel\w*|speakers?|keynote|conference|summit|forum|gala|ceremony|invited|audience)\b",
+    "market": r"\b(?:shares? (?:rose|fell|closed|gained|slipped)|index|stocks?|traders?|analysts?|quarter\w*|earnings|results|revenue|outlook)\b",
+    "other_person": r"\b(?:rival|neighbou?r|friend|colleague|former partner|competitor|peer)\b",
+}
+_SUBJECT_VERB = re.compile(r"(?:has|have|is|was|will|had|'s|’s|\w+ed|\w+s)\b")
+
 @dataclass(frozen=True)
 class FeatureSpec:
     "What turns a `Pair` into a feature vector; saved with the model as feature_spec.json."
     lexicon: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(EVENT_LEXICON))
-    n_hash: int = 2 ** 12  # hashed bag-of-words columns
-    window: int = 0  # sentences either side of a mentioning sentence that count as near
-    spec_version: int = 1
+    n_hash: int = 2 ** 16  # hashed columns of each n-gram block
+    window: int = 0  # sentences either side of a mentioning sentence whose lexicon hits count as near
+    text_window: int = 1  # sentences either side of a mentioning sentence whose n-grams count (-1: version 1's bag of words)
+    char_ngrams: bool = True  # character 3-5 grams beside the word 1-2 grams
+    cues: dict[str, str] = field(default_factory=lambda: dict(CUE_PATTERNS))  # empty: no cue features
+    spec_version: int = 2
 
     def to_json(self) -> str: return json.dumps({**asdict(self), "lexicon": {k: list(v) for k, v in self.lexicon.items()}}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> FeatureSpec:
         d = json.loads(text)
-        if d.get("spec_version") != 1: raise ValueError(f"unsupported feature spec version {d.get('spec_version')!r}")
-        return cls(lexicon={k: tuple(v) for k, v in d["lexicon"].items()}, n_hash=int(d["n_hash"]), window=int(d["window"]))
+        lexicon = {k: tuple(v) for k, v in d["lexicon"].items()}
+        if d.get("spec_version") == 1:  # trained before the taxonomy: one bag of words, no cues
+            return cls(lexicon=lexicon, n_hash=int(d["n_hash"]), window=int(d["window"]), text_window=-1, char_ngrams=False, cues={},
+                       spec_version=1)
+        if d.get("spec_version") != 2: raise ValueError(f"unsupported feature spec version {d.get('spec_version')!r}")
+        return cls(lexicon=lexicon, n_hash=int(d["n_hash"]), window=int(d["window"]), text_window=int(d["text_window"]),
+                   char_ngrams=bool(d["char_ngrams"]), cues=dict(d["cues"]))
 
     @property
     def dense_names(self) -> list[str]:
         ets = list(self.lexicon)
+        cues = ([f"cue_{c}_{where}" for c in self.cues for where in ("near", "headline")]
+                + ["client_subject", "headline_opens_with_client", "mentioning_sentences"]) if self.cues else []
         return (["resolution_score", "in_headline", "log_mentions", "first_body_pos", "in_first_sentence"]
-                + [f"near_{e}" for e in ets] + [f"headline_{e}" for e in ets] + [f"article_{e}" for e in ets])
+                + [f"near_{e}" for e in ets] + [f"headline_{e}" for e in ets] + [f"article_{e}" for e in ets] + cues)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.dense_names) + self.n_hash * (1 + (self.char_ngrams and self.text_window >= 0))
 
 # %% ../nbs/32_relevance.ipynb #aac8df64
 @dataclass(frozen=True)
 class Features:
     "The feature row of one pair, and what the lexicon says about it."
-    x: sp.csr_matrix  # 1 × (len(dense_names) + n_hash)
-    event_type: str
+    x: sp.csr_matrix  # 1 × spec.n_columns
+    event_type: str  # the lexicon's guess
     near_hits: dict[str, int]
 
 class Featurizer:
-    "Turns pairs into feature rows under one `FeatureSpec` (compiled patterns and vectorizer built once)."
+    "Turns pairs into feature rows under one `FeatureSpec` (compiled patterns and vectorizers built once)."
     def __init__(self, spec: FeatureSpec):
         from sklearn.feature_extraction.text import HashingVectorizer
         self.spec, self.patterns = spec, lexicon_patterns(spec.lexicon)
-        self.vectorizer = HashingVectorizer(n_features=spec.n_hash, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+        self.cue_patterns = {k: re.compile(v, re.IGNORECASE) for k, v in spec.cues.items()}
+        if spec.text_window < 0:  # version 1
+            self.vectorizers = [HashingVectorizer(n_features=spec.n_hash, ngram_range=(1, 2), alternate_sign=False, norm="l2")]
+        else:
+            self.vectorizers = [HashingVectorizer(n_features=spec.n_hash, ngram_range=(1, 2), alternate_sign=False, binary=True, norm="l2")]
+            if spec.char_ngrams:
+                self.vectorizers.append(HashingVectorizer(n_features=spec.n_hash, analyzer="char_wb", ngram_range=(3, 5),
+                                                          alternate_sign=False, binary=True, norm="l2"))
 
     def _dense(self, p: Pair) -> tuple[list[float], str, dict[str, int], str]:
         hl_spans = [(s, e) for f, s, e in p.spans if f == "headline"]
         body_spans = sorted((s, e) for f, s, e in p.spans if f == "body")
         sents = sentence_spans(p.body)
-        near_idx = set()
-        for s, e in body_spans:
-            for i, (a, b) in enumerate(sents):
-                if a <= s < b or a < e <= b:
-                    near_idx.update(range(max(0, i - self.spec.window), min(len(sents), i + self.spec.window + 1)))
+        hit = [i for i, (a, b) in enumerate(sents) if any(a <= s < b or a < e <= b for s, e in body_spans)]
+        near_idx = {j for i in hit for j in range(max(0, i - self.spec.window), min(len(sents), i + self.spec.window + 1))}
         near_text = " ".join(_mask(p.body, body_spans, a, b) for i, (a, b) in enumerate(sents) if i in near_idx)
         headline = _mask(p.headline, hl_spans, 0, len(p.headline)) if hl_spans else ""
         near = event_hits(near_text, self.patterns)
@@ -184,22 +232,45 @@ class Featurizer:
         dense = [p.score, float(bool(hl_spans)), math.log1p(len(p.spans)), first, in_first]
         dense += [min(near[e], 3) / 3 for e in self.patterns] + [float(head[e] > 0) for e in self.patterns]
         dense += [min(art[e], 5) / 5 for e in self.patterns]
+        if self.cue_patterns: dense += self._cues(p, sents, hit, body_spans, hl_spans)
         best = max(self.patterns, key=lambda e: (near[e] + head[e], head[e]))
         event_type = best if near[best] + head[best] > 0 else "other"
-        return dense, event_type, near, f"{headline} {near_text}"
+        if self.spec.text_window < 0: return dense, event_type, near, f"{headline} {near_text}"
+        w = self.spec.text_window
+        around = sorted({j for i in hit for j in range(max(0, i - w), min(len(sents), i + w + 1))}) or list(range(min(2, len(sents))))
+        text = headline + " || " + " ".join(_mask(p.body, body_spans, *sents[j]) for j in around)
+        return dense, event_type, near, text
+
+    def _cues(self, p: Pair, sents, hit, body_spans, hl_spans) -> list[float]:
+        "Cue counts near the mentions and in the headline, and whether the client is the subject of a sentence or the headline."
+        near = " ".join(p.body[sents[i][0]:sents[i][1]] for i in hit)
+        row = []
+        for pat in self.cue_patterns.values():
+            row += [min(len(pat.findall(near)), 3) / 3, float(bool(pat.search(p.headline)))]
+        subject = 0.0
+        for s, e in body_spans:
+            sent = next(((a, b) for a, b in sents if a <= s < b), None)
+            if sent is None: continue
+            before, after = p.body[sent[0]:s].strip(), p.body[e:e + 40].split()
+            opens = not before or before.endswith(("-", "—", "–", ":")) or len(before.split()) <= 2
+            if opens and after and _SUBJECT_VERB.match(after[0]): subject = 1.0
+        return row + [subject, float(bool(hl_spans) and min(s for s, _ in hl_spans) <= 3), min(len(hit), 3) / 3]
+
+    def _text_matrix(self, texts: list[str]) -> sp.csr_matrix:
+        return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")
 
     def features(self, p: Pair) -> Features:
         "The feature row of one pair."
         dense, et, near, text = self._dense(p)
-        x = sp.hstack([sp.csr_matrix([dense]), self.vectorizer.transform([text])], format="csr")
+        x = sp.hstack([sp.csr_matrix([dense]), self._text_matrix([text])], format="csr")
         return Features(x, et, near)
 
     def matrix(self, pairs: list[Pair]) -> tuple[sp.csr_matrix, list[str]]:
-        "Feature rows of many pairs (one vectorizer call) and their event types."
+        "Feature rows of many pairs (one vectorizer call per block) and the lexicon's event types."
         rows = [self._dense(p) for p in pairs]
-        if not rows: return sp.csr_matrix((0, len(self.spec.dense_names) + self.spec.n_hash)), []
+        if not rows: return sp.csr_matrix((0, self.spec.n_columns)), []
         dense = sp.csr_matrix(np.array([r[0] for r in rows], dtype=float))
-        return sp.hstack([dense, self.vectorizer.transform([r[3] for r in rows])], format="csr"), [r[1] for r in rows]
+        return sp.hstack([dense, self._text_matrix([r[3] for r in rows])], format="csr"), [r[1] for r in rows]
 
 def _mask(text: str, spans: list[tuple[int, int]], a: int, b: int) -> str:
     "text[a:b] with every client span inside it replaced by `_client_`."
@@ -220,11 +291,17 @@ LABEL_SCHEMA = pa.schema([("article_id", pa.string()), ("client_id", pa.string()
                           ("field", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("mention", pa.string()),
                           ("resolution_score", pa.float64()), ("mention_spans", pa.string())])
 
-def read_seed(seed_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "The seed labels (raw: no resolution yet) and the clients they mention."
+TRAINING_SETS: dict[str, tuple[str, ...]] = {  # label_source -> package-data folder (labels.jsonl, clients.csv, README.md)
+    "seed": SEED_DIR,  # 594 pairs from the project's first templates: small, for tests and examples
+    "synthetic_v2": ("jobs", "seeds", "relevance_v2"),  # 6,000 pairs from a clause-bank generator, 5 styles, 9 negative kinds
+    "hand_v3": ("jobs", "seeds", "relevance_v3"),  # hand-written articles by several authors, each filled for 8 clients
+}
+
+def read_seed(seed_dir: Path | None = None, source: str = "seed") -> tuple[pd.DataFrame, pd.DataFrame]:
+    "A labelled set's labels (raw: no resolution yet, `label_source` = `source`) and the clients they mention."
     d = Path(seed_dir) if seed_dir else resource_path(*SEED_DIR)
     labels = pd.read_json(d / "labels.jsonl", lines=True, dtype={"article_id": str, "client_id": str})
-    labels["label_source"], labels["labelled_at"] = "seed", pd.Timestamp("2026-01-01", tz="UTC")
+    labels["label_source"], labels["labelled_at"] = source, pd.Timestamp("2026-01-01", tz="UTC")
     clients = pd.read_csv(d / "clients.csv", dtype=str, keep_default_na=False)
     return labels[RAW_LABEL_COLUMNS], clients
 
@@ -256,6 +333,22 @@ def read_labels(lake: Lake, table: str = LABELS_TABLE, dates: list[str] | None =
     df = df.sort_values("labelled_at").drop_duplicates(["article_id", "client_id"], keep="last")
     return df.drop(columns=["date"]).reset_index(drop=True)
 
+def training_labels(names: tuple[str, ...] | None = None) -> tuple[pd.DataFrame, dict]:
+    "The resolved labels of the named training sets (default: all), each resolved against its own client book; and counts."
+    from .resolve import Gazetteer
+    frames, counts = [], {}
+    for name in names or tuple(TRAINING_SETS):
+        if name not in TRAINING_SETS: raise ValueError(f"unknown training set {name!r}; known: {', '.join(TRAINING_SETS)}")
+        raw, clients = read_seed(resource_path(*TRAINING_SETS[name]), source=name)
+        good, bad = resolve_labels(raw, Gazetteer.from_clients(clients))
+        frames.append(good); counts[name] = {"labels": len(raw), "landed": len(good), "unresolved": len(bad)}
+    return pd.concat(frames, ignore_index=True), counts
+
+def land_training_sets(lake: Lake, date: str, names: tuple[str, ...] | None = None, table: str = LABELS_TABLE) -> dict:
+    "Resolve the named training sets (default: all) and land them together as `silver.<table>` partition `date`."
+    labels, counts = training_labels(names)
+    return {"sets": counts, "landed": len(labels), "files": land_labels(lake, labels, date, table)}
+
 def land_seed(lake: Lake, date: str, gazetteer, seed_dir: Path | None = None, table: str = LABELS_TABLE) -> dict:
     "Resolve the repository's seed set with `gazetteer` and land it as `silver.<table>` partition `date`."
     raw, _ = read_seed(seed_dir)
@@ -265,8 +358,13 @@ def land_seed(lake: Lake, date: str, gazetteer, seed_dir: Path | None = None, ta
             "unresolved_reasons": bad["reason"].value_counts().to_dict()}
 
 # %% ../nbs/32_relevance.ipynb #7b305f34
-DEFAULT_PARAMS = {"C": 2.0, "calibration": "sigmoid", "cv": 5, "test_size": 0.25, "seed": 0, "n_hash": 2 ** 12,
-                  "window": 0, "threshold": 0.8, "reliability_bins": 10}
+DEFAULT_PARAMS = {"C": 2.0, "calibration": "sigmoid", "cv": 3, "test_size": 0.25, "seed": 0, "n_hash": 2 ** 16,
+                  "window": 0, "text_window": 1, "char_ngrams": True, "cues": True, "event_C": 4.0,
+                  "threshold": 0.8, "reliability_bins": 10}
+
+def label_group(article_id: str) -> str:
+    "The text a label pair was filled from: `<text id>#<fill>` → `<text id>` (any other id is its own group)."
+    return str(article_id).split("#", 1)[0]
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
     "Per probability bin: pairs, mean predicted probability, observed positive rate."
@@ -291,11 +389,12 @@ def evaluate(y, p, threshold: float = 0.8, bins: int = 10) -> dict:
 # %% ../nbs/32_relevance.ipynb #6408cb7e
 @dataclass(frozen=True)
 class RelevanceModel:
-    "A trained relevance model: the calibrated estimator, its feature spec, and its identity."
+    "A trained relevance model: the calibrated estimator, its feature spec, its event classifier and its identity."
     estimator: Any  # a fitted scikit-learn classifier with predict_proba
     spec: FeatureSpec
     version: str = "unsaved"
     metrics: dict = field(default_factory=dict)
+    event_classifier: Any = None  # a fitted multinomial classifier of the event family; None: the lexicon's guess
 
     @property
     def featurizer(self) -> Featurizer:
@@ -304,15 +403,27 @@ class RelevanceModel:
             f = Featurizer(self.spec); object.__setattr__(self, "_featurizer", f)  # a cache of derived, immutable state
         return f
 
-def _estimator(p: dict):
+def _estimator(p: dict, cv):
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     base = LogisticRegression(C=float(p["C"]), class_weight="balanced", max_iter=5000)
-    return CalibratedClassifierCV(base, method=p["calibration"], cv=int(p["cv"]))
+    return CalibratedClassifierCV(base, method=p["calibration"], cv=cv)
+
+def _folds(y: np.ndarray, groups: np.ndarray, n: int, seed: int) -> list:
+    "Calibration folds that keep a text's fills together (plain stratified folds when every pair is its own text)."
+    from sklearn.model_selection import StratifiedGroupKFold
+    return list(StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+
+def _event_classifier(X, y: np.ndarray, types: np.ndarray, families: tuple[str, ...], C: float):
+    "A multinomial logistic regression of the family on the relevant pairs, or None with fewer than two families."
+    from sklearn.linear_model import LogisticRegression
+    known = (y == 1) & np.isin(types, families)
+    if len(set(types[known])) < 2: return None
+    return LogisticRegression(C=C, max_iter=5000).fit(X[known], types[known])
 
 def train(labels: pd.DataFrame, params: dict | None = None) -> tuple[RelevanceModel, dict]:
-    "Fit a calibrated relevance model on resolved labels; returns it and its held-out metrics."
-    from sklearn.model_selection import train_test_split
+    "Fit a calibrated relevance model and its event classifier on resolved labels; returns the model and its held-out metrics."
+    from sklearn.model_selection import GroupShuffleSplit
     p = {**DEFAULT_PARAMS, **(params or {})}
     unknown = set(p) - set(DEFAULT_PARAMS)
     if unknown: raise ValueError(f"unknown training parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}")
@@ -321,19 +432,23 @@ def train(labels: pd.DataFrame, params: dict | None = None) -> tuple[RelevanceMo
     y = labels["label"].astype(int).to_numpy()
     if len(set(y)) < 2 or min(np.bincount(y)) < 2 * int(p["cv"]):
         raise ValueError(f"need at least {2 * int(p['cv'])} labels of each class, got {np.bincount(y, minlength=2).tolist()}")
-    spec = FeatureSpec(n_hash=int(p["n_hash"]), window=int(p["window"]))
-    X, types = Featurizer(spec).matrix([pair_from_row(r) for r in labels.to_dict("records")])
-    tr, te = train_test_split(np.arange(len(y)), test_size=float(p["test_size"]), stratify=y, random_state=int(p["seed"]))
-    held = _estimator(p).fit(X[tr], y[tr])
+    spec = FeatureSpec(n_hash=int(p["n_hash"]), window=int(p["window"]), text_window=int(p["text_window"]),
+                       char_ngrams=bool(p["char_ngrams"]), cues=dict(CUE_PATTERNS) if p["cues"] else {})
+    X, lex = Featurizer(spec).matrix([pair_from_row(r) for r in labels.to_dict("records")])
+    types, lex, groups = labels["event_type"].to_numpy().astype(str), np.array(lex), labels["article_id"].map(label_group).to_numpy()
+    families, seed, cv = tuple(spec.lexicon), int(p["seed"]), int(p["cv"])
+    tr, te = next(GroupShuffleSplit(n_splits=1, test_size=float(p["test_size"]), random_state=seed).split(X, y, groups))
+    held = _estimator(p, _folds(y[tr], groups[tr], cv, seed)).fit(X[tr], y[tr])
     metrics = evaluate(y[te], held.predict_proba(X[te])[:, 1], float(p["threshold"]), int(p["reliability_bins"]))
-    known = labels["event_type"].to_numpy()[te] != "other"
-    pos = (y[te] == 1) & known
-    hit = np.array(types)[te][pos] == labels["event_type"].to_numpy()[te][pos]
-    metrics["event_type_accuracy"] = round(float(hit.mean()), 4) if pos.any() else None
+    pos = (y[te] == 1) & np.isin(types[te], families)
+    clf = _event_classifier(X[tr], y[tr], types[tr], families, float(p["event_C"]))
+    guess = clf.predict(X[te][pos]) if clf is not None and pos.any() else lex[te][pos]
+    metrics["event_type_accuracy"] = round(float((guess == types[te][pos]).mean()), 4) if pos.any() else None
+    metrics["event_type_accuracy_lexicon"] = round(float((lex[te][pos] == types[te][pos]).mean()), 4) if pos.any() else None
     metrics.update(n_train=int(len(tr)), n_labels=int(len(y)), params=p, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
                    label_sources=labels["label_source"].value_counts().to_dict())
-    full = _estimator(p).fit(X, y)
-    return RelevanceModel(full, spec, "unsaved", metrics), metrics
+    full = _estimator(p, _folds(y, groups, cv, seed)).fit(X, y)
+    return RelevanceModel(full, spec, "unsaved", metrics, _event_classifier(X, y, types, families, float(p["event_C"]))), metrics
 
 # %% ../nbs/32_relevance.ipynb #38f0d8dc
 def sigmoid_linear_terms(estimator) -> tuple | None:
@@ -353,11 +468,31 @@ def probabilities(model: RelevanceModel, X) -> np.ndarray:
     "Positive-class probabilities: the same arithmetic as `predict_proba` (decision → sigmoid calibration → mean over folds)\n    done directly with the weights when the model allows, because sklearn's input validation costs more than the maths."
     terms = model.__dict__.get("_terms", False)
     if terms is False:
-        terms = sigmoid_linear_terms(model.estimator); object.__setattr__(model, "_terms", terms)
+        terms = sigmoid_linear_terms(model.estimator)
+        if terms is not None:  # transposed once and kept contiguous: a sparse row times W.T would copy W on every call
+            terms = (np.ascontiguousarray(terms[0].T), *terms[1:])
+        object.__setattr__(model, "_terms", terms)
     if terms is None: return model.estimator.predict_proba(X)[:, 1]
-    W, b, a, c = terms
-    D = np.asarray(X @ W.T) + b
+    WT, b, a, c = terms
+    D = np.asarray(X @ WT) + b
     return expit(-(D * a + c)).mean(axis=1)
+
+def event_types(model: RelevanceModel, X, lexicon_types: list[str]) -> list[str]:
+    "The event family of each feature row: the model's event classifier (its weights, directly), else the lexicon's guess."
+    clf = model.event_classifier
+    if clf is None or X.shape[0] == 0: return list(lexicon_types)
+    if len(clf.classes_) == 2: return [str(c) for c in clf.predict(X)]
+    terms = model.__dict__.get("_event_terms")
+    if terms is None:  # the classifier's arithmetic with its weights, transposed once (as in `probabilities`)
+        terms = (np.ascontiguousarray(clf.coef_.T), clf.intercept_, clf.classes_); object.__setattr__(model, "_event_terms", terms)
+    WT, b, classes = terms
+    return [str(c) for c in classes[np.asarray(X @ WT + b).argmax(axis=1)]]
+
+def predict(model: RelevanceModel, pairs: list[Pair]) -> tuple[np.ndarray, list[str]]:
+    "Relevance probabilities and event families of many pairs: what the hot path needs of the model."
+    X, lex = model.featurizer.matrix(pairs)
+    if not X.shape[0]: return np.zeros(0), []
+    return probabilities(model, X), event_types(model, X, lex)
 
 def score(model: RelevanceModel, features: Features) -> float:
     "The calibrated probability that the pair behind `features` is a wealth event for the client."
@@ -372,6 +507,7 @@ def score_pairs(model: RelevanceModel, pairs: list[Pair]) -> np.ndarray:
 MODEL_NAME = "relevance"
 TRUSTED_TYPES = frozenset({"sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration"})
 _MEMBERS = ("model.skops", "metrics.json", "feature_spec.json")
+_OPTIONAL_MEMBERS = ("event_classifier.skops",)  # absent in models trained before the event classifier
 
 class UntrustedModelError(ValueError):
     "The model file would construct types outside the allow-list: refused without loading."
@@ -391,9 +527,11 @@ def _untar(data: bytes) -> dict[str, bytes]:
     "The known members of an artifact, read in memory (nothing is extracted to disk)."
     out = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        for n in _MEMBERS:
+        for n in _MEMBERS + _OPTIONAL_MEMBERS:
             try: m = tar.getmember(n)
-            except KeyError: raise ValueError(f"model artifact lacks {n}") from None
+            except KeyError:
+                if n in _OPTIONAL_MEMBERS: continue
+                raise ValueError(f"model artifact lacks {n}") from None
             if not m.isfile(): raise ValueError(f"model artifact member {n} is not a file")
             out[n] = tar.extractfile(m).read()
     return out
@@ -403,8 +541,10 @@ def _untar(data: bytes) -> dict[str, bytes]:
 def model_bytes(model: RelevanceModel, metrics: dict) -> bytes:
     "The model.tar.gz of a model (skops estimator, metrics, feature spec)."
     import skops.io as sio
-    return _tar({"model.skops": sio.dumps(model.estimator), "metrics.json": json.dumps(metrics, indent=1, default=str).encode(),
-                 "feature_spec.json": model.spec.to_json().encode()})
+    members = {"model.skops": sio.dumps(model.estimator), "metrics.json": json.dumps(metrics, indent=1, default=str).encode(),
+               "feature_spec.json": model.spec.to_json().encode()}
+    if model.event_classifier is not None: members["event_classifier.skops"] = sio.dumps(model.event_classifier)
+    return _tar(members)
 
 def save_model(model: RelevanceModel, metrics: dict, lake: Lake, version: str, name: str = MODEL_NAME) -> str:
     "Write `models/<name>/<version>/model.tar.gz` once (a version is immutable); returns its URI."
@@ -418,11 +558,14 @@ def model_from_bytes(data: bytes, version: str, trusted: frozenset[str] = TRUSTE
     "A `RelevanceModel` from artifact bytes, refusing types outside `trusted`."
     import skops.io as sio
     m = _untar(data)
-    untrusted = sio.get_untrusted_types(data=m["model.skops"])
-    if (bad := sorted(set(untrusted) - set(trusted))):
-        raise UntrustedModelError(f"model {version!r} would load the untrusted type(s) {', '.join(bad)}; refused")
-    est = sio.loads(m["model.skops"], trusted=untrusted)
-    return RelevanceModel(est, FeatureSpec.from_json(m["feature_spec.json"].decode()), version, json.loads(m["metrics.json"]))
+    def safe_load(member: str):
+        untrusted = sio.get_untrusted_types(data=m[member])
+        if (bad := sorted(set(untrusted) - set(trusted))):
+            raise UntrustedModelError(f"model {version!r} ({member}) would load the untrusted type(s) {', '.join(bad)}; refused")
+        return sio.loads(m[member], trusted=untrusted)
+    clf = safe_load("event_classifier.skops") if "event_classifier.skops" in m else None
+    return RelevanceModel(safe_load("model.skops"), FeatureSpec.from_json(m["feature_spec.json"].decode()), version,
+                          json.loads(m["metrics.json"]), clf)
 
 
 # %% ../nbs/32_relevance.ipynb #4a9c8b55

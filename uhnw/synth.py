@@ -249,25 +249,25 @@ def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
 
 # %% ../nbs/92_synth.ipynb #71ecd7eb
 EVENT_STORIES = (  # (event type, headline template, body template); {name}, {surname}, {org}, {city}, {amount}, {pct}
-    ("liquidity_event", "{name} to sell {pct}% stake in {org} in $ {amount} deal",
+    ("liquidity", "{name} to sell {pct}% stake in {org} in $ {amount} deal",
      "{name} has agreed to sell a {pct}% stake in {org}, people familiar with the matter said. The stake sale values the company at "
      "about $ {amount}. {surname} will keep a board seat."),
     ("m_and_a", "{name}'s family office agrees to buy logistics group in {city}",
      "The family office of {name} agreed to buy a logistics group based in {city} for $ {amount}, in the largest takeover of the year "
      "there. {surname} declined to comment on the acquisition."),
-    ("litigation", "{name} sued by former partners over {org} payout",
+    ("legal_regulatory", "{name} sued by former partners over {org} payout",
      "Former partners of {org} have sued {name} in a {city} court, seeking damages of $ {amount}. The lawsuit claims {surname} "
      "withheld dividends."),
-    ("succession", "{name} steps down as chairman of {org}, names daughter as successor",
+    ("family_succession", "{name} steps down as chairman of {org}, names daughter as successor",
      "{name} will step down as chairman of {org} at the end of the year and has named his daughter as successor, the company said "
      "in a filing. The succession plan had been expected since {surname} turned 70."),
     ("philanthropy", "{name} pledges $ {amount} to found a university in {city}",
      "{name} has pledged $ {amount} to a new foundation that will endow a university in {city}. It is the largest gift of "
      "{surname}'s philanthropy so far."),
-    ("property", "{name} buys waterfront mansion in {city} for $ {amount}",
+    ("large_purchase", "{name} buys waterfront mansion in {city} for $ {amount}",
      "{name} bought a waterfront mansion in {city} for $ {amount}, property records show, one of the priciest real estate deals of "
      "the year. {surname} plans to move in next spring."),
-    ("key_person", "{org} board ousts chief executive; {name} appointed interim CEO",
+    ("leadership_change", "{org} board ousts chief executive; {name} appointed interim CEO",
      "The board of {org} removed its chief executive on Monday and appointed {name} as interim chief executive. {surname} has sat "
      "on the board since 2015."),
 )

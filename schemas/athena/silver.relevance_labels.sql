@@ -6,7 +6,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.relevance_labels (
   headline          string     COMMENT 'article headline',
   body              string     COMMENT 'article body (or the alert summary when only that is known)',
   label             tinyint    COMMENT '1: a wealth event the RM should hear about now; 0: a passing mention',
-  event_type        string     COMMENT 'liquidity_event, m_and_a, litigation, succession, philanthropy, property, key_person (uhnw.relevance.EVENT_TYPES), or none',
+  event_type        string     COMMENT 'a wealth-event family of uhnw.relevance.EVENT_TYPES (liquidity, m_and_a, legal_regulatory, family_succession, residence_tax, philanthropy, large_purchase, business_distress, leadership_change, family_office_fund), or other',
   label_source      string     COMMENT 'seed | rm_feedback',
   labelled_at       timestamp  COMMENT 'when the label was given (UTC)',
   field             string     COMMENT 'headline or body: where the best mention of the client is',

@@ -67,7 +67,7 @@ CAUSES = ["cancer research", "a new children's hospital", "climate science", "sc
 # {n}: client full name; {s}: surname (last token); {org}: client's first organization; {co}, {other}, {place},
 # {cause}: fillers; {amt}: amount; {yr}: an old year.
 POSITIVE = {
-    "liquidity_event": [
+    "liquidity": [
         ("{n} to sell {pct}% stake in {org} in ${amt} block trade",
          "{n} is selling {pct} percent of {org} through an accelerated bookbuild, according to a term sheet seen by this publication. "
          "The placement, arranged by two banks, is expected to raise about ${amt} and is priced at a small discount to Tuesday's close. "
@@ -99,7 +99,7 @@ POSITIVE = {
          "Under the proposed terms {n} and relatives would sell their combined {pct} percent holding. "
          "A deal could be announced as early as next week."),
     ],
-    "litigation": [
+    "legal_regulatory": [
         ("{n} sued by former partners over {org} deal",
          "Two former partners filed a lawsuit against {n} in the High Court on Thursday, alleging breach of fiduciary duty. "
          "The claim seeks damages of ${amt} in connection with the restructuring of {org}. "
@@ -117,7 +117,7 @@ POSITIVE = {
          "The award follows a four-year dispute over the valuation of their shares. "
          "{s} can appeal the decision within thirty days."),
     ],
-    "succession": [
+    "family_succession": [
         ("{n} steps down at {org}, hands control to next generation",
          "{n} will step down as chairman of {org} at the end of the year, the company said. "
          "Control of the family holding will pass to {s}'s two children under a succession plan agreed with the board. "
@@ -145,7 +145,7 @@ POSITIVE = {
          "The foundation will focus on {cause}. "
          "The gift reduces {s}'s direct holding in the company below 30 percent."),
     ],
-    "property": [
+    "large_purchase": [
         ("{n} buys ${amt} mansion in {place}",
          "{n} has bought a mansion in {place} for about ${amt}, property records show, one of the most expensive homes sold there this year. "  # noqa: E501
          "The 14-bedroom estate was sold by an overseas investor. "
@@ -155,7 +155,7 @@ POSITIVE = {
          "The property, bought a decade ago, includes a guest house and private mooring. "
          "Agents said the sale is part of a broader reshuffle of {s}'s real estate holdings."),
     ],
-    "key_person": [
+    "leadership_change": [
         ("{n} named chief executive of {co}",
          "{co} has appointed {n} as chief executive, effective next month. "
          "{s}, who previously led {org}, will receive a package that includes shares worth up to ${amt}. "
@@ -180,7 +180,7 @@ NEGATIVE = [  # (event_type of the story, headline, body): the client is not the
      "Stocks edged lower as investors awaited the central bank's rate decision. "
      "\"Rates will stay higher for longer,\" said {n}, chairman of {org}, speaking at an industry conference. "
      "Bond yields rose for a third day."),
-    ("liquidity_event", "{org} at 40: how a family firm became a giant",
+    ("liquidity", "{org} at 40: how a family firm became a giant",
      "When {n} founded {org} four decades ago it had six employees. "
      "{s} sold a minority stake to a private equity firm back in {yr}, a deal that funded the company's expansion abroad. "
      "Today the group employs 12,000 people and exports to 60 countries."),
@@ -196,15 +196,15 @@ NEGATIVE = [  # (event_type of the story, headline, body): the client is not the
      "The yacht owned by {n} finished third in the annual regatta off {place} after a tight final race. "
      "The winning boat was skippered by {other}. "
      "Strong winds forced organisers to shorten the course on the second day."),
-    ("property", "Prime property prices in {place} hit record",
+    ("large_purchase", "Prime property prices in {place} hit record",
      "Prime residential prices in {place} rose 9 percent last year, according to an estate agency report. "
      "Buyers from the Gulf and Asia accounted for a third of sales. "
      "Residents of the area include {n}, who bought a home there in {yr}."),
-    ("litigation", "{other} charged with fraud over collapsed fund",
+    ("legal_regulatory", "{other} charged with fraud over collapsed fund",
      "Prosecutors charged {other} with fraud on Monday over the collapse of an investment fund that lost ${amt} of client money. "
      "The indictment names several investors who lost money, among them {n}. "
      "{other} faces up to 20 years in prison if convicted."),
-    ("key_person", "{co} appoints {other} as chief financial officer",
+    ("leadership_change", "{co} appoints {other} as chief financial officer",
      "{co} named {other} as chief financial officer, replacing an executive who retired in June. "
      "{other} previously worked alongside {n} at {org}. "
      "The company's shares were little changed."),
@@ -216,7 +216,7 @@ NEGATIVE = [  # (event_type of the story, headline, body): the client is not the
      "The annual business awards in {city} honoured entrepreneurs in technology, retail and manufacturing. "
      "Previous winners, including {n} of {org}, presented the prizes. "
      "The event raised money for a local school."),
-    ("succession", "{other} names son as successor at {co}",
+    ("family_succession", "{other} names son as successor at {co}",
      "{other} has named his son as successor at {co}, ending months of speculation. "
      "The handover will take place next year. "
      "Industry peers such as {n} have faced similar succession questions."),
@@ -227,11 +227,11 @@ NEGATIVE = [  # (event_type of the story, headline, body): the client is not the
 ]
 
 HARD_POSITIVE_LATE = [  # the subject is revealed late in the body
-    ("property", "Record price paid for penthouse in {place}",
+    ("large_purchase", "Record price paid for penthouse in {place}",
      "A penthouse in {place} has sold for ${amt}, a record for the area. "
      "The apartment spans two floors and has a rooftop pool. "
      "The buyer was identified in land registry filings as {n}."),
-    ("liquidity_event", "{org} shareholder sells shares worth ${amt}",
+    ("liquidity", "{org} shareholder sells shares worth ${amt}",
      "A major shareholder of {org} sold shares worth ${amt} this week, according to exchange filings. "
      "The filings show the seller was {n}, who founded the company. "
      "The stake sale cuts the family's holding to {pct} percent."),

@@ -186,7 +186,7 @@ def clients_from_db(settings: Settings):
 
 
 def ensure_relevance_model(settings: Settings, date: str, log=print) -> str:
-    "The promoted relevance model's version; lands the seed labels and trains + promotes one when none is promoted."
+    "The promoted relevance model's version; lands the training sets and trains + promotes one when none is promoted."
     from uhnw.lake import lake_for
     from uhnw.relevance import load_model
     try:
@@ -195,10 +195,8 @@ def ensure_relevance_model(settings: Settings, date: str, log=print) -> str:
         pass
     from uhnw.catalog import register_partition
     from uhnw.ops.jobs import run_job
-    from uhnw.relevance import land_seed, read_seed
-    from uhnw.resolve import Gazetteer
-    _, seed_clients = read_seed()
-    land_seed(lake_for(settings).ensure(), date, Gazetteer.from_clients(seed_clients))
+    from uhnw.relevance import land_training_sets
+    land_training_sets(lake_for(settings).ensure(), date)
     register_partition(settings, "silver.relevance_labels", date)
     version = f"relevance-{date}"
     run = run_job(settings, "train_relevance", date, {"model_version": version, "promote": True})

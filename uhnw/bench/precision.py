@@ -107,9 +107,13 @@ def seed_model():
 
 
 def relevance_model(version: str = "seed", settings=None):
-    "The relevance model named `version`: 'seed' (`seed_model`), a lake version, or 'latest' (the promoted one, of `settings`' lake)."
+    """The relevance model named `version`: 'seed' (`seed_model`), 'trained' (trained here on every training set, as the
+    train job would), a lake version, or 'latest' (the promoted one, of `settings`' lake)."""
     if version == "seed":
         return seed_model()
+    if version == "trained":
+        from uhnw.bench.relevance_eval import train_on
+        return train_on()
     from uhnw.lake import lake_for
     from uhnw.relevance import load_model
     return load_model(lake_for(settings), version)

@@ -4,18 +4,14 @@ Each pair goes through what the hot path does: entity resolution finds the clien
 is not found can raise no alert), the relevance model scores the match, and an alert needs a score above the gate
 (0.8). Reported: precision, recall and F1 at the gate; recall per event family and per writing style; the share of
 each kind of hard negative that would alert; the reliability table (is "0.8" 80%?); event-type accuracy on the
-relevant pairs. The families are the taxonomy of `tests/data/relevance_eval/README.md`; `FAMILY_OF` maps the event
-types the model predicts today onto them (three families have no type of their own yet).
+relevant pairs. The families are the taxonomy of `nbs/32_relevance.ipynb` (`uhnw.relevance.EVENT_TYPES`), which the
+evaluation set's README states too.
 """
 from __future__ import annotations
 
 import json
 from collections import defaultdict
 from pathlib import Path
-
-FAMILY_OF = {"liquidity_event": "liquidity", "m_and_a": "m_and_a", "litigation": "legal_regulatory",
-             "succession": "family_succession", "philanthropy": "philanthropy", "property": "large_purchase",
-             "key_person": "leadership_change"}  # model event type -> taxonomy family; others (e.g. "other") map to none
 
 
 def read_pairs(path: Path) -> list[dict]:
@@ -34,58 +30,20 @@ def read_pairs(path: Path) -> list[dict]:
     return out
 
 
-def train_on(labels_dir: Path):
-    "A model trained in memory, with today's features, on a labels folder shaped like the seed (labels.jsonl, clients.csv)."
+LEXICON_ONLY = {"text_window": -1, "char_ngrams": False, "cues": False, "n_hash": 2 ** 12}  # the features before issue 11
+
+
+def train_on(names: tuple[str, ...] | None = None, features: str = "full"):
+    """A model trained in memory on the named training sets (default: all of `uhnw.relevance.TRAINING_SETS`), with the full
+    features or, for a comparison, the lexicon and bag of words of before (`features='lexicon'`)."""
     from dataclasses import replace
 
-    from uhnw.relevance import read_seed, resolve_labels, train
-    from uhnw.resolve import Gazetteer
-    labels, clients = read_seed(Path(labels_dir))
-    good, _ = resolve_labels(labels, Gazetteer.from_clients(clients))
-    model, _ = train(good)
-    return replace(model, version=f"trained:{Path(labels_dir).name}")
-
-
-class NgramModel:
-    """The comparison of issue 11: word (1-2) and character (3-5) n-grams, tf-idf weighted, of the headline and the body
-    sentences around the client (the client masked), in a calibrated logistic regression. Quacks like a RelevanceModel
-    for `score_pairs` and `uhnw.relevance.probabilities` (`estimator`; `featurizer.matrix` gives the text matrix and no
-    event type)."""
-
-    def __init__(self, labels_dir: Path, C: float = 4.0):
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
-        from sklearn.linear_model import LogisticRegression
-
-        from uhnw.relevance import pair_from_row, read_seed, resolve_labels
-        from uhnw.resolve import Gazetteer
-        labels, clients = read_seed(Path(labels_dir))
-        good, _ = resolve_labels(labels, Gazetteer.from_clients(clients))
-        self.vecs = [HashingVectorizer(ngram_range=(1, 2), n_features=2**20, alternate_sign=False, norm=None),
-                     HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), n_features=2**20, alternate_sign=False, norm=None)]
-        texts = [self.window(pair_from_row(r)) for r in good.to_dict("records")]
-        self.tfidf = [TfidfTransformer(sublinear_tf=True).fit(v.transform(texts)) for v in self.vecs]
-        self.estimator = CalibratedClassifierCV(LogisticRegression(C=C, max_iter=3000, class_weight="balanced"), cv=3,
-                                                method="sigmoid").fit(self._matrix(texts), good["label"].astype(int).to_numpy())
-        self.version, self.featurizer = f"ngrams:{Path(labels_dir).name}", self
-
-    @staticmethod
-    def window(p, k: int = 1) -> str:
-        "Headline and the body sentences mentioning the client, k either side, the client's mentions masked."
-        from uhnw.relevance import _mask, sentence_spans
-        h = _mask(p.headline, [(s, e) for f, s, e in p.spans if f == "headline"], 0, len(p.headline))
-        sents, spans = sentence_spans(p.body), [(s, e) for f, s, e in p.spans if f == "body"]
-        hit = {i for i, (a, b) in enumerate(sents) for s, _ in spans if a <= s < b}
-        keep = sorted({j for i in hit for j in range(i - k, i + k + 1) if 0 <= j < len(sents)}) or list(range(min(2, len(sents))))
-        return h + " || " + " ".join(_mask(p.body, spans, *sents[j]) for j in keep)
-
-    def _matrix(self, texts):
-        import scipy.sparse as sp
-        return sp.hstack([t.transform(v.transform(texts)) for v, t in zip(self.vecs, self.tfidf, strict=True)]).tocsr()
-
-    def matrix(self, pairs):
-        "(features, event types) as `Featurizer.matrix` gives them; no event type."
-        return self._matrix([self.window(p) for p in pairs]), ["other"] * len(pairs)
+    from uhnw.relevance import TRAINING_SETS, train, training_labels
+    if features not in ("full", "lexicon"): raise ValueError(f"features is 'full' or 'lexicon', not {features!r}")
+    names = tuple(names or TRAINING_SETS)
+    labels, _ = training_labels(names)
+    model, _ = train(labels, LEXICON_ONLY if features == "lexicon" else None)
+    return replace(model, version=f"trained:{'+'.join(names)}:{features}")
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict:
@@ -98,16 +56,16 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
 
 def score_pairs(pairs: list[dict], gazetteer, model) -> list[dict]:
     "Each pair with `resolved`, `score` (None when the client is not found) and the model's `predicted_family`."
-    from uhnw.relevance import pair_from_match, probabilities
+    from uhnw.relevance import EVENT_TYPES, pair_from_match, predict
     found, rows = [], []
     for p in pairs:
         ms = [m for m in gazetteer.resolve(p["headline"], p["body"]) if m.client_id == p["client_id"]]
         rows.append({**p, "resolved": bool(ms), "score": None, "predicted_family": None})
         if ms: found.append((len(rows) - 1, pair_from_match(p["headline"], p["body"], ms[0])))
     if found:
-        X, types = model.featurizer.matrix([x for _, x in found])
-        for (i, _), prob, t in zip(found, probabilities(model, X), types, strict=True):
-            rows[i]["score"], rows[i]["predicted_family"] = float(prob), FAMILY_OF.get(t)
+        probs, types = predict(model, [x for _, x in found])
+        for (i, _), prob, t in zip(found, probs, types, strict=True):
+            rows[i]["score"], rows[i]["predicted_family"] = float(prob), t if t in EVENT_TYPES else None
     return rows
 
 
@@ -135,7 +93,26 @@ def measure(rows: list[dict], threshold: float = 0.8) -> dict:
             "recall_by_style": {k: {"alerted": a, "of": n, "recall": round(a / n, 4)} for k, (a, n) in sorted(style.items())},
             "alert_rate_by_negative_kind": {k: {"alerted": a, "of": n} for k, (a, n) in sorted(kind.items())},
             "event_type_accuracy": round(sum(r["predicted_family"] == r.get("event_type") for r in pos) / len(pos), 4) if pos else None,
-            "reliability": reliability_table(np.array([int(r["label"]) for r in scored]), np.array([r["score"] for r in scored]))}
+            "reliability": reliability_table(np.array([int(r["label"]) for r in scored]), np.array([r["score"] for r in scored])),
+            "by_predicted_family": _per_family(scored, threshold)}
+
+
+def _per_family(scored: list[dict], threshold: float) -> dict:
+    """Calibration per class: for each family the model names, its pairs, those above the gate and the share of them
+    relevant, and a 5-bin reliability table."""
+    import numpy as np
+
+    from uhnw.relevance import reliability_table
+    out = {}
+    for fam in sorted({r["predicted_family"] or "other" for r in scored}):
+        rs = [r for r in scored if (r["predicted_family"] or "other") == fam]
+        y, p = np.array([int(r["label"]) for r in rs]), np.array([r["score"] for r in rs])
+        above = p > threshold
+        out[fam] = {"pairs": len(rs), "above_gate": int(above.sum()),
+                    "relevant_above_gate": round(float(y[above].mean()), 4) if above.any() else None,
+                    "mean_score_above_gate": round(float(p[above].mean()), 4) if above.any() else None,
+                    "reliability": reliability_table(y, p, 5)}
+    return out
 
 
 def eval_relevance(pairs_path: Path, clients_path: Path, model=None, threshold: float = 0.8, out=print) -> dict:
@@ -160,5 +137,8 @@ def eval_relevance(pairs_path: Path, clients_path: Path, model=None, threshold: 
     out(f"{'score bin':<14}{'pairs':>6}{'mean score':>12}{'relevant':>10}")
     for b in m["reliability"]:
         out(f"{b['bin']:<14}{b['n']:>6}{show(b['mean_predicted']):>12}{show(b['observed_rate']):>10}")
+    out(f"{'predicted family':<22}{'pairs':>6}{'above gate':>11}{'relevant':>9}{'mean score':>11}")
+    for k, v in m["by_predicted_family"].items():
+        out(f"{k:<22}{v['pairs']:>6}{v['above_gate']:>11}{show(v['relevant_above_gate']):>9}{show(v['mean_score_above_gate']):>11}")
     out(json.dumps({"model": model.version, **m}))
     return m

@@ -152,26 +152,27 @@ labels_app = typer.Typer(help="Training labels of the relevance model (silver.re
 
 
 @labels_app.command("seed")
-def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")]):
-    "Resolve the repository's labelled seed set (jobs/seeds/relevance, package data) and land it as a silver.relevance_labels partition."
+def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")],
+                sets: Annotated[str, typer.Option(help="comma-separated training sets (uhnw.relevance.TRAINING_SETS); default: all")] = ""):
+    "Resolve the repository's labelled training sets (jobs/seeds/relevance*, package data) as one silver.relevance_labels partition."
     from uhnw.catalog import register_partition
     from uhnw.lake import lake_for
-    from uhnw.relevance import land_seed, read_seed
-    from uhnw.resolve import Gazetteer
+    from uhnw.relevance import land_training_sets
     settings = current_settings()
-    _, clients = read_seed()
     try:
-        out = land_seed(lake_for(settings).ensure(), date, Gazetteer.from_clients(clients))
+        out = land_training_sets(lake_for(settings).ensure(), date, tuple(s.strip() for s in sets.split(",") if s.strip()) or None)
     except ValueError as e:
         fail(str(e))
     register_partition(settings, "silver.relevance_labels", date)
-    typer.echo(f"landed {out['landed']} of {out['labels']} seed labels in silver.relevance_labels date={date}"
-               + (f"; {out['unresolved']} unresolved: {out['unresolved_reasons']}" if out["unresolved"] else ""))
+    per_set = ", ".join(f"{k} {v['landed']} of {v['labels']}" + (f" ({v['unresolved']} unresolved)" if v["unresolved"] else "")
+                        for k, v in out["sets"].items())
+    typer.echo(f"landed {out['landed']} labels in silver.relevance_labels date={date}: {per_set}")
 
 
 _BOOK = "size of the generated client book (uhnw.synth.client_book)"
 _PAGES = "articles about nobody: a JSON-lines file or a folder of .html pages"
-_MODEL = "relevance model: 'seed' (trained here on the seed labels), a lake version, or 'latest' (the promoted one)"
+_MODEL = ("relevance model: 'seed' (trained here on the seed labels), 'trained' (trained here on every training set), "
+          "a lake version, or 'latest' (the promoted one)")
 _LABELLED = "also resolve a labelled set (clients.csv, articles.jsonl, gold.jsonl) against the same book"
 
 
@@ -189,7 +190,8 @@ def eval_precision(clients: Annotated[int, typer.Option("--clients", help=_BOOK)
     if labelled and not all((labelled / f).is_file() for f in ("clients.csv", "articles.jsonl", "gold.jsonl")):
         fail(f"{labelled}: needs clients.csv, articles.jsonl and gold.jsonl")
     try:
-        run(clients, pages, model, seed, labelled, settings=current_settings() if model != "seed" else None, out=typer.echo)
+        settings = current_settings() if model not in ("seed", "trained") else None
+        run(clients, pages, model, seed, labelled, settings=settings, out=typer.echo)
     except ModuleNotFoundError as e:
         fail(f"{e.name} is not installed: pip install 'uhnw[eval]'")
     except (PartitionNotFound, ValueError) as e:
@@ -200,21 +202,20 @@ def eval_precision(clients: Annotated[int, typer.Option("--clients", help=_BOOK)
 def eval_relevance(pairs: Annotated[Path, typer.Option("--pairs", help="JSON lines {id, client_id, headline, body, label}")],
                    clients: Annotated[Path, typer.Option("--clients", help="the clients CSV the pairs name")],
                    model: Annotated[str, typer.Option("--model", help=_MODEL)] = "seed",
-                   train: Annotated[Path, typer.Option("--train", help="instead of --model: train in memory on this labels folder")] = None,
-                   features: Annotated[str, typer.Option(help="with --train: 'lexicon' (today's) or 'ngrams'")] = "lexicon",
+                   train: Annotated[str, typer.Option("--train", help="instead of --model: train in memory on these comma-separated "
+                                                                     "training sets (uhnw.relevance.TRAINING_SETS), or 'all'")] = "",
+                   features: Annotated[str, typer.Option(help="with --train: 'full' (today's) or 'lexicon' (before issue 11)")] = "full",
                    threshold: Annotated[float, typer.Option(help="the alert gate")] = 0.8):
     "Precision, recall and F1 at the gate end to end; per event family, style and hard-negative kind; reliability; then one JSON line."
     from uhnw.bench.precision import relevance_model
-    from uhnw.bench.relevance_eval import NgramModel, train_on
     from uhnw.bench.relevance_eval import eval_relevance as run
+    from uhnw.bench.relevance_eval import train_on
     from uhnw.relevance import PartitionNotFound
     for f in (pairs, clients):
         if not f.is_file(): fail(f"{f}: no such file")
     try:
-        if features not in ("lexicon", "ngrams"): fail("--features is lexicon or ngrams")
-        if features == "ngrams" and train is None: fail("--features ngrams needs --train DIR")
-        if train is not None: rel = train_on(train) if features == "lexicon" else NgramModel(train)
-        else: rel = relevance_model(model, current_settings() if model != "seed" else None)
+        if train: rel = train_on(None if train == "all" else tuple(s.strip() for s in train.split(",") if s.strip()), features)
+        else: rel = relevance_model(model, current_settings() if model not in ("seed", "trained") else None)
         run(pairs, clients, rel, threshold, out=typer.echo)
     except (PartitionNotFound, ValueError, OSError) as e:
         fail(str(e).splitlines()[0])

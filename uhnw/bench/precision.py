@@ -98,12 +98,8 @@ def _spelled_names(book) -> dict[str, list[str]]:
 
 def seed_model():
     "The relevance model trained on the repository's seed labels (package data): the same on every machine and run."
-    from uhnw.relevance import read_seed, resolve_labels, train
-    from uhnw.resolve import Gazetteer
-    labels, clients = read_seed()
-    good, _ = resolve_labels(labels, Gazetteer.from_clients(clients))
-    model, _ = train(good)
-    return replace(model, version="seed")
+    from uhnw.bench.relevance_eval import train_on
+    return replace(train_on(("seed",)), version="seed")
 
 
 def relevance_model(version: str = "seed", settings=None):

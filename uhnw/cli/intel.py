@@ -151,6 +151,11 @@ def eval_names(cases: Annotated[Path, typer.Option("--cases", help="name_bench c
 labels_app = typer.Typer(help="Training labels of the relevance model (silver.relevance_labels).", no_args_is_help=True)
 
 
+def _set_names(text: str) -> tuple[str, ...] | None:
+    "Training-set names from a comma-separated option; None (every set) when it names none."
+    return tuple(s.strip() for s in text.split(",") if s.strip()) or None
+
+
 @labels_app.command("seed")
 def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")],
                 sets: Annotated[str, typer.Option(help="comma-separated training sets (uhnw.relevance.TRAINING_SETS); default: all")] = ""):
@@ -160,7 +165,7 @@ def labels_seed(date: Annotated[str, typer.Option("--date", help="label partitio
     from uhnw.relevance import land_training_sets
     settings = current_settings()
     try:
-        out = land_training_sets(lake_for(settings).ensure(), date, tuple(s.strip() for s in sets.split(",") if s.strip()) or None)
+        out = land_training_sets(lake_for(settings).ensure(), date, _set_names(sets))
     except ValueError as e:
         fail(str(e))
     register_partition(settings, "silver.relevance_labels", date)
@@ -214,7 +219,7 @@ def eval_relevance(pairs: Annotated[Path, typer.Option("--pairs", help="JSON lin
     for f in (pairs, clients):
         if not f.is_file(): fail(f"{f}: no such file")
     try:
-        if train: rel = train_on(None if train == "all" else tuple(s.strip() for s in train.split(",") if s.strip()), features)
+        if train: rel = train_on(None if train == "all" else _set_names(train), features)
         else: rel = relevance_model(model, current_settings() if model not in ("seed", "trained") else None)
         run(pairs, clients, rel, threshold, out=typer.echo)
     except (PartitionNotFound, ValueError, OSError) as e:

@@ -36,12 +36,12 @@ from .lake import Lake, PartitionNotFound, check_name
 # %% auto #0
 __all__ = ['EVENT_LEXICON', 'EVENT_TYPES', 'CUE_PATTERNS', 'SEED_DIR', 'LABELS_TABLE', 'RAW_LABEL_COLUMNS', 'LABEL_SCHEMA',
            'TRAINING_SETS', 'DEFAULT_PARAMS', 'MODEL_NAME', 'TRUSTED_TYPES', 'FEEDBACK_SQL', 'lexicon_patterns',
-           'event_hits', 'sentence_spans', 'Pair', 'pair_from_match', 'spans_json', 'pair_from_row', 'FeatureSpec',
-           'Features', 'Featurizer', 'read_seed', 'resolve_labels', 'land_labels', 'read_labels', 'training_labels',
-           'land_training_sets', 'land_seed', 'label_group', 'reliability_table', 'evaluate', 'RelevanceModel', 'train',
-           'sigmoid_linear_terms', 'probabilities', 'event_types', 'predict', 'score', 'score_pairs',
-           'UntrustedModelError', 'model_key', 'latest_key', 'model_bytes', 'save_model', 'model_from_bytes', 'promote',
-           'latest_version', 'load_model', 'feedback_labels']
+           'event_hits', 'LexiconMatcher', 'sentence_spans', 'Pair', 'pair_from_match', 'spans_json', 'pair_from_row',
+           'FeatureSpec', 'HashedNgrams', 'Features', 'Featurizer', 'read_seed', 'resolve_labels', 'land_labels',
+           'read_labels', 'training_labels', 'land_training_sets', 'land_seed', 'label_group', 'reliability_table',
+           'evaluate', 'RelevanceModel', 'train', 'sigmoid_linear_terms', 'probabilities', 'event_types', 'predict',
+           'score', 'score_pairs', 'UntrustedModelError', 'model_key', 'latest_key', 'model_bytes', 'save_model',
+           'model_from_bytes', 'promote', 'latest_version', 'load_model', 'feedback_labels']
 
 # %% ../nbs/32_relevance.ipynb #335a0079
 EVENT_LEXICON: dict[str, tuple[str, ...]] = {
@@ -100,6 +100,28 @@ def lexicon_patterns(lexicon: dict[str, tuple[str, ...]]) -> dict[str, re.Patter
 def event_hits(text: str, patterns: dict[str, re.Pattern]) -> dict[str, int]:
     "How many lexicon terms of each event type occur in `text`."
     return {et: len(p.findall(text)) for et, p in patterns.items()}
+
+# %% ../nbs/32_relevance.ipynb #9cda5b1c
+_CASE_SPECIAL = re.compile("[\u0130\u0131\u017f\u212a]")  # İ ı ſ K: `re` matches them to i, s, k ignoring case; lower() does not
+_LATIN_LOWER = frozenset("àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþÿ")
+
+class LexiconMatcher:
+    "`event_hits` at a third of the cost: the text lowercased once, each family's terms behind one word-start and first-letter test."
+    def __init__(self, lexicon: dict[str, tuple[str, ...]]):
+        self.patterns = lexicon_patterns(lexicon)
+        expressible = all(t and t == t.lower() and re.match(r"[a-z0-9]", t[0]) and all(ch.isascii() or ch in _LATIN_LOWER for ch in t)
+                          for terms in lexicon.values() for t in terms) and all(lexicon.values())
+        self.lowercase = None if not expressible else {
+            et: re.compile(r"\b(?=[" + re.escape("".join(sorted({t[0] for t in terms}))) + "])(?:"
+                           + "|".join(_term_regex(t)[2:] for t in sorted(terms, key=len, reverse=True)) + ")")  # [2:] drops the leading \\b
+            for et, terms in lexicon.items()}
+
+    def hits(self, text: str) -> dict[str, int]:
+        "How many lexicon terms of each event type occur in `text` (the counts of `event_hits`)."
+        if self.lowercase is None or _CASE_SPECIAL.search(text): return event_hits(text, self.patterns)
+        low = text.lower()
+        return {et: len(p.findall(low)) for et, p in self.lowercase.items()}
+
 
 # %% ../nbs/32_relevance.ipynb #d6ee4900
 _ABBREV = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "inc", "ltd", "co", "corp", "plc", "no", "vs", "gen", "sen",
@@ -194,6 +216,40 @@ class FeatureSpec:
     def n_columns(self) -> int:
         return len(self.dense_names) + self.n_hash * (1 + (self.char_ngrams and self.text_window >= 0))
 
+# %% ../nbs/32_relevance.ipynb #29900584
+def _hash_column(gram: str, n_features: int) -> int:
+    "The column scikit-learn's feature hasher gives `gram` (signed 32-bit murmurhash3, seed 0; see `_hashing_fast.pyx`)."
+    from sklearn.utils import murmurhash3_32
+    h = murmurhash3_32(gram, seed=0)
+    return (2147483647 - (n_features - 1)) % n_features if h == -2147483648 else abs(h) % n_features
+
+class HashedNgrams:
+    "The rows of a binary, unsigned, L2-normalised `HashingVectorizer` (word or char_wb analyzer), with per-word columns cached."
+    def __init__(self, vectorizer, cache_size: int = 2 ** 17):
+        if not (vectorizer.binary and not vectorizer.alternate_sign and vectorizer.norm == "l2"
+                and vectorizer.analyzer in ("word", "char_wb")):
+            raise ValueError("HashedNgrams reproduces binary, unsigned, l2-normalised word or char_wb hashing only")
+        self.n_features, self.analyzer = vectorizer.n_features, vectorizer.analyzer
+        self.analyze, self.cache_size, self._cache = vectorizer.build_analyzer(), cache_size, {}
+
+    def _cached(self, key: str, grams) -> frozenset | int:
+        got = self._cache.get(key)
+        if got is None:
+            if len(self._cache) >= self.cache_size: self._cache.clear()  # bounded: a long-running service sees unbounded names
+            got = (frozenset(_hash_column(g, self.n_features) for g in self.analyze(key)) if grams
+                   else _hash_column(key, self.n_features))
+            self._cache[key] = got
+        return got
+
+    def columns(self, text: str) -> list[int]:
+        "The sorted distinct columns of `text`."
+        if self.analyzer == "char_wb":  # a word's character n-grams depend on that word alone
+            cols = set().union(*(self._cached(w, True) for w in text.split()))
+        else:
+            cols = {self._cached(g, False) for g in self.analyze(text)}
+        return sorted(cols)
+
+
 # %% ../nbs/32_relevance.ipynb #aac8df64
 @dataclass(frozen=True)
 class Features:
@@ -206,7 +262,8 @@ class Featurizer:
     "Turns pairs into feature rows under one `FeatureSpec` (compiled patterns and vectorizers built once)."
     def __init__(self, spec: FeatureSpec):
         from sklearn.feature_extraction.text import HashingVectorizer
-        self.spec, self.patterns = spec, lexicon_patterns(spec.lexicon)
+        self.spec, self.matcher = spec, LexiconMatcher(spec.lexicon)
+        self.patterns = self.matcher.patterns
         self.cue_patterns = {k: re.compile(v, re.IGNORECASE) for k, v in spec.cues.items()}
         if spec.text_window < 0:  # version 1
             self.vectorizers = [HashingVectorizer(n_features=spec.n_hash, ngram_range=(1, 2), alternate_sign=False, norm="l2")]
@@ -215,6 +272,7 @@ class Featurizer:
             if spec.char_ngrams:
                 self.vectorizers.append(HashingVectorizer(n_features=spec.n_hash, analyzer="char_wb", ngram_range=(3, 5),
                                                           alternate_sign=False, binary=True, norm="l2"))
+        self.hashers = [HashedNgrams(v) for v in self.vectorizers] if spec.text_window >= 0 else None
 
     def _dense(self, p: Pair) -> tuple[list[float], str, dict[str, int], str]:
         hl_spans = [(s, e) for f, s, e in p.spans if f == "headline"]
@@ -224,9 +282,9 @@ class Featurizer:
         near_idx = {j for i in hit for j in range(max(0, i - self.spec.window), min(len(sents), i + self.spec.window + 1))}
         near_text = " ".join(_mask(p.body, body_spans, a, b) for i, (a, b) in enumerate(sents) if i in near_idx)
         headline = _mask(p.headline, hl_spans, 0, len(p.headline)) if hl_spans else ""
-        near = event_hits(near_text, self.patterns)
-        head = event_hits(headline, self.patterns) if headline else dict.fromkeys(self.patterns, 0)
-        art = event_hits(p.headline + "\n" + p.body, self.patterns)
+        near = self.matcher.hits(near_text)
+        head = self.matcher.hits(headline) if headline else dict.fromkeys(self.patterns, 0)
+        art = self.matcher.hits(p.headline + "\n" + p.body)
         first = body_spans[0][0] / max(1, len(p.body)) if body_spans else 0.0
         in_first = float(bool(sents) and bool(body_spans) and body_spans[0][0] < sents[0][1])
         dense = [p.score, float(bool(hl_spans)), math.log1p(len(p.spans)), first, in_first]
@@ -256,21 +314,34 @@ class Featurizer:
             if opens and after and _SUBJECT_VERB.match(after[0]): subject = 1.0
         return row + [subject, float(bool(hl_spans) and min(s for s, _ in hl_spans) <= 3), min(len(hit), 3) / 3]
 
-    def _text_matrix(self, texts: list[str]) -> sp.csr_matrix:
-        return sp.hstack([v.transform(texts) for v in self.vectorizers], format="csr")
+    def _rows(self, rows: list) -> sp.csr_matrix:
+        "CSR rows built directly: the dense features, then each hashed block at its offset (as `sp.hstack` would lay them out)."
+        if self.hashers is None:  # version 1: counts, through scikit-learn
+            dense = sp.csr_matrix(np.array([r[0] for r in rows], dtype=float))
+            return sp.hstack([dense, *(v.transform([r[3] for r in rows]) for v in self.vectorizers)], format="csr")
+        indptr, indices, data, n_dense = [0], [], [], len(self.spec.dense_names)
+        for dense, _, _, text in rows:
+            for j, v in enumerate(dense):
+                if v: indices.append(j); data.append(v)
+            offset = n_dense
+            for h in self.hashers:
+                cols = h.columns(text)
+                indices += [offset + c for c in cols]; data += [1 / math.sqrt(len(cols))] * len(cols)
+                offset += h.n_features
+            indptr.append(len(indices))
+        return sp.csr_matrix((np.array(data, dtype=float), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
+                             shape=(len(rows), self.spec.n_columns))
 
     def features(self, p: Pair) -> Features:
         "The feature row of one pair."
-        dense, et, near, text = self._dense(p)
-        x = sp.hstack([sp.csr_matrix([dense]), self._text_matrix([text])], format="csr")
-        return Features(x, et, near)
+        row = self._dense(p)
+        return Features(self._rows([row]), row[1], row[2])
 
     def matrix(self, pairs: list[Pair]) -> tuple[sp.csr_matrix, list[str]]:
-        "Feature rows of many pairs (one vectorizer call per block) and the lexicon's event types."
+        "Feature rows of many pairs and the lexicon's event types."
         rows = [self._dense(p) for p in pairs]
         if not rows: return sp.csr_matrix((0, self.spec.n_columns)), []
-        dense = sp.csr_matrix(np.array([r[0] for r in rows], dtype=float))
-        return sp.hstack([dense, self._text_matrix([r[3] for r in rows])], format="csr"), [r[1] for r in rows]
+        return self._rows(rows), [r[1] for r in rows]
 
 def _mask(text: str, spans: list[tuple[int, int]], a: int, b: int) -> str:
     "text[a:b] with every client span inside it replaced by `_client_`."

@@ -163,6 +163,42 @@ def test_feedback_labels_resolve_like_the_seed_set(gazetteer):
     assert list(good.article_id) == ["x"] and list(bad.article_id) == ["y"] and "finds no mention" in bad.reason[0]
 
 
+@pytest.mark.postgres
+def test_uhnw_labels_feedback_lands_votes_beside_the_days_labels_and_quarantines_the_unfound(stack, cli):
+    "The CLI path: votes committed in PostgreSQL → resolved labels in the session lake, twice without doubling."
+    from uhnw.ops.db import connect
+    date, ids = "2031-01-06", []
+    with connect(stack) as conn, conn.cursor() as cur:
+        for art, client, headline, summary in [("fbcli-1", "UHNW-102", "Amit Saxena sued by partners", "Amit Saxena was sued."),
+                                               ("fbcli-2", "UHNW-103", "Gala", "Guests included Helena Vogt."),
+                                               ("fbcli-3", "UHNW-104", "A sale", "The founder sold the firm.")]:
+            cur.execute("insert into alerts (article_id, client_id, rm_id, headline, summary, relevance) "
+                        "values (%s, %s, 'RM-1', %s, %s, 0.9) returning alert_id", (art, client, headline, summary))
+            ids.append(cur.fetchone()[0])
+        cur.executemany("insert into alert_feedback (alert_id, rm_id, useful) values (%s, 'RM-1', %s)",
+                        [(ids[0], True), (ids[1], False), (ids[2], True)])
+        conn.commit()
+    try:
+        for _ in range(2):
+            r = cli("labels", "feedback", "--clients", str(DATA / "clients.csv"), "--date", date, "--since", "2000-01-01T00:00:00+00:00")
+            assert r.returncode == 0, r.stderr
+        lake = lake_for(load_settings())
+        day = lake.read_partition("silver", "relevance_labels", date).to_pandas()
+        mine = day[day.article_id.str.startswith("fbcli-")].set_index("article_id")
+        assert sorted(mine.index) == ["fbcli-1", "fbcli-2"] and len(day) == len(set(day.article_id))
+        assert (mine.loc["fbcli-1", "label"], mine.loc["fbcli-2", "label"]) == (1, 0)
+        rejected = lake.read_partition("silver", "relevance_labels_rejected", date).to_pandas()
+        assert "fbcli-3" in set(rejected.article_id)
+        assert "quarantined in silver.relevance_labels_rejected" in r.stdout
+        bad = cli("labels", "feedback", "--clients", str(DATA / "clients.csv"), "--date", date, "--since", "2026-01-01")
+        assert bad.returncode != 0 and "time zone" in bad.stderr
+    finally:
+        with connect(stack) as conn, conn.cursor() as cur:
+            cur.execute("delete from alert_feedback where alert_id = any(%s)", (ids,))
+            cur.execute("delete from alerts where alert_id = any(%s)", (ids,))
+            conn.commit()
+
+
 # --- SageMaker training request against a moto server
 
 @pytest.mark.aws

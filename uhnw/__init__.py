@@ -11,7 +11,7 @@ Modules:
 - `uhnw.bench.relevance_eval`: `uhnw eval relevance`: the relevance gate end to end on a labelled set of (article, client) pairs.
 - `uhnw.bus`: Kafka topics, an idempotent producer, and a consumer loop that commits only after processing and dead-letters what it cannot read.
 - `uhnw.catalog`: Which lake tables exist, where they live, what their columns are and which partitions are visible: Glue's model, kept in SQLite locally and in the Glue Data Catalog on AWS.
-- `uhnw.cli.intel`: `uhnw resolve`, `uhnw enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed`: the intelligence layer from the command line.
+- `uhnw.cli.intel`: `uhnw resolve|enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed|feedback`: the intelligence layer from the command line.
 - `uhnw.cli.schemas`: `uhnw schemas check | register | list`: the repository's Avro schemas against their registered versions.
 - `uhnw.cli.sql`: `uhnw sql "QUERY" [--format table|csv|json]`: Athena (Trino) SQL over the lake's catalog tables.
 - `uhnw.config`: One frozen settings object, chosen by profile: `local` runs everything on this machine, `aws` points the same code at MSK, S3, Glue, Athena, SageMaker and RDS.

@@ -38,10 +38,11 @@ __all__ = ['EVENT_LEXICON', 'EVENT_TYPES', 'CUE_PATTERNS', 'SEED_DIR', 'LABELS_T
            'TRAINING_SETS', 'DEFAULT_PARAMS', 'MODEL_NAME', 'TRUSTED_TYPES', 'FEEDBACK_SQL', 'lexicon_patterns',
            'event_hits', 'LexiconMatcher', 'sentence_spans', 'Pair', 'pair_from_match', 'spans_json', 'pair_from_row',
            'FeatureSpec', 'HashedNgrams', 'Features', 'Featurizer', 'read_seed', 'resolve_labels', 'land_labels',
-           'read_labels', 'training_labels', 'land_training_sets', 'land_seed', 'label_group', 'reliability_table',
-           'evaluate', 'RelevanceModel', 'train', 'sigmoid_linear_terms', 'probabilities', 'event_types', 'predict',
-           'score', 'score_pairs', 'UntrustedModelError', 'model_key', 'latest_key', 'model_bytes', 'save_model',
-           'model_from_bytes', 'promote', 'latest_version', 'load_model', 'feedback_labels']
+           'read_labels', 'training_labels', 'land_training_sets', 'land_seed', 'label_group', 'label_author',
+           'reliability_table', 'evaluate', 'RelevanceModel', 'train', 'sigmoid_linear_terms', 'probabilities',
+           'event_types', 'predict', 'score', 'score_pairs', 'UntrustedModelError', 'model_key', 'latest_key',
+           'model_bytes', 'save_model', 'model_from_bytes', 'promote', 'latest_version', 'load_model',
+           'feedback_labels', 'land_feedback']
 
 # %% ../nbs/32_relevance.ipynb #335a0079
 EVENT_LEXICON: dict[str, tuple[str, ...]] = {
@@ -395,7 +396,7 @@ def land_labels(lake: Lake, labels: pd.DataFrame, date: str, table: str = LABELS
     missing = [c for c in LABEL_SCHEMA.names if c not in labels.columns]
     if missing: raise ValueError(f"labels lack {', '.join(missing)}: run resolve_labels first")
     df = labels[LABEL_SCHEMA.names].copy()
-    df["labelled_at"] = pd.to_datetime(df["labelled_at"], utc=True)
+    df["labelled_at"] = pd.to_datetime(df["labelled_at"], utc=True).dt.floor("ms")  # PostgreSQL's microseconds: the table keeps ms
     return lake.replace_partition("silver", check_name(table), date, df, schema=LABEL_SCHEMA)
 
 def read_labels(lake: Lake, table: str = LABELS_TABLE, dates: list[str] | None = None) -> pd.DataFrame:
@@ -430,12 +431,19 @@ def land_seed(lake: Lake, date: str, gazetteer, seed_dir: Path | None = None, ta
 
 # %% ../nbs/32_relevance.ipynb #7b305f34
 DEFAULT_PARAMS = {"C": 2.0, "calibration": "sigmoid", "cv": 3, "test_size": 0.25, "seed": 0, "n_hash": 2 ** 16,
-                  "window": 0, "text_window": 1, "char_ngrams": True, "cues": True, "event_C": 4.0,
+                  "window": 0, "text_window": 1, "char_ngrams": True, "cues": True, "event_C": 4.0, "calibration_folds": "author", "n_jobs": -1,
                   "threshold": 0.8, "reliability_bins": 10}
 
 def label_group(article_id: str) -> str:
     "The text a label pair was filled from: `<text id>#<fill>` → `<text id>` (any other id is its own group)."
     return str(article_id).split("#", 1)[0]
+
+_AUTHORED = re.compile(r"h([a-z])-\d+#")
+
+def label_author(article_id: str) -> str:
+    "The hand that wrote a filled text (`h<hand>-<n>#<fill>` → `<hand>`, the ids of `relevance_v3`); '' for any other id."
+    m = _AUTHORED.match(str(article_id))
+    return m.group(1) if m else ""
 
 def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
     "Per probability bin: pairs, mean predicted probability, observed positive rate."
@@ -474,11 +482,44 @@ class RelevanceModel:
             f = Featurizer(self.spec); object.__setattr__(self, "_featurizer", f)  # a cache of derived, immutable state
         return f
 
+def _logistic(p: dict):
+    from sklearn.linear_model import LogisticRegression
+    return LogisticRegression(C=float(p["C"]), class_weight="balanced", max_iter=5000)
+
 def _estimator(p: dict, cv):
     from sklearn.calibration import CalibratedClassifierCV
+    return CalibratedClassifierCV(_logistic(p), method=p["calibration"], cv=cv)
+
+def _fit(estimator, X, y): return estimator.fit(X, y)
+
+def _author_calibrated(X, y: np.ndarray, types: np.ndarray, authors: np.ndarray, families: tuple[str, ...], p: dict) -> tuple:
+    """One logistic regression fitted on every pair, its sigmoid fitted on out-of-author scores: the hands in `cv` folds, each
+    fold's pairs scored by a model fitted on everything else, so that the calibration meets the writer shift the served model
+    will meet. Returns the model, the folds' pair indices, their calibrated out-of-author probabilities (held-out figures),
+    the event classifier fitted on every pair and one fitted without the first fold (its held-out accuracy). The fits are
+    independent and run in parallel (`n_jobs`, joblib's processes)."""
+    from joblib import Parallel, delayed
+    from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier, _SigmoidCalibration
+    hands = sorted(set(authors) - {""})
+    k = min(int(p["cv"]), len(hands))
+    held = [np.isin(authors, hands[i::k]) for i in range(k)]
     from sklearn.linear_model import LogisticRegression
-    base = LogisticRegression(C=float(p["C"]), class_weight="balanced", max_iter=5000)
-    return CalibratedClassifierCV(base, method=p["calibration"], cv=cv)
+    known = (y == 1) & np.isin(types, families)
+    jobs = [(_logistic(p), X[~h], y[~h]) for h in held] + [(_logistic(p), X, y)]
+    jobs += [(LogisticRegression(C=float(p["event_C"]), max_iter=5000), X[rows & known], types[rows & known])  # as _event_classifier
+             for rows in (~held[0], np.ones(len(y), bool)) if len(set(types[rows & known])) >= 2]
+    fitted = Parallel(n_jobs=int(p["n_jobs"]))(delayed(_fit)(*j) for j in jobs)
+    folds = [np.flatnonzero(h) for h in held]
+    scores = np.concatenate([m.decision_function(X[h]) for m, h in zip(fitted[:k], held, strict=True)])
+    base = fitted[k]
+    sigmoid = _SigmoidCalibration().fit(scores, y[np.concatenate(folds)])
+    # assembled from the parts CalibratedClassifierCV is made of, so that loading (skops' trusted types), `predict_proba`
+    # and the fast path (`sigmoid_linear_terms`) treat it as any calibrated model
+    est = CalibratedClassifierCV(_logistic(p), method="sigmoid")
+    est.calibrated_classifiers_ = [_CalibratedClassifier(base, [sigmoid], method="sigmoid", classes=base.classes_)]
+    est.classes_ = base.classes_
+    events = fitted[k + 1:]
+    return est, folds, sigmoid.predict(scores), (events[-1] if events else None), (events[0] if len(events) == 2 else None)
 
 def _folds(y: np.ndarray, groups: np.ndarray, n: int, seed: int) -> list:
     "Calibration folds that keep a text's fills together (plain stratified folds when every pair is its own text)."
@@ -498,6 +539,7 @@ def train(labels: pd.DataFrame, params: dict | None = None) -> tuple[RelevanceMo
     p = {**DEFAULT_PARAMS, **(params or {})}
     unknown = set(p) - set(DEFAULT_PARAMS)
     if unknown: raise ValueError(f"unknown training parameter(s) {sorted(unknown)}; known: {sorted(DEFAULT_PARAMS)}")
+    if p["calibration_folds"] not in ("author", "text"): raise ValueError("calibration_folds is 'author' or 'text'")
     missing = [c for c in LABEL_SCHEMA.names if c not in labels.columns]
     if missing: raise ValueError(f"labels lack {', '.join(missing)}: resolve them first (resolve_labels)")
     y = labels["label"].astype(int).to_numpy()
@@ -507,19 +549,29 @@ def train(labels: pd.DataFrame, params: dict | None = None) -> tuple[RelevanceMo
                        char_ngrams=bool(p["char_ngrams"]), cues=dict(CUE_PATTERNS) if p["cues"] else {})
     X, lex = Featurizer(spec).matrix([pair_from_row(r) for r in labels.to_dict("records")])
     types, lex, groups = labels["event_type"].to_numpy().astype(str), np.array(lex), labels["article_id"].map(label_group).to_numpy()
-    families, seed, cv = tuple(spec.lexicon), int(p["seed"]), int(p["cv"])
-    tr, te = next(GroupShuffleSplit(n_splits=1, test_size=float(p["test_size"]), random_state=seed).split(X, y, groups))
-    held = _estimator(p, _folds(y[tr], groups[tr], cv, seed)).fit(X[tr], y[tr])
-    metrics = evaluate(y[te], held.predict_proba(X[te])[:, 1], float(p["threshold"]), int(p["reliability_bins"]))
-    pos = (y[te] == 1) & np.isin(types[te], families)
-    clf = _event_classifier(X[tr], y[tr], types[tr], families, float(p["event_C"]))
-    guess = clf.predict(X[te][pos]) if clf is not None and pos.any() else lex[te][pos]
-    metrics["event_type_accuracy"] = round(float((guess == types[te][pos]).mean()), 4) if pos.any() else None
-    metrics["event_type_accuracy_lexicon"] = round(float((lex[te][pos] == types[te][pos]).mean()), 4) if pos.any() else None
-    metrics.update(n_train=int(len(tr)), n_labels=int(len(y)), params=p, trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                   label_sources=labels["label_source"].value_counts().to_dict())
-    full = _estimator(p, _folds(y, groups, cv, seed)).fit(X, y)
-    return RelevanceModel(full, spec, "unsaved", metrics, _event_classifier(X, y, types, families, float(p["event_C"]))), metrics
+    authors = labels["article_id"].map(label_author).to_numpy()
+    families, seed, cv, C_event = tuple(spec.lexicon), int(p["seed"]), int(p["cv"]), float(p["event_C"])
+    if p["calibration_folds"] == "author" and len(set(authors) - {""}) >= 2 and p["calibration"] == "sigmoid":
+        # held out: every hand-written pair, scored by a model that never read its hand (the calibration's own folds)
+        full, folds, held_p, event_clf, fold_event_clf = _author_calibrated(X, y, types, authors, families, p)
+        te = np.concatenate(folds)
+        held_out = f"out of author: the pairs of {len(set(authors) - {''})} hands in {len(folds)} folds"
+        pos = folds[0][(y[folds[0]] == 1) & np.isin(types[folds[0]], families)]  # event family: the first fold's relevant pairs
+        guess = fold_event_clf.predict(X[pos]) if fold_event_clf is not None and len(pos) else lex[pos]
+    else:
+        tr, te = next(GroupShuffleSplit(n_splits=1, test_size=float(p["test_size"]), random_state=seed).split(X, y, groups))
+        held_p = _estimator(p, _folds(y[tr], groups[tr], cv, seed)).fit(X[tr], y[tr]).predict_proba(X[te])[:, 1]
+        pos = te[(y[te] == 1) & np.isin(types[te], families)]
+        clf = _event_classifier(X[tr], y[tr], types[tr], families, C_event)
+        guess = clf.predict(X[pos]) if clf is not None and len(pos) else lex[pos]
+        full, event_clf = _estimator(p, _folds(y, groups, cv, seed)).fit(X, y), _event_classifier(X, y, types, families, C_event)
+        held_out = f"a {float(p['test_size']):.0%} split of the texts"
+    metrics = evaluate(y[te], held_p, float(p["threshold"]), int(p["reliability_bins"]))
+    metrics["event_type_accuracy"] = round(float((guess == types[pos]).mean()), 4) if len(pos) else None
+    metrics["event_type_accuracy_lexicon"] = round(float((lex[pos] == types[pos]).mean()), 4) if len(pos) else None
+    metrics.update(held_out=held_out, n_held_out=int(len(te)), n_labels=int(len(y)), params=p,
+                   trained_at=datetime.now(UTC).isoformat(timespec="seconds"), label_sources=labels["label_source"].value_counts().to_dict())
+    return RelevanceModel(full, spec, "unsaved", metrics, event_clf), metrics
 
 # %% ../nbs/32_relevance.ipynb #38f0d8dc
 def sigmoid_linear_terms(estimator) -> tuple | None:
@@ -696,3 +748,22 @@ def feedback_labels(cursor, articles: pd.DataFrame | None = None,  # silver news
                      "labelled_at": _utc(v["labelled_at"]),
                      "text_source": src})
     return pd.DataFrame(rows, columns=[*RAW_LABEL_COLUMNS, "text_source"]), {"alerts": len(votes), "ties": ties, "labels": len(rows)}
+
+# %% ../nbs/32_relevance.ipynb #ef78de03
+def land_feedback(lake: Lake, cursor, gazetteer, date: str,
+                  since: datetime | None = None,  # only votes at or after this time
+                  articles: pd.DataFrame | None = None,  # silver news (article_id, body), when the article text is in the lake
+                  table: str = LABELS_TABLE) -> dict:
+    "RM votes as resolved labels in `silver.<table>` partition `date` beside its other sources; unresolved votes quarantined."
+    raw, counts = feedback_labels(cursor, articles, since)
+    good, bad = resolve_labels(raw[RAW_LABEL_COLUMNS], gazetteer)
+    try: day = lake.read_partition("silver", check_name(table), date).to_pandas()
+    except PartitionNotFound: day = pd.DataFrame(columns=LABEL_SCHEMA.names)
+    others = day[day["label_source"] != "rm_feedback"]
+    rows = pd.concat([others, good], ignore_index=True) if len(others) else good
+    files = land_labels(lake, rows, date, table) if len(rows) else []
+    if len(bad):
+        rejected = bad.assign(labelled_at=pd.to_datetime(bad["labelled_at"], utc=True))
+        lake.replace_partition("silver", f"{check_name(table)}_rejected", date, rejected)
+    return {**counts, "landed": len(good), "unresolved": len(bad), "kept_other_sources": len(others), "files": files}
+

@@ -2,8 +2,8 @@
 
     python tests/data/make_relevance_v3.py [--seed 20261202] [--fills 8]
 
-The templates (`jobs/seeds/relevance_v3/templates/hand_*.jsonl`) were written article by article by three separate
-authors ("hands"), each with its own house style, from the taxonomy alone: none of them saw the evaluation set, the
+The templates (`jobs/seeds/relevance_v3/templates/hand_*.jsonl`) were written article by article by nine separate
+authors ("hands", in two rounds), each with its own house style, from the taxonomy alone: none of them saw the evaluation set, the
 other training sets, the model or another hand's file. Each template is one article with slots for the client
 ({name}, {surname}, {title_surname}, pronouns, {company}, {company2}, {city}, {country}); this script fills every
 template for `--fills` different fictional clients (pair ids `<template id>#<fill>`, so that `uhnw.relevance.label_group`

@@ -1,4 +1,4 @@
-"""`uhnw resolve`, `uhnw enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed`: the intelligence layer from the command line.
+"""`uhnw resolve|enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed|feedback`: the intelligence layer from the command line.
 
 Thin wiring over `uhnw.resolve` (nbs/31_resolve.ipynb), `uhnw.relevance` (nbs/32_relevance.ipynb) and the name
 bench `uhnw.bench.names`. A malformed input line is reported on stderr with its line number and skipped; every
@@ -172,6 +172,32 @@ def labels_seed(date: Annotated[str, typer.Option("--date", help="label partitio
     per_set = ", ".join(f"{k} {v['landed']} of {v['labels']}" + (f" ({v['unresolved']} unresolved)" if v["unresolved"] else "")
                         for k, v in out["sets"].items())
     typer.echo(f"landed {out['landed']} labels in silver.relevance_labels date={date}: {per_set}")
+
+
+@labels_app.command("feedback")
+def labels_feedback(clients: Annotated[Path, typer.Option("--clients", help="the clients CSV the alert service resolves against")],
+                    date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")],
+                    since: Annotated[str, typer.Option(help="only votes at or after this ISO time; default: every vote")] = ""):
+    "RM votes on alerts (alert_feedback in PostgreSQL) as training labels in silver.relevance_labels, beside the day's other labels."
+    from datetime import datetime
+
+    from uhnw.catalog import register_partition
+    from uhnw.lake import check_date, lake_for
+    from uhnw.ops.db import connect
+    from uhnw.relevance import land_feedback
+    try:
+        check_date(date)
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError as e:
+        fail(str(e))
+    if start is not None and start.tzinfo is None: fail(f"--since {since!r} needs a time zone, e.g. {since}+00:00")
+    gazetteer, settings = _gazetteer(clients), current_settings()
+    with connect(settings) as conn, conn.cursor() as cur:
+        out = land_feedback(lake_for(settings).ensure(), cur, gazetteer, date, since=start)
+    if out["files"]: register_partition(settings, "silver.relevance_labels", date)
+    typer.echo(f"{out['alerts']} alerts with votes: {out['ties']} tied (left out), {out['landed']} landed as rm_feedback labels in "
+               f"silver.relevance_labels date={date} beside {out['kept_other_sources']} labels of other sources, "
+               f"{out['unresolved']} quarantined in silver.relevance_labels_rejected (client not found in the text)")
 
 
 _BOOK = "size of the generated client book (uhnw.synth.client_book)"

@@ -28,6 +28,7 @@ ap.add_argument("--C", type=float, default=2.0)
 ap.add_argument("--methods", default="text-sigmoid,hand-sigmoid,hand-isotonic")
 ap.add_argument("--spec", default="{}", help='FeatureSpec fields as JSON, e.g. {"lead": true}')
 ap.add_argument("--cue", action="append", default=[], help="an extra cue NAME=REGEX")
+ap.add_argument("--inner", default="pairs", help="inner author folds: 'pairs' (the six training hands in three pairs) or 'loho' (one hand each)")
 ap.add_argument("--orgs", action="store_true", help="count mentions of the client's organisations as mentions of the client")
 a = ap.parse_args()
 
@@ -68,7 +69,7 @@ def lr(): return LogisticRegression(C=a.C, class_weight="balanced", max_iter=500
 
 def out_of_hand_scores(train_idx):
     "Decision values of the training hands' pairs, each from a model that never read that pair's hand."
-    hs = sorted(set(hand[train_idx]) - {""}); pairs_of_hands = [hs[i::3] for i in range(3)]
+    hs = sorted(set(hand[train_idx]) - {""}); pairs_of_hands = [hs[i::3] for i in range(3)] if a.inner == "pairs" else [[h] for h in hs]
     idx, d = [], []
     for held in pairs_of_hands:
         fit_idx = train_idx[~np.isin(hand[train_idx], held)]
@@ -107,4 +108,4 @@ for method in a.methods.split(","):
         te = np.where(np.isin(hand, list(g)))[0]; tr = np.where(~np.isin(hand, list(g)))[0]
         P[te] = scores(method, tr, te); held_all.append(te)
     te = np.concatenate(held_all)
-    report(f"{method} C={a.C} spec={a.spec} cues={[c.split('=')[0] for c in a.cue]} orgs={a.orgs} ({time.time() - t1:.0f} s)", y[te], P[te], fam[te])
+    report(f"{method} C={a.C} spec={a.spec} cues={[c.split('=')[0] for c in a.cue]} orgs={a.orgs} inner={a.inner} ({time.time() - t1:.0f} s)", y[te], P[te], fam[te])

@@ -508,7 +508,9 @@ def _author_calibrated(X, y: np.ndarray, types: np.ndarray, authors: np.ndarray,
     jobs = [(_logistic(p), X[~h], y[~h]) for h in held] + [(_logistic(p), X, y)]
     jobs += [(LogisticRegression(C=float(p["event_C"]), max_iter=5000), X[rows & known], types[rows & known])  # as _event_classifier
              for rows in (~held[0], np.ones(len(y), bool)) if len(set(types[rows & known])) >= 2]
-    fitted = Parallel(n_jobs=int(p["n_jobs"]))(delayed(_fit)(*j) for j in jobs)
+    # processes (threads are a third slower here); idle workers leave after 5 s instead of loky's 300, which held a
+    # notebook run's exit for five minutes
+    fitted = Parallel(n_jobs=int(p["n_jobs"]), idle_worker_timeout=5)(delayed(_fit)(*j) for j in jobs)
     folds = [np.flatnonzero(h) for h in held]
     scores = np.concatenate([m.decision_function(X[h]) for m, h in zip(fitted[:k], held, strict=True)])
     base = fitted[k]

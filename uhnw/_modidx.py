@@ -474,6 +474,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'uhnw.relevance._hash_column': ('relevance.html#_hash_column', 'uhnw/relevance.py'),
                                 'uhnw.relevance._logistic': ('relevance.html#_logistic', 'uhnw/relevance.py'),
                                 'uhnw.relevance._mask': ('relevance.html#_mask', 'uhnw/relevance.py'),
+                                'uhnw.relevance._multinomial': ('relevance.html#_multinomial', 'uhnw/relevance.py'),
                                 'uhnw.relevance._tar': ('relevance.html#_tar', 'uhnw/relevance.py'),
                                 'uhnw.relevance._term_regex': ('relevance.html#_term_regex', 'uhnw/relevance.py'),
                                 'uhnw.relevance._untar': ('relevance.html#_untar', 'uhnw/relevance.py'),

@@ -503,10 +503,9 @@ def _author_calibrated(X, y: np.ndarray, types: np.ndarray, authors: np.ndarray,
     hands = sorted(set(authors) - {""})
     k = min(int(p["cv"]), len(hands))
     held = [np.isin(authors, hands[i::k]) for i in range(k)]
-    from sklearn.linear_model import LogisticRegression
     known = (y == 1) & np.isin(types, families)
     jobs = [(_logistic(p), X[~h], y[~h]) for h in held] + [(_logistic(p), X, y)]
-    jobs += [(LogisticRegression(C=float(p["event_C"]), max_iter=5000), X[rows & known], types[rows & known])  # as _event_classifier
+    jobs += [(_multinomial(float(p["event_C"])), X[rows & known], types[rows & known])
              for rows in (~held[0], np.ones(len(y), bool)) if len(set(types[rows & known])) >= 2]
     # processes (threads are a third slower here); idle workers leave after 5 s instead of loky's 300, which held a
     # notebook run's exit for five minutes
@@ -528,12 +527,15 @@ def _folds(y: np.ndarray, groups: np.ndarray, n: int, seed: int) -> list:
     from sklearn.model_selection import StratifiedGroupKFold
     return list(StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
 
+def _multinomial(C: float):
+    from sklearn.linear_model import LogisticRegression
+    return LogisticRegression(C=C, max_iter=5000)
+
 def _event_classifier(X, y: np.ndarray, types: np.ndarray, families: tuple[str, ...], C: float):
     "A multinomial logistic regression of the family on the relevant pairs, or None with fewer than two families."
-    from sklearn.linear_model import LogisticRegression
     known = (y == 1) & np.isin(types, families)
     if len(set(types[known])) < 2: return None
-    return LogisticRegression(C=C, max_iter=5000).fit(X[known], types[known])
+    return _multinomial(C).fit(X[known], types[known])
 
 def train(labels: pd.DataFrame, params: dict | None = None) -> tuple[RelevanceModel, dict]:
     "Fit a calibrated relevance model and its event classifier on resolved labels; returns the model and its held-out metrics."

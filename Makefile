@@ -9,9 +9,19 @@ ARGS      ?=
 
 export UHNW_JAR_CACHE := $(JAR_CACHE)
 
-.PHONY: setup demo test lint export clean-nbs check-nbdev stack-up stack-down
+.PHONY: setup browser demo test lint export clean-nbs check-nbdev stack-up stack-down
 
-setup: $(VENV)/.installed $(KAFKA_JARS)/.complete
+setup: $(VENV)/.installed $(KAFKA_JARS)/.complete browser
+
+# Debian's Chromium for the workstation's browser tests (Playwright drives it; no browser download). Installed when
+# missing and we are root with apt; otherwise a note, and the `browser` tests skip (with CI=true they fail instead).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get) for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "note: chromium is not installed (as root: apt-get install chromium); the browser tests will skip"; fi; }
 
 # the package, editable, with every extra the tests and jobs use
 $(VENV)/.installed: pyproject.toml

@@ -7,6 +7,7 @@ Every test runs with `UHNW_HOME=<repo>/.test-home` (never the user's data) and i
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -123,3 +124,62 @@ def moto_endpoint():
         host, port = server.get_host_and_port()
         try: yield f"http://{host}:{port}"
         finally: server.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkstationBook:
+    "Two RMs, a compliance officer and their clients on the session's PostgreSQL (ids unique to this session)."
+    rm1: str
+    rm2: str
+    compliance: str
+    passwords: dict[str, str]
+    clients: dict[str, list[str]]  # RM id -> the client ids they cover
+    alerts: dict[str, list[int]]  # client id -> alert ids, oldest first
+    dates: tuple[str, ...]
+
+    def login(self, client, user_id: str) -> str:
+        "Log a TestClient (or httpx client) in as `user_id` with the session cookie; returns the CSRF token."
+        r = client.post("/auth/login", json={"user_id": user_id, "password": self.passwords[user_id]})
+        assert r.status_code == 200, r.text
+        return r.json()["csrf_token"]
+
+
+@pytest.fixture(scope="session")
+def workstation_book(stack) -> WorkstationBook:
+    """A small book for the workstation's API tests: RM-1 covers 3 clients, RM-2 covers 2 others, compliance covers none
+    and reads all; each client has metrics on two dates (base GBP/HKD/AED, reporting USD), positions and two alerts."""
+    import uuid
+
+    from uhnw.access import upsert_user
+    from uhnw.ops.db import connect
+    run = uuid.uuid4().hex[:6].upper()
+    rm1, rm2, co = f"RM-T{run}-1", f"RM-T{run}-2", f"CO-T{run}"
+    passwords = {rm1: f"pw-{run}-first", rm2: f"pw-{run}-second", co: f"pw-{run}-compliance"}
+    book = {rm1: [f"WS{run}-{i}" for i in range(3)], rm2: [f"WS{run}-{i}" for i in range(3, 5)]}
+    dates = ("2031-03-03", "2031-03-04")
+    ccys = ["GBP", "HKD", "AED", "USD", "GBP"]
+    alerts: dict[str, list[int]] = {}
+    with connect(stack) as conn, conn.transaction():
+        upsert_user(conn, rm1, "Test RM One", "rm", passwords[rm1])
+        upsert_user(conn, rm2, "Test RM Two", "rm", passwords[rm2])
+        upsert_user(conn, co, "Test Compliance", "compliance", passwords[co])
+        for rm, ids in book.items():
+            for cid in ids:
+                i = int(cid.rsplit("-", 1)[1])
+                conn.execute("insert into clients (client_id, full_name, rm_id, base_currency, city) values (%s, %s, %s, %s, 'London')",
+                             (cid, f"Client {run} {i}", rm, ccys[i]))
+                for d, (mv, pnl) in zip(dates, [(1000.0 * (i + 1), None), (1100.0 * (i + 1), 100.0 * (i + 1))], strict=True):
+                    conn.execute("""insert into client_metrics (client_id, date, base_currency, market_value, daily_pnl, positions_count,
+                        unpriced_positions, reporting_currency, market_value_reporting, daily_pnl_reporting)
+                        values (%s, %s, %s, %s, %s, 2, %s, 'USD', %s, %s)""",
+                                 (cid, d, ccys[i], mv, pnl, i % 2, mv * 1.25, pnl and pnl * 1.25))
+                    conn.execute("""insert into position_pnl (client_id, date, account_id, instrument_id, base_currency, currency, quantity,
+                        close, market_value, pnl, reporting_currency, market_value_reporting) values
+                        (%s, %s, 'ACC1', 'XS123', %s, 'USD', 10, 100, %s, %s, 'USD', %s)""", (cid, d, ccys[i], mv, pnl, mv * 1.25))
+                alerts[cid] = [conn.execute("""insert into alerts (article_id, client_id, rm_id, headline, summary, event_type, relevance,
+                    resolution_score, mention, matched_name, match_reasons, source, published_at, processed_at)
+                    values (%s, %s, %s, %s, 'summary', %s, 0.91, 0.97, %s, %s, 'organisation named', 'newswire', %s, now())
+                    returning alert_id""", (f"ws-{run}-{cid}-{k}", cid, rm, f"Headline {k} about Client {run} {i}",
+                                           ("m_and_a", "liquidity")[k], f"Client {run} {i}", f"Client {run} {i}",
+                                           f"{dates[k]}T09:00:00Z")).fetchone()[0] for k in range(2)]
+    return WorkstationBook(rm1, rm2, co, passwords, book, alerts, dates)

@@ -139,9 +139,10 @@ def test_rm_feedback_becomes_training_labels_by_majority_vote(stack):
                 cur.execute("insert into alerts (article_id, client_id, rm_id, headline, summary, relevance) "
                             "values (%s, %s, 'RM-1', %s, %s, 0.9) returning alert_id", (art, client, headline, summary))
                 ids.append(cur.fetchone()[0])
-            votes = [(ids[0], "RM-1", True), (ids[0], "RM-2", True), (ids[0], "RM-3", False), (ids[1], "RM-1", False),
-                     (ids[2], "RM-1", True), (ids[2], "RM-2", False), (ids[2], "RM-4", None)]
-            cur.executemany("insert into alert_feedback (alert_id, rm_id, useful) values (%s,%s,%s)", votes)
+            votes = [(ids[0], "RM-1", "useful"), (ids[0], "RM-2", "useful"), (ids[0], "RM-3", "not_useful"), (ids[1], "RM-1", "not_useful"),
+                     (ids[2], "RM-1", "useful"), (ids[2], "RM-2", "not_useful"),
+                     (ids[2], "RM-4", "wrong_person"), (ids[1], "RM-5", "wrong_person")]  # an entity-resolution label: no relevance vote
+            cur.executemany("insert into alert_feedback (alert_id, rm_id, verdict) values (%s,%s,%s)", votes)
             labels, counts = feedback_labels(cur, since=datetime(2000, 1, 1, tzinfo=UTC))
             mine = labels[labels.article_id.str.startswith("fb-")].set_index("article_id")
             assert counts["ties"] >= 1
@@ -175,8 +176,9 @@ def test_uhnw_labels_feedback_lands_votes_beside_the_days_labels_and_quarantines
             cur.execute("insert into alerts (article_id, client_id, rm_id, headline, summary, relevance) "
                         "values (%s, %s, 'RM-1', %s, %s, 0.9) returning alert_id", (art, client, headline, summary))
             ids.append(cur.fetchone()[0])
-        cur.executemany("insert into alert_feedback (alert_id, rm_id, useful) values (%s, 'RM-1', %s)",
-                        [(ids[0], True), (ids[1], False), (ids[2], True)])
+        cur.executemany("insert into alert_feedback (alert_id, rm_id, verdict) values (%s, 'RM-1', %s)",
+                        [(ids[0], "useful"), (ids[1], "not_useful"), (ids[2], "useful")])
+        cur.execute("insert into alert_feedback (alert_id, rm_id, verdict) values (%s, 'RM-2', 'wrong_person')", (ids[1],))
         conn.commit()
     try:
         for _ in range(2):
@@ -190,6 +192,10 @@ def test_uhnw_labels_feedback_lands_votes_beside_the_days_labels_and_quarantines
         rejected = lake.read_partition("silver", "relevance_labels_rejected", date).to_pandas()
         assert "fbcli-3" in set(rejected.article_id)
         assert "quarantined in silver.relevance_labels_rejected" in r.stdout
+        # "wrong person" is an entity-resolution label, never a relevance one: RM-2's verdict did not change fbcli-2's label
+        wrong = lake.read_partition("silver", "resolution_labels", date).to_pandas()
+        assert [(a, c, lab) for a, c, lab in zip(wrong.article_id, wrong.client_id, wrong.label, strict=True) if a.startswith("fbcli-")] \
+            == [("fbcli-2", "UHNW-103", 0)]
         bad = cli("labels", "feedback", "--clients", str(DATA / "clients.csv"), "--date", date, "--since", "2026-01-01")
         assert bad.returncode != 0 and "time zone" in bad.stderr
     finally:

@@ -106,14 +106,9 @@ def store_alert(conn,  # a psycopg connection in autocommit mode
     return store_alerts(conn, [record])[0]
 
 # %% ../nbs/41_alerts.ipynb #5c6ff689
-AUDIENCE_SQL = """
-select client_id, rm_id from rm_coverage where client_id = any(%(client_ids)s)
-union
-select client_id, rm_id from clients where client_id = any(%(client_ids)s) and rm_id is not null
-"""
+AUDIENCE_SQL = "select client_id, rm_id from rm_coverage where client_id = any(%(client_ids)s)"
 
-COVERED_CLIENTS_SQL = ("select client_id from rm_coverage where rm_id = %(rm_id)s "
-                       "union select client_id from clients where rm_id = %(rm_id)s")
+COVERED_CLIENTS_SQL = "select client_id from rm_coverage where rm_id = %(rm_id)s"
 
 def audiences(conn, client_ids) -> dict[str, list[str]]:
     "client id -> the RMs who cover it now, sorted, for many clients in one query (clients nobody covers are left out)."

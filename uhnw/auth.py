@@ -37,6 +37,7 @@ class Principal:
     "An authenticated relationship manager."
     rm_id: str
     expires_at: datetime  # UTC; the session ends at this moment
+    csrf: str | None = None  # a session cookie's anti-CSRF token (its `csrf` claim); None for bearer tokens
 
     def seconds_left(self, now: datetime | None = None) -> float:
         "Seconds until the token expires (negative once it has)."
@@ -73,7 +74,8 @@ def _decode(token: str, key, algorithms: list[str], issuer: str, audience: str, 
         raise AuthError(_reason(e)) from None
     rm_id = claims.get(rm_claim)
     if not isinstance(rm_id, str) or not rm_id.strip(): raise AuthError(f"token has no RM id in {rm_claim!r}")
-    return Principal(rm_id, datetime.fromtimestamp(claims["exp"], UTC))
+    csrf = claims.get("csrf")
+    return Principal(rm_id, datetime.fromtimestamp(claims["exp"], UTC), csrf if isinstance(csrf, str) and csrf else None)
 
 # %% ../nbs/42_auth.ipynb #5b227956
 LOCAL_ISSUER = "uhnw-local"
@@ -104,12 +106,15 @@ def local_secret(settings: Settings, env: Mapping[str, str] | None = None) -> by
     return path.read_bytes().strip()
 
 def issue_token(rm_id: str, secret: bytes, ttl: float = 3600,  # seconds until `exp`
-                now: datetime | None = None, issuer: str = LOCAL_ISSUER, audience: str = DEFAULT_AUDIENCE) -> str:
+                now: datetime | None = None, issuer: str = LOCAL_ISSUER, audience: str = DEFAULT_AUDIENCE,
+                csrf: str | None = None,  # set for a browser session cookie: the token the page must echo in X-CSRF-Token
+                ) -> str:
     "A local HS256 token for `rm_id`."
     if not rm_id or not rm_id.strip(): raise ValueError("rm_id must not be empty")
     now = now or datetime.now(UTC)
     claims = {"sub": rm_id, "iat": int(now.timestamp()), "exp": int((now + timedelta(seconds=ttl)).timestamp()),
               "iss": issuer, "aud": audience}
+    if csrf: claims["csrf"] = csrf
     return jwt.encode(claims, secret, algorithm="HS256")
 
 @dataclass(frozen=True)

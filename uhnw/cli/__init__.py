@@ -15,7 +15,7 @@ PRIVATE_UMASK = 0o077  # client data: files 0600, folders 0700, whatever the she
 
 def build_app() -> typer.Typer:
     "The whole `uhnw` command tree, built fresh (nothing is registered at import time)."
-    from uhnw.cli import bench, bus, config, demo, intel, jobs, lake, news, schemas, serve, sql, stack
+    from uhnw.cli import access, bench, bus, config, demo, intel, jobs, lake, news, schemas, serve, sql, stack
     app = typer.Typer(help="uhnw: event-driven lakehouse for UHNW wealth management.", no_args_is_help=True,
                       pretty_exceptions_enable=False, add_completion=False)
     app.add_typer(config.app, name="config")
@@ -38,6 +38,8 @@ def build_app() -> typer.Typer:
     app.add_typer(bench.app, name="bench")
     app.add_typer(serve.serve_app, name="serve")
     app.add_typer(serve.token_app, name="token")
+    app.add_typer(access.users_app, name="users")
+    app.add_typer(access.audit_app, name="audit")
     app.command("demo")(demo.demo)
     return app
 

@@ -178,13 +178,15 @@ def labels_seed(date: Annotated[str, typer.Option("--date", help="label partitio
 def labels_feedback(clients: Annotated[Path, typer.Option("--clients", help="the clients CSV the alert service resolves against")],
                     date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")],
                     since: Annotated[str, typer.Option(help="only votes at or after this ISO time; default: every vote")] = ""):
-    "RM votes on alerts (alert_feedback in PostgreSQL) as training labels in silver.relevance_labels, beside the day's other labels."
+    """RM verdicts on alerts (alert_feedback in PostgreSQL): useful / not useful as training labels in silver.relevance_labels
+    beside the day's other labels; wrong person as entity-resolution labels in silver.resolution_labels."""
     from datetime import datetime
 
     from uhnw.catalog import register_partition
     from uhnw.lake import check_date, lake_for
     from uhnw.ops.db import connect
     from uhnw.relevance import land_feedback
+    from uhnw.workstation import land_resolution_labels
     try:
         check_date(date)
         start = datetime.fromisoformat(since) if since else None
@@ -192,12 +194,16 @@ def labels_feedback(clients: Annotated[Path, typer.Option("--clients", help="the
         fail(str(e))
     if start is not None and start.tzinfo is None: fail(f"--since {since!r} needs a time zone, e.g. {since}+00:00")
     gazetteer, settings = _gazetteer(clients), current_settings()
+    lake = lake_for(settings).ensure()
     with connect(settings) as conn, conn.cursor() as cur:
-        out = land_feedback(lake_for(settings).ensure(), cur, gazetteer, date, since=start)
+        out = land_feedback(lake, cur, gazetteer, date, since=start)
+        wrong = land_resolution_labels(lake, conn, date, since=start)
     if out["files"]: register_partition(settings, "silver.relevance_labels", date)
+    if wrong["files"]: register_partition(settings, "silver.resolution_labels", date)
     typer.echo(f"{out['alerts']} alerts with votes: {out['ties']} tied (left out), {out['landed']} landed as rm_feedback labels in "
                f"silver.relevance_labels date={date} beside {out['kept_other_sources']} labels of other sources, "
-               f"{out['unresolved']} quarantined in silver.relevance_labels_rejected (client not found in the text)")
+               f"{out['unresolved']} quarantined in silver.relevance_labels_rejected (client not found in the text); "
+               f"{wrong['labels']} 'wrong person' verdicts landed as entity-resolution labels in silver.resolution_labels")
 
 
 _BOOK = "size of the generated client book (uhnw.synth.client_book)"

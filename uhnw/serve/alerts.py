@@ -22,13 +22,14 @@ from datetime import UTC, datetime
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from uhnw.access import User, audit_read
 from uhnw.alerts import alert_row, alerts_for_rm, audiences, latest_alert_id, live_frame, store_alert, store_alerts
 from uhnw.bus import Event, run_consumer, topic_name
 from uhnw.config import Settings
 from uhnw.ops import db
 from uhnw.schemas import ALERTS_TOPIC
 
-__all__ = ["alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "stream_alerts"]
+__all__ = ["alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "audited_frames", "stream_alerts"]
 
 log = logging.getLogger("uhnw.serve.alerts")
 REPLAY_PAGE = 500
@@ -247,6 +248,14 @@ def _latency(frame: dict) -> float | None:
     return (datetime.now(UTC) - datetime.fromisoformat(at)).total_seconds()
 
 
+def audited_frames(conn, rm_id: str, after: int, limit: int) -> list[dict]:
+    "The frames `rm_id` may see after `after` and, when there are any, the audit row naming their clients, in one transaction."
+    with conn.transaction():
+        frames = alerts_for_rm(conn, rm_id, after, limit)
+        if frames: audit_read(conn, User(rm_id), "ws", "WS /ws", {f["client_id"] for f in frames})
+    return frames
+
+
 async def stream_alerts(send: Callable[[dict], Awaitable[None]],  # sends one JSON frame
                         rm_id: str, after: int | None,  # the client's last_alert_id; None: live only
                         hub: Hub, pool: DbPool, metrics: AlertMetrics) -> None:
@@ -256,7 +265,7 @@ async def stream_alerts(send: Callable[[dict], Awaitable[None]],  # sends one JS
     async def catch_up(last: int) -> tuple[int, int]:
         sent = 0
         while True:
-            frames = await pool.run(alerts_for_rm, rm_id, last, REPLAY_PAGE)
+            frames = await pool.run(audited_frames, rm_id, last, REPLAY_PAGE)
             for f in frames:
                 await send(f)
                 metrics.pushed.inc()

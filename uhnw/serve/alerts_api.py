@@ -7,8 +7,15 @@ are never taken from the query string, which ends up in access logs. `GET /alert
 
 WebSocket `/ws?last_alert_id=N`: frames are JSON text (`uhnw.alerts`): `hello`, the replayed `alert`s with id > N
 that the RM may see, one `live` marker, then live `alert`s. Without `last_alert_id` only live alerts are sent.
-Close codes: 4401 missing/invalid/expired token (also when the token expires while connected), 4400 bad query
+A browser page authenticates with its session cookie (same origin only: a socket whose `Origin` is not this server's
+is closed with 4403 before anything is read). Close codes: 4401 missing/invalid/expired token (also when the token
+expires while connected), 4403 cross-origin, 4400 bad query
 parameter, 1013 the alert store is unavailable (retry later), 1011 unexpected server error.
+
+The `ticks` channel (filled by the market-data source): the client sends `{"type": "subscribe", "channel": "ticks"}`
+and gets `{"type": "subscribed", "channel": "ticks", "instruments": [...]}` (the instruments its readable clients
+hold), then `{"type": "tick", "instrument_id", "price", "currency", "at", "change_pct"}` frames
+(`uhnw.workstation.tick_frame`).
 
 A `last_alert_id` (or `GET /alerts?after=`) above the newest stored alert id is refused, not clamped
 (`uhnw.alerts.cursor_problem`): the socket closes with 4400 and a reason naming the newest id ("last_alert_id N is
@@ -28,16 +35,19 @@ import psycopg
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 
-from uhnw.alerts import MAX_ALERT_ID, alerts_for_rm, cursor_problem, hello_frame, latest_alert_id
+from uhnw.access import load_user, visible_clients
+from uhnw.alerts import MAX_ALERT_ID, cursor_problem, hello_frame, latest_alert_id
 from uhnw.auth import AuthError, Principal, TokenVerifier
-from uhnw.serve.alerts import stream_alerts
+from uhnw.serve.alerts import audited_frames, stream_alerts
+from uhnw.serve.session import COOKIE, same_origin
+from uhnw.workstation import book_instruments, subscribed_frame
 
-__all__ = ["SUBPROTOCOL", "CLOSE_UNAUTHORIZED", "CLOSE_BAD_REQUEST", "CLOSE_TRY_LATER", "CLOSE_ERROR", "router"]
+__all__ = ["SUBPROTOCOL", "CLOSE_UNAUTHORIZED", "CLOSE_FORBIDDEN", "CLOSE_BAD_REQUEST", "CLOSE_TRY_LATER", "CLOSE_ERROR", "router"]
 
 log = logging.getLogger("uhnw.serve.alerts_api")
 router = APIRouter()
 SUBPROTOCOL = "uhnw.bearer"
-CLOSE_UNAUTHORIZED, CLOSE_BAD_REQUEST, CLOSE_TRY_LATER, CLOSE_ERROR = 4401, 4400, 1013, 1011
+CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN, CLOSE_BAD_REQUEST, CLOSE_TRY_LATER, CLOSE_ERROR = 4401, 4403, 4400, 1013, 1011
 
 
 def _bearer(header: str | None) -> str:
@@ -46,12 +56,12 @@ def _bearer(header: str | None) -> str:
 
 
 def _ws_token(ws: WebSocket) -> tuple[str, str | None]:
-    "The token a socket presented, and the subprotocol to answer with."
+    "The token a socket presented (subprotocol pair, bearer header, else the session cookie), and the subprotocol to answer with."
     offered = [p.strip() for p in ws.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
     if SUBPROTOCOL in offered:
         i = offered.index(SUBPROTOCOL)
         return (offered[i + 1] if i + 1 < len(offered) else ""), SUBPROTOCOL
-    return _bearer(ws.headers.get("authorization")), None
+    return _bearer(ws.headers.get("authorization")) or ws.cookies.get(COOKIE, ""), None
 
 
 async def _verify(verifier: TokenVerifier, token: str) -> Principal:
@@ -65,6 +75,8 @@ async def alert_socket(ws: WebSocket):
     st = ws.app.state
     token, subprotocol = _ws_token(ws)
     await ws.accept(subprotocol=subprotocol)  # accept first: a close code and reason can only be sent on an open socket
+    if not same_origin(ws.headers, ws.url.scheme):  # a cross-site page must not ride the RM's cookie
+        await ws.close(CLOSE_FORBIDDEN, "cross-origin WebSocket refused"); return
     try:
         principal = await _verify(st.verifier, token)
     except AuthError as e:
@@ -89,7 +101,7 @@ async def alert_socket(ws: WebSocket):
         await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
         pump = asyncio.create_task(stream_alerts(lambda f: ws.send_text(json.dumps(f)), principal.rm_id, after,
                                                  st.hub, st.pool, st.metrics))
-        reader = asyncio.create_task(_until_disconnect(ws))
+        reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool))
         done, _ = await asyncio.wait({pump, reader}, timeout=max(principal.seconds_left(), 0),
                                      return_when=asyncio.FIRST_COMPLETED)
         pump.cancel(); reader.cancel()
@@ -117,15 +129,30 @@ async def list_alerts(request: Request, after: int = Query(0, ge=0, le=MAX_ALERT
     except AuthError as e:
         return JSONResponse({"detail": str(e)}, status_code=401,
                             headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{e}"'})
-    frames = await st.pool.run(alerts_for_rm, principal.rm_id, after, limit)
+    frames = await st.pool.run(audited_frames, principal.rm_id, after, limit)
     if not frames and after and (problem := cursor_problem(after, await st.pool.run(latest_alert_id))):
         return JSONResponse({"detail": problem.replace("last_alert_id", "after", 1)}, status_code=400)
     return {"rm_id": principal.rm_id, "alerts": frames, "last_alert_id": frames[-1]["alert_id"] if frames else after}
 
 
-async def _until_disconnect(ws: WebSocket) -> None:
-    "Read (and ignore) client frames until the client goes away."
-    while (await ws.receive())["type"] != "websocket.disconnect": pass
+async def _client_frames(ws: WebSocket, rm_id: str, pool) -> None:
+    """Read client frames until the client goes away: `{"type": "subscribe", "channel": "ticks"}` is answered with the
+    instruments of the caller's book (`uhnw.workstation.subscribed_frame`); anything else gets an `error` frame."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect": return
+        try: frame = json.loads(message.get("text") or "")
+        except ValueError: frame = None
+        if isinstance(frame, dict) and frame.get("type") == "subscribe" and frame.get("channel") == "ticks":
+            instruments = await pool.run(_book_instruments, rm_id)
+            await ws.send_text(json.dumps(subscribed_frame("ticks", instruments)))
+        else:
+            await ws.send_text(json.dumps({"type": "error", "reason": 'unknown frame: send {"type": "subscribe", "channel": "ticks"}'}))
+
+
+def _book_instruments(conn, user_id: str) -> list[str]:
+    user = load_user(conn, user_id)
+    return book_instruments(conn, visible_clients(conn, user))
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:

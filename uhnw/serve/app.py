@@ -1,10 +1,14 @@
 """The one app of `uhnw serve api`: its lifespan opens what the surfaces share on `app.state`, and it mounts one
-router per surface: the RM alerts (`uhnw.serve.alerts_api`: WebSocket `/ws`, `GET /alerts`), the news webhook
-(`uhnw.serve.webhook`: `POST /webhooks/news`) and the service's `/health` and `/metrics` (`uhnw.serve.health`).
+router per surface: the session (`uhnw.serve.session`: `POST /auth/login`, `/auth/logout`), the workstation's REST API
+(`uhnw.serve.rest_api`: `/api/*`), GraphQL (`uhnw.serve.graphql_api`: `/graphql`), the RM alerts
+(`uhnw.serve.alerts_api`: WebSocket `/ws`, `GET /alerts`), the news webhook (`uhnw.serve.webhook`:
+`POST /webhooks/news`), the service's `/health` and `/metrics` (`uhnw.serve.health`) and the page (`uhnw.serve.page`:
+`/`). Every HTTP response carries the security headers (`SecurityHeaders`) and request bodies are bounded (`BodyLimit`).
 """
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -14,7 +18,7 @@ from fastapi import FastAPI
 from uhnw.auth import TokenVerifier, verifier_from_env
 from uhnw.config import Settings
 from uhnw.ingest.news import NO_SECRETS, parse_webhook_secrets
-from uhnw.serve import alerts_api, health, webhook
+from uhnw.serve import alerts_api, health, rest_api, session, webhook
 from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group
 
 __all__ = ["create_app"]
@@ -47,7 +51,17 @@ def create_app(settings: Settings,
             st.pool.close()
             await st.news_producer.aclose()
 
-    app = FastAPI(title="uhnw API", lifespan=lifespan)
-    for surface in (alerts_api, webhook, health):
-        app.include_router(surface.router)
+    app = FastAPI(title="uhnw API", version="1", lifespan=lifespan,
+                  description="The RM workstation: REST, GraphQL and WebSocket over one authorization model (uhnw.access).")
+    surfaces = [session, rest_api, alerts_api, webhook, health]
+    for optional in ("graphql_api", "page"):  # built alongside; mounted when present
+        try: surfaces.append(importlib.import_module(f"uhnw.serve.{optional}"))
+        except ModuleNotFoundError as e:
+            if e.name != f"uhnw.serve.{optional}": raise
+    for surface in surfaces:
+        mount = getattr(surface, "mount", None)
+        if mount: mount(app, settings)
+        else: app.include_router(surface.router)
+    app.add_middleware(session.BodyLimit)
+    app.add_middleware(session.SecurityHeaders)
     return app

@@ -17,8 +17,8 @@ from typing import Any
 # %% auto #0
 __all__ = ['CLIENT_COLUMNS', 'METRIC_COLUMNS', 'POSITION_COLUMNS', 'ALERT_COLUMNS', 'VERDICTS', 'RESOLUTION_LABELS',
            'latest_date', 'clients_by_id', 'metrics_on', 'metrics_history', 'positions_on', 'alerts_page',
-           'alert_client', 'record_feedback', 'wrong_person_labels', 'land_resolution_labels', 'book_instruments',
-           'tick_frame', 'subscribed_frame']
+           'alert_client', 'alerts_by_client', 'record_feedback', 'wrong_person_labels', 'land_resolution_labels',
+           'book_instruments', 'tick_frame', 'subscribed_frame']
 
 # %% ../nbs/44_workstation.ipynb #a9682fe9
 def _plain(v):
@@ -102,6 +102,23 @@ def alert_client(conn, alert_id: int) -> str | None:
     row = conn.execute("select client_id from alerts where alert_id = %s", (alert_id,)).fetchone()
     return row[0] if row else None
 
+# %% ../nbs/44_workstation.ipynb #a2259997
+_CLIENT_ALERTS = f"""select r.*, c.full_name,
+        (select f.verdict from alert_feedback f where f.alert_id = r.alert_id order by f.updated_at desc limit 1) as verdict
+    from (select {', '.join('a.' + c for c in ALERT_COLUMNS)},
+                 row_number() over (partition by a.client_id order by a.alert_id desc) as newest_rank
+          from alerts a where a.client_id = any(%(ids)s) and (%(et)s::text is null or a.event_type = %(et)s)) r
+    left join clients c on c.client_id = r.client_id
+    where r.newest_rank <= %(limit)s order by r.client_id, r.alert_id desc"""
+
+def alerts_by_client(conn, client_ids: list[str], limit: int, event_type: str | None = None) -> dict[str, list[dict]]:
+    "The newest `limit` alerts of each cleared client (one statement for any number of clients), with name and verdict."
+    out: dict[str, list[dict]] = {c: [] for c in client_ids}
+    for row in _rows(conn.execute(_CLIENT_ALERTS, {"ids": list(client_ids), "et": event_type, "limit": limit})):
+        row.pop("newest_rank")
+        out[row["client_id"]].append(row)
+    return out
+
 # %% ../nbs/44_workstation.ipynb #55be00d9
 VERDICTS = ("useful", "not_useful", "wrong_person")
 
@@ -121,7 +138,7 @@ def wrong_person_labels(conn, since: datetime | None = None) -> list[dict[str, A
         where f.verdict = 'wrong_person' and (%s::timestamptz is null or f.updated_at >= %s::timestamptz) order by a.alert_id""", (since, since))
     return _rows(cur)
 
-# %% ../nbs/44_workstation.ipynb #a38ef1af
+# %% ../nbs/44_workstation.ipynb #ff026db5
 RESOLUTION_LABELS = "resolution_labels"
 
 def land_resolution_labels(lake, conn, date: str, since: datetime | None = None) -> dict[str, Any]:
@@ -137,7 +154,7 @@ def land_resolution_labels(lake, conn, date: str, since: datetime | None = None)
     files = lake.replace_partition("silver", RESOLUTION_LABELS, date, df, schema=schema) if len(df) else []
     return {"labels": len(df), "files": files}
 
-# %% ../nbs/44_workstation.ipynb #b188b72b
+# %% ../nbs/44_workstation.ipynb #a49c140e
 def book_instruments(conn, client_ids: list[str]) -> list[str]:
     "The instruments held on the newest synced date by the cleared clients: what their `ticks` subscription carries."
     rows = conn.execute("""select distinct instrument_id from position_pnl

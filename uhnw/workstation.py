@@ -9,16 +9,19 @@ at the same number of queries. Values come back JSON-ready (dates as ISO strings
 # %% ../nbs/44_workstation.ipynb #e92a7d34
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import UTC, date as Date, datetime
 from decimal import Decimal
 from typing import Any
 
+from cachetools import LRUCache
+
 # %% auto #0
 __all__ = ['CLIENT_COLUMNS', 'METRIC_COLUMNS', 'POSITION_COLUMNS', 'ALERT_COLUMNS', 'VERDICTS', 'RESOLUTION_LABELS',
-           'latest_date', 'clients_by_id', 'metrics_on', 'metrics_history', 'positions_on', 'alerts_page',
-           'alert_client', 'alerts_by_client', 'record_feedback', 'wrong_person_labels', 'land_resolution_labels',
-           'book_instruments', 'tick_frame', 'subscribed_frame']
+           'latest_date', 'clients_by_id', 'metrics_on', 'metrics_history', 'book_json', 'serving_version', 'BookCache',
+           'positions_on', 'alerts_page', 'alert_client', 'alerts_by_client', 'record_feedback', 'wrong_person_labels',
+           'land_resolution_labels', 'book_instruments', 'tick_frame', 'subscribed_frame']
 
 # %% ../nbs/44_workstation.ipynb #a9682fe9
 def _plain(v):
@@ -43,8 +46,11 @@ METRIC_COLUMNS = ("date", "base_currency", "market_value", "daily_pnl", "positio
 
 def latest_date(conn, client_ids: list[str] | None = None) -> str | None:
     "The newest date of `client_metrics` (ISO) of these clients (all when None), None when the cold path has synced none."
-    d = conn.execute("select max(date) from client_metrics where %(ids)s::text[] is null or client_id = any(%(ids)s)",
-                     {"ids": None if client_ids is None else list(client_ids)}).fetchone()[0]
+    if client_ids is None: d = conn.execute("select max(date) from client_metrics").fetchone()[0]
+    else:  # each client's newest date from the primary key's index, not a scan of every client's history
+        d = conn.execute("""select max(newest.date) from unnest(%s::text[]) as asked(client_id)
+            cross join lateral (select max(date) as date from client_metrics m where m.client_id = asked.client_id) newest""",
+                         (list(client_ids),)).fetchone()[0]
     return d.isoformat() if d else None
 
 def clients_by_id(conn, client_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -67,6 +73,51 @@ def metrics_history(conn, client_ids: list[str], date_from: str | None = None, d
         where client_id = any(%s) and (%s::date is null or date >= %s::date) and (%s::date is null or date <= %s::date)
         order by client_id, date""", (list(client_ids), date_from, date_from, date_to, date_to))
     return _by_client(_rows(cur), client_ids)
+
+# %% ../nbs/44_workstation.ipynb #d823d930
+_BOOK_JSON = """
+select coalesce(json_agg(json_build_object(
+    'client_id', c.client_id, 'full_name', c.full_name, 'aliases', c.aliases, 'organizations', c.organizations,
+    'city', c.city, 'country', c.country, 'rm_id', c.rm_id, 'base_currency', c.base_currency,
+    'metrics', case when m.client_id is null then null else json_build_object(
+        'date', m.date, 'base_currency', m.base_currency, 'market_value', m.market_value::float8, 'daily_pnl', m.daily_pnl::float8,
+        'positions_count', m.positions_count, 'unpriced_positions', m.unpriced_positions, 'reporting_currency', m.reporting_currency,
+        'market_value_reporting', m.market_value_reporting::float8, 'daily_pnl_reporting', m.daily_pnl_reporting::float8) end)
+    order by c.client_id), '[]')::text,
+  coalesce(array_agg(c.client_id order by c.client_id), '{}')
+from unnest(%(ids)s::text[]) as asked(client_id) join clients c on c.client_id = asked.client_id
+  left join client_metrics m on m.client_id = c.client_id and m.date = %(day)s::date
+"""
+
+def book_json(conn, client_ids: list[str], date: str | None) -> tuple[str, list[str]]:
+    "The cleared clients with `date`'s metrics as one JSON array text (built by PostgreSQL), and the ids it holds."
+    text, ids = conn.execute(_BOOK_JSON, {"ids": list(client_ids), "day": date}).fetchone()
+    return text, list(ids)
+
+# %% ../nbs/44_workstation.ipynb #26605b55
+def serving_version(conn) -> int:
+    "The number bumped with every change of `clients` or `client_metrics` (migration 0006)."
+    return conn.execute("select version from serving_version").fetchone()[0]
+
+class BookCache:
+    "Built books by (cleared ids, date asked, serving version), least recently used first out; safe across threads."
+
+    def __init__(self, maxsize: int = 512):
+        self._books, self._lock = LRUCache(maxsize), threading.Lock()
+        self.hits = self.misses = 0
+
+    def book(self, conn, client_ids: list[str], date: str | None) -> tuple[str | None, str, list[str]]:
+        "(date, book JSON, ids carried) of the cleared clients on `date` (default: their newest synced date)."
+        key = (tuple(client_ids), date, serving_version(conn))
+        with self._lock: got = self._books.get(key)
+        if got is not None:
+            self.hits += 1
+            return got
+        self.misses += 1
+        day = date or latest_date(conn, client_ids)
+        got = (day, *book_json(conn, client_ids, day))
+        with self._lock: self._books[key] = got
+        return got
 
 # %% ../nbs/44_workstation.ipynb #0592d15e
 POSITION_COLUMNS = ("date", "account_id", "instrument_id", "currency", "quantity", "close", "fx_to_base", "base_currency",
@@ -102,7 +153,7 @@ def alert_client(conn, alert_id: int) -> str | None:
     row = conn.execute("select client_id from alerts where alert_id = %s", (alert_id,)).fetchone()
     return row[0] if row else None
 
-# %% ../nbs/44_workstation.ipynb #a2259997
+# %% ../nbs/44_workstation.ipynb #1e75c966
 _CLIENT_ALERTS = f"""select r.*, c.full_name,
         (select f.verdict from alert_feedback f where f.alert_id = r.alert_id order by f.updated_at desc limit 1) as verdict
     from (select {', '.join('a.' + c for c in ALERT_COLUMNS)},
@@ -138,7 +189,7 @@ def wrong_person_labels(conn, since: datetime | None = None) -> list[dict[str, A
         where f.verdict = 'wrong_person' and (%s::timestamptz is null or f.updated_at >= %s::timestamptz) order by a.alert_id""", (since, since))
     return _rows(cur)
 
-# %% ../nbs/44_workstation.ipynb #ff026db5
+# %% ../nbs/44_workstation.ipynb #b519fb83
 RESOLUTION_LABELS = "resolution_labels"
 
 def land_resolution_labels(lake, conn, date: str, since: datetime | None = None) -> dict[str, Any]:
@@ -154,12 +205,13 @@ def land_resolution_labels(lake, conn, date: str, since: datetime | None = None)
     files = lake.replace_partition("silver", RESOLUTION_LABELS, date, df, schema=schema) if len(df) else []
     return {"labels": len(df), "files": files}
 
-# %% ../nbs/44_workstation.ipynb #a49c140e
+# %% ../nbs/44_workstation.ipynb #294a2486
 def book_instruments(conn, client_ids: list[str]) -> list[str]:
     "The instruments held on the newest synced date by the cleared clients: what their `ticks` subscription carries."
     rows = conn.execute("""select distinct instrument_id from position_pnl
-        where client_id = any(%s) and date = (select max(date) from position_pnl) and quantity is not null order by 1""",
-                        (list(client_ids),)).fetchall()
+        where client_id = any(%(ids)s) and quantity is not null
+          and date = (select max(date) from position_pnl where client_id = any(%(ids)s)) order by 1""",
+                        {"ids": list(client_ids)}).fetchall()
     return [r[0] for r in rows]
 
 def tick_frame(instrument_id: str, price: float, currency: str, at: datetime,

@@ -1,5 +1,7 @@
-"""`uhnw bench cold|hot|resolve|enrich`: wiring over `uhnw.bench` (each bench prints a table and ends with one JSON line)."""
+"""`uhnw bench cold|hot|api|resolve|enrich`: wiring over `uhnw.bench` (each bench prints a table and ends with one JSON line)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
@@ -33,6 +35,30 @@ def hot(rate: float = typer.Option(200, "--rate", help="articles per second post
     figures = bench_hot(current_settings(), rate, duration, rms)
     if figures["lost"]:
         fail(f"{figures['lost']} expected alert(s) never delivered")
+
+
+@app.command("api")
+def api(clients: int = typer.Option(10_000, "--clients", help="clients in the synthetic book (deleted after the run)"),
+        rms: int = typer.Option(50, "--rms", help="RMs the clients are spread over; each request is a random one of them"),
+        rate: float = typer.Option(200, "--rate", help="requests per second per surface, sent at fixed instants (open loop)"),
+        seconds: float = typer.Option(20, "--seconds", help="seconds of sending per surface"),
+        procs: int = typer.Option(1, "--procs", help="client processes sharing the schedule (when one process cannot keep the rate)"),
+        connections: int = typer.Option(64, "--connections", help="HTTP connection pool size per client process"),
+        profile: Path = typer.Option(None, "--profile", help="run the API under cProfile and write its stats here"),
+        surface: str = typer.Option("both", "--surface", help="rest, graphql or both (one after the other)")):
+    "REST GET /api/clients and the GraphQL book query under concurrent RMs: p50/p95/p99/max, errors, achieved rate, per surface."
+    from uhnw.bench.api import bench_api
+    if rate <= 0 or seconds <= 0 or procs < 1 or connections < 1:
+        raise typer.BadParameter("--rate, --seconds, --procs and --connections must be positive")
+    if surface not in ("rest", "graphql", "both"): raise typer.BadParameter("--surface must be rest, graphql or both")
+    try:
+        figures = bench_api(current_settings(), clients, rms, rate, seconds, procs, connections, profile_to=profile, out=typer.echo,
+                            surfaces_run=("rest", "graphql") if surface == "both" else (surface,))
+    except ValueError as e:
+        fail(f"{e}")
+    errors = sum(s.get("errors", 0) for s in figures["surfaces"].values())
+    if errors:
+        fail(f"{errors} request(s) failed (non-2xx, timeout or a body that is not the RM's book)")
 
 
 @app.command("resolve")

@@ -119,7 +119,8 @@ async def alert_socket(ws: WebSocket):
         st.metrics.sockets.dec()
 
 
-@router.get("/alerts")
+@router.get("/alerts", responses={400: {"description": "a cursor past the newest alert"},
+                                   401: {"description": "missing, invalid or expired bearer token"}})
 async def list_alerts(request: Request, after: int = Query(0, ge=0, le=MAX_ALERT_ID, description="return alerts with alert_id > after"),
                       limit: int = Query(100, ge=1, le=1000)):
     "The caller's alerts (clients they cover) after a cursor, oldest first."

@@ -20,6 +20,7 @@ from uhnw.config import Settings
 from uhnw.ingest.news import NO_SECRETS, parse_webhook_secrets
 from uhnw.serve import alerts_api, health, rest_api, session, webhook
 from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group
+from uhnw.workstation import BookCache
 
 __all__ = ["create_app"]
 
@@ -37,7 +38,7 @@ def create_app(settings: Settings,
     async def lifespan(app: FastAPI):
         st = app.state
         st.settings, st.verifier = settings, verifier or verifier_from_env(settings)
-        st.metrics, st.hub, st.pool = AlertMetrics(), Hub(), DbPool(settings)
+        st.metrics, st.hub, st.pool, st.books = AlertMetrics(), Hub(), DbPool(settings, size=8), BookCache()
         st.feed = AlertFeed(settings, st.hub, asyncio.get_running_loop(), st.metrics, group or alert_group(settings, port))
         st.webhook_secrets = parse_webhook_secrets(os.environ.get("UHNW_WEBHOOK_SECRETS", ""))
         if not st.webhook_secrets:

@@ -8,15 +8,17 @@ Unknown query parameters, bad dates, out-of-range limits, unknown body fields an
 """
 from __future__ import annotations
 
+import json
 from datetime import date as Date
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from uhnw.access import can_read, visible_clients
 from uhnw.workstation import (
     VERDICTS,
+    BookCache,
     alert_client,
     alerts_page,
     clients_by_id,
@@ -31,7 +33,8 @@ from .session import Caller, caller, no_unknown_query, read_audited, require_csr
 
 __all__ = ["router", "CLIENT_ROUTES"]
 
-router = APIRouter(prefix="/api", tags=["workstation"], dependencies=[Depends(no_unknown_query)])
+BAD_INPUT = {400: {"description": "bad input: an unknown query parameter, `from` after `to`, a body that is not JSON"}}
+router = APIRouter(prefix="/api", tags=["workstation"], dependencies=[Depends(no_unknown_query)], responses=BAD_INPUT)
 ClientId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$", description="client master id")
 NOT_IN_BOOK = {404: {"description": "no such client in the caller's book (the same answer whether it exists or not)"}}
 UNAUTHORIZED = {401: {"description": "missing, invalid or expired token or session"}}
@@ -176,15 +179,18 @@ async def me(request: Request, who: Caller = Depends(caller)) -> Me:
 
 @router.get("/clients", response_model=Book, responses=UNAUTHORIZED)
 async def list_clients(request: Request, date: Date | None = Query(None, description="metrics of this date (default: the newest synced)"),
-                       who: Caller = Depends(caller)) -> Book:
+                       who: Caller = Depends(caller)) -> Response:
     "The caller's book: every client they may read with that date's metrics (base and reporting currency)."
+    books: BookCache = request.app.state.books
+
     def read(conn):
-        ids = visible_clients(conn, who.user)
-        day = date.isoformat() if date else latest_date(conn, ids)
-        rows = _clients(conn, ids, day)
-        return (day, rows), [r["client_id"] for r in rows]
-    day, rows = await read_audited(request, who, "GET /api/clients", read)
-    return Book(date=day, reporting_currency=_reporting(request), clients=rows)
+        day, text, carried = books.book(conn, visible_clients(conn, who.user), date and date.isoformat())
+        return (day, text), carried
+    day, text = await read_audited(request, who, "GET /api/clients", read)
+    # The book is built as JSON by PostgreSQL (`book_json`), kept until its data changes (`BookCache`), and sent as it
+    # is, not parsed and re-validated per value.
+    head = json.dumps({"date": day, "reporting_currency": _reporting(request)})[:-1]
+    return Response(f'{head}, "clients": {text}}}', media_type="application/json")
 
 
 @router.get("/clients/{client_id}", response_model=Client, responses={**NOT_IN_BOOK, **UNAUTHORIZED})

@@ -66,11 +66,15 @@ def _unauthorized(reason: str) -> HTTPException:
 _users: dict[str, tuple[float, User | AccessError]] = {}
 
 
-def _user_of(conn, user_id: str) -> User:
+def _cached_user(user_id: str) -> User | None:
+    "The user of a recent lookup (on the event loop: no thread hop), None when it must be read again."
     hit = _users.get(user_id)
-    if hit and time.monotonic() - hit[0] < USER_CACHE_SECONDS:
-        if isinstance(hit[1], AccessError): raise hit[1]
-        return hit[1]
+    if not hit or time.monotonic() - hit[0] >= USER_CACHE_SECONDS: return None
+    if isinstance(hit[1], AccessError): raise hit[1]
+    return hit[1]
+
+
+def _user_of(conn, user_id: str) -> User:
     try: got: User | AccessError = load_user(conn, user_id)
     except AccessError as e: got = e
     _users[user_id] = (time.monotonic(), got)
@@ -86,6 +90,7 @@ async def authenticate_request(request: Request, headers: Any | None = None) -> 
     if not token:
         token, via_cookie = request.cookies.get(COOKIE, ""), True
     if not token: raise AuthError("missing token: log in, or send Authorization: Bearer <token>")
+    if isinstance(st.verifier, LocalVerifier): return st.verifier.verify_token(token), via_cookie  # an HMAC: no I/O
     principal = await asyncio.to_thread(st.verifier.verify_token, token)  # a JWKS fetch is blocking I/O
     return principal, via_cookie
 
@@ -94,7 +99,7 @@ async def caller(request: Request, response: Response) -> Caller:
     "FastAPI dependency: the authenticated caller, or 401. Renews a session cookie past half its life."
     try:
         principal, via_cookie = await authenticate_request(request)
-        user = await request.app.state.pool.run(_user_of, principal.rm_id)
+        user = _cached_user(principal.rm_id) or await request.app.state.pool.run(_user_of, principal.rm_id)
     except (AuthError, AccessError) as e:
         raise _unauthorized(str(e)) from None
     if via_cookie and principal.csrf and principal.seconds_left() < SESSION_TTL / 2 and _local_secret(request):
@@ -184,7 +189,8 @@ def _login(conn, user_id: str, password: str, client: str) -> User | None:
     return user
 
 
-@router.post("/auth/login", response_model=SessionOut, responses={401: {"description": "unknown user or wrong password"},
+@router.post("/auth/login", response_model=SessionOut, responses={400: {"description": "a body that is not JSON"},
+                                                                   401: {"description": "unknown user or wrong password"},
                                                                    403: {"description": "cross-origin login refused"},
                                                                    409: {"description": "local logins are off (identity provider)"}})
 async def login(body: LoginIn, request: Request, response: Response) -> SessionOut:

@@ -85,7 +85,7 @@ def start_hot_services(settings: Settings, logs: Path, api_port: int | None = No
     try:
         wait_http(services.api_url + "/health", proc=api)
         wait_http(services.metrics_url + "/health", timeout=120, proc=hot)
-    except Exception:
+    except BaseException:  # Ctrl-C while waiting too: never leave the two processes behind
         services.stop()
         raise
     return services
@@ -101,39 +101,50 @@ class Frame:
 
 @dataclass
 class RmListener:
-    "One RM's WebSocket session in a thread, collecting alert frames."
+    """One RM's WebSocket session in a thread, collecting alert frames. A server that goes away (1012 when `uhnw serve api`
+    shuts down on Ctrl-C, or any closed socket) ends the session quietly: `ended_by` says why, `frames` keeps what arrived."""
     url: str
     rm_id: str
     token: str
     frames: list[Frame] = field(default_factory=list)
     on_frame: object = None
+    ended_by: Exception | None = None  # the ConnectionClosed (or failed opening) that ended the session; None while open or stopped
     _stop: threading.Event = field(default_factory=threading.Event)
     _ready: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
 
     def start(self) -> RmListener:
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"ws-{self.rm_id}")
         self._thread.start()
         if not self._ready.wait(30): raise TimeoutError(f"WebSocket of {self.rm_id} did not open")
+        if self.ended_by is not None:
+            raise ConnectionError(f"WebSocket of {self.rm_id} closed before its hello: {self.ended_by}") from self.ended_by
         return self
 
     def _run(self) -> None:
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
         from websockets.sync.client import connect
         ws_url = self.url.replace("http://", "ws://") + "/ws"
-        with connect(ws_url, subprotocols=["uhnw.bearer", self.token], open_timeout=30) as ws:
-            while not self._stop.is_set():
-                try:
-                    msg = ws.recv(timeout=0.2)
-                except TimeoutError:
-                    continue
-                frame = json.loads(msg)
-                if frame.get("type") == "hello": self._ready.set()
-                if frame.get("type") == "alert":
-                    self.frames.append(Frame(self.rm_id, time.time(), frame))
-                    if self.on_frame: self.on_frame(self.frames[-1])
+        try:
+            with connect(ws_url, subprotocols=["uhnw.bearer", self.token], open_timeout=30) as ws:
+                while not self._stop.is_set():
+                    try:
+                        msg = ws.recv(timeout=0.2)
+                    except TimeoutError:
+                        continue
+                    frame = json.loads(msg)
+                    if frame.get("type") == "hello": self._ready.set()
+                    if frame.get("type") == "alert":
+                        self.frames.append(Frame(self.rm_id, time.time(), frame))
+                        if self.on_frame: self.on_frame(self.frames[-1])
+        except (ConnectionClosed, InvalidHandshake, OSError) as e:  # the server closed or went away: the session is over
+            self.ended_by = e
+        finally:
+            self._ready.set()  # wakes `start` at once when the socket never opened
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread is not None: self._thread.join(5)
 
 
 def rm_token(settings: Settings, rm_id: str, ttl: float = 7200) -> str:

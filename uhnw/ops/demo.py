@@ -1,17 +1,21 @@
 """The local end-to-end main job behind `make demo` / `uhnw demo`.
 
-Wiring only. It starts the local stack and creates the topics; pushes a few news
-events through the bus the way the hot path will (Avro in the Confluent wire
-format, a consumer group that commits after processing, a malformed message
-dead-lettered instead of stopping anything); then runs the cold path — the
-seeds' Portfolio Analysis Flow — on a few synthetic days: EOD files landed in
-bronze, validated to silver, daily P&L on Spark to gold, synced to PostgreSQL,
-and the portfolio-health report written. Ends with one JSON line of figures.
+Wiring only. It starts the local stack and creates the topics; pushes a few news events through the bus the way the
+hot path will (Avro in the Confluent wire format, a consumer group that commits after processing, a malformed message
+dead-lettered instead of stopping anything); then runs the cold path — the seeds' Portfolio Analysis Flow — on a few
+synthetic days: EOD files landed in bronze, validated to silver, daily P&L on Spark to gold, synced to PostgreSQL, and
+the portfolio-health report written. It creates the workstation's demo users (the demo book's two RMs and a compliance
+officer), then runs the hot path: the API (which serves the RM workstation at `/`) and the enrichment service, news
+posted to the signed webhook, each alert printed as it reaches its RM's socket. With `once` it runs through and ends
+with one JSON line of figures; otherwise it prints the workstation's URL and logins and keeps news flowing until Ctrl-C
+(or SIGTERM), which stops what it started, quietly.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,31 +42,104 @@ def _stage(timings: dict, name: str):
     timings[name] = round(time.perf_counter() - t0, 3)
 
 
-def run_demo(settings: Settings, once: bool = True, keep_running: bool = False) -> dict:
-    """Run the demo end to end and return (and print as the last line) its figures. At the end it stops what it
-    started (the hot-path services always; Kafka and PostgreSQL if this run started them) unless `keep_running`."""
+DEFAULT_PORT = 8080  # the workstation's port when the demo keeps serving
+
+
+def run_demo(settings: Settings, once: bool = True, keep_running: bool = False,
+             port: int | None = None,  # the API's port (the workstation's URL); None: 8080, or a free port with `once`
+             ) -> dict:
+    """Run the demo end to end and return (and print as the last line) its figures. At the end — after one pass with
+    `once`, else at Ctrl-C/SIGTERM — it stops what it started (the services always; Kafka and PostgreSQL if this run
+    started them) unless `keep_running`. A Ctrl-C before the workstation is serving returns `{"interrupted": True, ...}`."""
     from uhnw.ops import stack
 
+    if port is None and not once: port = DEFAULT_PORT
+    if port is not None and not stack._port_free("127.0.0.1", port):
+        raise DemoError(f"port {port} is taken on 127.0.0.1: choose another with `uhnw demo --port N` (make demo ARGS='--port N')")
     timings: dict[str, float] = {}
-    with _stage(timings, "stack_up"):
-        statuses = stack.up(settings)
-        for s in statuses:
-            print(f"    {s.name:<9} {'up' if s.up else 'down':<5} {s.endpoint}  ({s.detail})")
-    started = tuple(s.name for s in statuses if s.started)
+    restore = _sigterm_interrupts()
+    figures: dict = {}
+    started: tuple[str, ...] = ()
     try:
-        bus = run_bus_demo(settings, timings)
-        cold = run_cold_demo(settings, timings)
-        hot = run_hot_demo(settings, timings, once=once)
+        with _stage(timings, "stack_up"):
+            statuses = stack.up(settings)
+            for s in statuses:
+                print(f"    {s.name:<9} {'up' if s.up else 'down':<5} {s.endpoint}  ({s.detail})")
+        started = tuple(s.name for s in statuses if s.started)
+        figures |= run_bus_demo(settings, timings)
+        figures |= run_cold_demo(settings, timings)
+        with _stage(timings, "demo_users"):
+            books = ensure_demo_users(settings)
+        figures |= {"demo_users": len(books), "demo_books": books}
+        figures |= run_hot_demo(settings, timings, once=once, port=port, logins=_logins(settings, books))
+    except KeyboardInterrupt:  # Ctrl-C while setting up; once serving, Ctrl-C is the normal end (run_hot_demo returns)
+        figures["interrupted"] = True
+        print("\n    interrupted", flush=True)
     finally:
-        if started and not keep_running:
-            stack.down(settings, components=started)
+        with _no_interrupts():  # a second Ctrl-C must not leave the stack half stopped
+            if started and not keep_running:
+                print(f"--> stopping {', '.join(started)}", flush=True)
+                stack.down(settings, components=started)
+        restore()
     summary = {"demo": "uhnw", "kafka": settings.bootstrap_servers, "postgres_dsn": settings.dsn(masked=True),
-               **bus, **cold, **hot, "stages_s": timings}
+               **figures, "stages_s": timings}
     if keep_running: print("stack left running (--keep-running): `uhnw stack status`, `uhnw stack down`")
     elif started: print(f"stopped what the demo started: {', '.join(started)} (`uhnw demo --keep-running` leaves it up)")
     else: print("the stack was already running before the demo and is left as it was")
-    print(json.dumps(summary))
+    print(json.dumps(summary), flush=True)
     return summary
+
+
+class DemoError(RuntimeError):
+    "The demo cannot run as asked; the message names the fix."
+
+
+def _sigterm_interrupts():
+    "Make SIGTERM stop the demo as Ctrl-C does (main thread only); returns a function restoring the old handler."
+    if threading.current_thread() is not threading.main_thread(): return lambda: None
+    old = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+@contextmanager
+def _no_interrupts():
+    "Ignore SIGINT and SIGTERM inside the block (stopping what the demo started), in the main thread."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items(): signal.signal(sig, handler)
+
+
+def ensure_demo_users(settings: Settings) -> dict[str, int]:
+    """Create (or reset) the workstation's demo users with this home's demo passwords; returns each one's book size.
+    Fails, naming the cause, when an RM of `DEMO_USERS` covers none of the clients the cold path synced."""
+    from uhnw.access import DEMO_USERS, User, demo_password, upsert_user, visible_clients
+    from uhnw.auth import local_secret
+    from uhnw.ops.db import connect
+
+    secret = local_secret(settings)
+    with connect(settings) as conn, conn.transaction():
+        for user_id, name, role in DEMO_USERS:
+            upsert_user(conn, user_id, name, role, demo_password(secret, user_id))
+        books = {user_id: len(visible_clients(conn, User(user_id, role, name))) for user_id, name, role in DEMO_USERS}
+    empty = [u for u, n in books.items() if n == 0]
+    if empty:
+        raise DemoError(f"demo user(s) {', '.join(empty)} cover no client: the demo book's RMs are not {', '.join(empty)} "
+                        "(see `uhnw stack psql -c 'select rm_id, count(*) from rm_coverage group by 1'`)")
+    print("    " + ", ".join(f"{u} ({n} clients)" for u, n in books.items()))
+    return books
+
+
+def _logins(settings: Settings, books: dict[str, int]) -> list[tuple[str, str, str, str, int]]:
+    "(user id, role, password, name, book size) of each demo user, for the banner."
+    from uhnw.access import DEMO_USERS, demo_password
+    from uhnw.auth import local_secret
+    secret = local_secret(settings)
+    return [(u, role, demo_password(secret, u), name, books[u]) for u, name, role in DEMO_USERS]
 
 
 def run_bus_demo(settings: Settings, timings: dict) -> dict:
@@ -116,12 +193,15 @@ def run_bus_demo(settings: Settings, timings: dict) -> dict:
 
 
 HOT_ARTICLES, HOT_RATE = 60, 10.0  # articles posted by the demo, per second
+LIVE_EVERY = 3.0  # seconds between articles once the workstation is serving (without `once`)
 
 
-def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
+def run_hot_demo(settings: Settings, timings: dict, once: bool = True, port: int | None = None,
+                 logins: list[tuple[str, str, str, str, int]] = ()) -> dict:
     """The hot path live: API and enrichment service started, one WebSocket per RM of the demo book, synthetic news
     about the book posted to the signed webhook; each RM's console line shows the alerts reaching their browser.
-    Without `once`, news keeps flowing (one article a second) until Ctrl-C."""
+    Without `once`, it prints the workstation's URL and `logins` and keeps news flowing (one article every
+    `LIVE_EVERY` seconds) until Ctrl-C or SIGTERM, then stops its services and returns its figures."""
     import httpx
 
     from uhnw.bench import harness
@@ -134,42 +214,37 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
     articles = synth_news(clients, HOT_ARTICLES, seed=int(run_id) % 100_000, source=f"demo{run_id}")
     expected = harness.expected_alerts(settings, articles, clients)
     with _stage(timings, "hot_services"):
-        services = harness.start_hot_services(settings, settings.home / "runs" / "services" / run_id)
-        print(f"    api {services.api_url} (webhook, /ws, /alerts)  hotpath {services.metrics_url}/health  logs {services.logs}")
+        services = harness.start_hot_services(settings, settings.home / "runs" / "services" / run_id, api_port=port)
+        print(f"    api {services.api_url} (workstation /, webhook, /ws, /api)  hotpath {services.metrics_url}/health  "
+              f"logs {services.logs}")
     names = dict(zip(clients["client_id"], clients["full_name"], strict=True))
     def show(f):
         a = f.alert
         print(f"    [{f.rm_id}] alert #{a['alert_id']} {names.get(a['client_id'], a['client_id'])}: {a['headline'][:70]}  "
               f"(relevance {a['relevance']:.2f})", flush=True)
     rms = sorted(set(clients["rm_id"].dropna()))
-    listeners = [harness.RmListener(services.api_url, rm, harness.rm_token(settings, rm), on_frame=show).start() for rm in rms]
+    listeners: list[harness.RmListener] = []
+    sent_at: dict[str, float] = {}
+    live_posted = 0
     try:
-        with _stage(timings, "hot_stream"):
-            sent_at = {}
-            with httpx.Client(timeout=10) as client:
-                for a in articles:
-                    t0 = time.perf_counter()
-                    status, t_ack = harness.post_signed(client, services.api_url, services.secret, harness.provider_payload(a))
-                    if status != 202: raise RuntimeError(f"webhook answered {status} for {a['id']}")
-                    sent_at[a["id"]] = t_ack
-                    time.sleep(max(0.0, 1 / HOT_RATE - (time.perf_counter() - t0)))
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and len(_delivered(listeners)) < len(expected):
-                    time.sleep(0.2)
-                if not once:
-                    print("    streaming one article a second; Ctrl-C to stop", flush=True)
-                    i = 0
-                    try:
-                        while True:
-                            extra = synth_news(clients, 1, seed=int(time.time()), source=f"live{run_id}-{i}")[0]
-                            harness.post_signed(client, services.api_url, services.secret, harness.provider_payload(extra))
-                            i += 1
-                            time.sleep(1)
-                    except KeyboardInterrupt:
-                        pass
+        listeners += [harness.RmListener(services.api_url, rm, harness.rm_token(settings, rm), on_frame=show).start() for rm in rms]
+        with _stage(timings, "hot_stream"), httpx.Client(timeout=10) as client:
+            for a in articles:
+                t0 = time.perf_counter()
+                status, t_ack = harness.post_signed(client, services.api_url, services.secret, harness.provider_payload(a))
+                if status != 202: raise RuntimeError(f"webhook answered {status} for {a['id']}")
+                sent_at[a["id"]] = t_ack
+                time.sleep(max(0.0, 1 / HOT_RATE - (time.perf_counter() - t0)))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(_delivered(listeners)) < len(expected):
+                time.sleep(0.2)
+        if not once:
+            print(_banner(services.api_url, logins), flush=True)
+            live_posted = _stream_until_interrupted(services, clients, run_id)
     finally:
-        for listener in listeners: listener.stop()
-        services.stop()
+        with _no_interrupts():
+            for listener in listeners: listener.stop()
+            services.stop()
     delivered = _delivered(listeners)
     mine = {(aid, cid) for aid, cid in delivered if aid in sent_at}
     latencies = sorted(f.received - sent_at[f.alert["article_id"]] for listener in listeners for f in listener.frames
@@ -177,8 +252,43 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True) -> dict:
     pct = lambda q: round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
     print(f"    {len(articles)} articles posted, {len(expected)} alerts expected, {len(mine & expected)} delivered to the right RM; "
           f"webhook 202 -> browser p50 {pct(0.5)} ms, p99 {pct(0.99)} ms")
-    return {"articles_posted": len(articles), "alerts_expected": len(expected), "alerts_delivered": len(mine & expected),
-            "alerts_unexpected": len(mine - expected), "hot_p50_ms": pct(0.5), "hot_p99_ms": pct(0.99)}
+    figures = {"articles_posted": len(articles), "alerts_expected": len(expected), "alerts_delivered": len(mine & expected),
+               "alerts_unexpected": len(mine - expected), "hot_p50_ms": pct(0.5), "hot_p99_ms": pct(0.99)}
+    if not once: figures |= {"workstation_url": services.api_url + "/", "live_articles_posted": live_posted}
+    return figures
+
+
+def _banner(api_url: str, logins) -> str:
+    "What the demo prints once the workstation is serving: its URL and the demo logins."
+    rows = "\n".join(f"      {user_id:<8}{role:<12}{password:<20}{name}, {book} clients" for user_id, role, password, name, book in logins)
+    return (f"\n==> the RM workstation is up: {api_url}/\n"
+            f"    log in as (user id, role, password):\n{rows}\n"
+            f"    news keeps arriving (one article every {LIVE_EVERY:g} s); Ctrl-C stops the demo and what it started\n")
+
+
+def _stream_until_interrupted(services, clients, run_id: str) -> int:
+    "Post one synthetic article every `LIVE_EVERY` seconds until Ctrl-C/SIGTERM; returns how many were posted."
+    import httpx
+
+    from uhnw.bench import harness
+    from uhnw.synth import synth_news
+    posted = 0
+    try:
+        with httpx.Client(timeout=10) as client:
+            while True:
+                for name, proc in (("api", services.api), ("hotpath", services.hotpath)):
+                    if proc.poll() is not None:
+                        raise DemoError(f"uhnw serve {name} exited with {proc.returncode}: see {services.logs / (name + '.log')}")
+                article = synth_news(clients, 1, seed=int(time.time()), source=f"live{run_id}-{posted}")[0]
+                try:
+                    harness.post_signed(client, services.api_url, services.secret, harness.provider_payload(article))
+                    posted += 1
+                except httpx.HTTPError as e:  # a slow or restarting API loses one article, not the demo
+                    print(f"    webhook: {e!r}; retrying with the next article", flush=True)
+                time.sleep(LIVE_EVERY)
+    except KeyboardInterrupt:
+        print("\n--> Ctrl-C: stopping the demo", flush=True)
+    return posted
 
 
 def _delivered(listeners) -> set[tuple[str, str]]:

@@ -1,12 +1,15 @@
 """The cold path end to end, as an analyst or the scheduler runs it: synthetic EOD files landed in
 bronze, `uhnw job run` for positions_etl → daily_pnl → rds_sync → portfolio_health, `uhnw sql` over
 the lake — on a UHNW_HOME of this test's own, against the session's PostgreSQL."""
+import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 
 import pytest
 
+from uhnw.lake import lake_for
 from uhnw.ops.jobs import job_notebook, notebook_parameters
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,7 +43,7 @@ def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
     (cold_home / "stack" / "postgres" / "pgpass").symlink_to(stack.pg_passfile)
 
     synth = run(cli, cold_home, "synth", "cold", "--days", "2", "--clients", "12", "--positions", "300", "--bad-rows", "2",
-                "--start", "2031-03-03", "--ingest", "--json")
+                "--start", "2032-09-06", "--ingest", "--json")  # dates no other test writes to PostgreSQL
     assert synth.returncode == 0, synth.stderr
     manifest = json.loads(synth.stdout)
     day1, day2 = manifest["dates"]
@@ -76,11 +79,36 @@ def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
     assert n == 24
     report = cold_home / "reports" / f"portfolio_health_{day2}.html"
     assert report.exists() and report.stat().st_size > 1_000_000
+    assert "Market value (USD)" in report.read_text(), "cross-client figures are in the reporting currency"
+
+    # gold → PostgreSQL: every client's figures also in the reporting currency (USD), base × the date's USD rate
+    lake = lake_for(dataclasses.replace(stack, home=cold_home))
+    usd_per_unit = {r["currency"]: r["usd_per_unit"] for r in lake.read_partition("silver", "fx", day2).to_pylist()}
+    rate = lambda ccy: usd_per_unit.get(ccy, 1.0 if ccy == "USD" else None)
+    positions_sql = ("select base_currency, market_value::float8, pnl::float8, reporting_currency, market_value_reporting::float8, "
+                     "pnl_reporting::float8, loaded_at from position_pnl where date = %s")
+    with connect(stack) as conn:
+        metrics = conn.execute("select base_currency, market_value::float8, daily_pnl::float8, reporting_currency, "
+                               "market_value_reporting::float8, daily_pnl_reporting::float8 from client_metrics where date = %s",
+                               (day2,)).fetchall()
+        positions = conn.execute(positions_sql, (day2,)).fetchall()
+    assert len({m[0] for m in metrics}) > 1, "the synthetic book has several base currencies"
+    assert sum(m[4] is not None for m in metrics) > 6 and sum(m[5] is not None for m in metrics) > 6
+    for rows in (metrics, positions):
+        for base, mv, pnl, rep_ccy, mv_rep, pnl_rep, *_ in rows:
+            r = rate(base)
+            assert rep_ccy == "USD"
+            for value, converted in ((mv, mv_rep), (pnl, pnl_rep)):
+                if value is None or r is None: assert converted is None
+                else: assert math.isclose(converted, value * r, rel_tol=1e-9, abs_tol=1e-6), (base, value, converted)
+    assert len(positions) == lake.read_partition("gold", "position_pnl", day2).num_rows > 300
 
     again = run(cli, cold_home, "job", "run", "rds_sync", "--date", day2)
     assert again.returncode == 0, again.stderr
     with connect(stack) as conn:
         assert conn.execute("select count(*) from client_metrics where date = %s", (day2,)).fetchone()[0] == 12
+        again_positions = conn.execute(positions_sql, (day2,)).fetchall()
+    assert sorted(again_positions, key=repr) == sorted(positions, key=repr), "a re-run rewrites no position (loaded_at unchanged)"
 
 
 def test_positions_etl_exits_1_naming_a_file_rejected_whole_and_a_recorded_correction_fixes_the_day(cli, tmp_path):

@@ -211,8 +211,69 @@ def test_a_book_of_100_clients_costs_the_same_sql_statements_as_a_book_of_10(cli
         assert sorted(c["clientId"] for c in clients) == ids
         assert all(c["metrics"]["marketValue"] >= 1000 and len(c["alerts"]) == 2 for c in clients)
         counts[len(ids)] = len(statements.of_the_query)
-    # book, master data, metrics of the day, alerts per client, the audit row
-    assert counts[10] == counts[100] == 5, counts
+    # the book (visible_clients), its master data with the day's metrics, alerts per client, the audit row
+    assert counts[10] == counts[100] == 4, counts
+
+
+METRICS_FIELDS = "date marketValue dailyPnl positionsCount reportingCurrency marketValueReporting dailyPnlReporting"
+
+
+def test_the_book_read_ahead_answers_as_each_clients_own_metrics_and_a_dated_metrics_falls_back(client, stack, workstation_book,
+                                                                                               statements):
+    b = workstation_book
+    headers = _bearer(stack, b.rm1)
+    day = b.dates[0]
+    _gql(client, "{ me { userId } }", headers=headers)
+    statements.reset()
+    book = _gql(client, f"""query Ahead($d: Date) {{ clients(date: $d) {{ clientId ...Figures
+        earlier: metrics(date: "{b.dates[1]}") {{ date marketValue }} }} }}
+        fragment Figures on Client {{ metrics {{ {METRICS_FIELDS} }} }}""", {"d": day}, headers=headers)
+    assert "errors" not in book, book
+    # read ahead through the fragment: no metrics statement of its own; the dated alias is one batched dataloader statement
+    assert sum("from client_metrics" in q for q in statements.of_the_query) == 2, statements.of_the_query
+    got = {c["clientId"]: c for c in book["data"]["clients"]}
+    for i, cid in enumerate(b.clients[b.rm1]):
+        alone = _gql(client, f"query One($id: ID!, $d: Date) {{ client(id: $id) {{ metrics(date: $d) {{ {METRICS_FIELDS} }} }} }}",
+                     {"id": cid, "d": day}, headers=headers)
+        assert got[cid]["metrics"] == alone["data"]["client"]["metrics"]  # the dataloader's answer, field for field
+        assert got[cid]["metrics"]["dailyPnl"] is None and got[cid]["metrics"]["marketValue"] == 1000.0 * (i + 1)  # a null stays null
+        assert got[cid]["earlier"] == {"date": b.dates[1], "marketValue": 1100.0 * (i + 1)}
+    empty = _gql(client, '{ clients(date: "1999-01-01") { clientId metrics { marketValue } } }', headers=headers)
+    assert [c["metrics"] for c in empty["data"]["clients"]] == [None] * len(b.clients[b.rm1])
+    newest = _gql(client, "{ clients { clientId metrics { date } } }", headers=headers)["data"]["clients"]
+    for c in newest:  # no date: the newest synced date, as a client's own `metrics` answers it
+        alone = _gql(client, "query One($id: ID!) { client(id: $id) { metrics { date } } }", {"id": c["clientId"]}, headers=headers)
+        assert c["metrics"] == alone["data"]["client"]["metrics"]
+
+
+def test_the_short_path_answers_exactly_as_graphql_cores_own_execution(app, client, stack, workstation_book, monkeypatch):
+    from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+    from uhnw.serve.graphql_api import ShortPathExecution
+    b = workstation_book
+    headers = _bearer(stack, b.rm1)
+    query = f"""query Wide($d: Date, $mine: ID!, $theirs: ID!) {{ me {{ userId bookSize }}
+        clients(date: $d) {{ clientId fullName city rmId baseCurrency metrics {{ {METRICS_FIELDS} unpricedPositions }}
+          dated: metrics(date: $d) {{ date dailyPnl }} positions(date: $d) {{ instrumentId quantity close marketValue pnl unpricedReason }}
+          alerts(limit: 2) {{ alertId headline relevance verdict client {{ clientId metrics {{ marketValue }} }} }} }}
+        one: client(id: $mine) {{ clientId metrics {{ date marketValue }} }} other: client(id: $theirs) {{ clientId }} }}"""
+    variables = {"d": b.dates[0], "mine": b.clients[b.rm1][0], "theirs": b.clients[b.rm2][0]}
+    schema = app.state.graphql_schema
+    assert issubclass(schema.execution_context_class, ShortPathExecution)
+    short = _gql(client, query, variables, headers=headers)
+    monkeypatch.setattr(schema, "execution_context_class", StrawberryGraphQLCoreExecutionContext)
+    plain = _gql(client, query, variables, headers=headers)
+    assert short == plain
+    assert short["data"]["other"] is None and _messages(short) == [f"no client {b.clients[b.rm2][0]} in your book"]
+    assert {c["metrics"]["dailyPnl"] for c in short["data"]["clients"]} == {None}  # the nulls of the first day, kept
+
+
+def test_no_schema_extension_hooks_every_field():
+    "A `resolve` hook runs per field (and switches the short path off): the limits and the audit run once per request."
+    from uhnw.serve.graphql_api import build_schema
+    for schema in (build_schema(), build_schema(introspection=False)):
+        factories = [getattr(e, "func", e) for e in schema.extensions]
+        assert len(factories) >= 6 and not [f.__name__ for f in factories if f._implements_resolve()], factories
 
 
 def test_deep_wide_and_costly_queries_are_refused_before_the_database(client, stack, workstation_book, statements):
@@ -226,7 +287,10 @@ def test_deep_wide_and_costly_queries_are_refused_before_the_database(client, st
     statements.reset()
     refused = {name: _gql(client, q, headers=headers) for name, q in
                {"deep": deep, "wide": wide, "history": history, "aliases": aliases}.items()}
+    again = {name: _gql(client, q, headers=headers) for name, q in  # from the validation cache: refused just the same
+             {"deep": deep, "wide": wide, "history": history, "aliases": aliases}.items()}
     assert statements.of_the_query == []
+    assert again == refused
     assert all(body.get("data") is None for body in refused.values()), refused
     assert f"'anonymous' exceeds maximum operation depth of {MAX_DEPTH}" in _messages(refused["deep"])
     assert f"more than the limit of {MAX_COST}" in _messages(refused["wide"])[0]

@@ -2,6 +2,7 @@
 against each other on synthetic data, and the job's gold partitions replaced (never duplicated) on a re-run."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -76,7 +77,16 @@ def close_or_null(got, want) -> bool:
     return got is not None and not pd.isna(got) and math.isclose(got, want, rel_tol=1e-12)
 
 
-def check_hand_case(pp: pd.DataFrame, cm: pd.DataFrame):
+# Reporting currency R: value_R = value_base * usd_per_unit(base)_t / usd_per_unit(R)_t (USD is 1), the P&L translated at t.
+USD_PER_UNIT_T = {"USD": 1.0, "EUR": 1.20, "GBP": 1.25}  # HAND's fx_t
+
+
+def times(v, rate):
+    return None if v is None or rate is None else v * rate
+
+
+def check_hand_case(pp: pd.DataFrame, cm: pd.DataFrame, reporting: str = "USD"):
+    rate = lambda base: USD_PER_UNIT_T[base] / USD_PER_UNIT_T[reporting] if reporting in USD_PER_UNIT_T else None
     assert sorted(cm.client_id) == ["C1", "C2"]
     for row in cm.itertuples():
         base, mv, pnl, count, unpriced = EXPECTED_CLIENTS[row.client_id]
@@ -84,12 +94,19 @@ def check_hand_case(pp: pd.DataFrame, cm: pd.DataFrame):
         assert close_or_null(row.market_value, mv), (row.client_id, row.market_value, mv)
         assert close_or_null(row.daily_pnl, pnl), (row.client_id, row.daily_pnl, pnl)
         assert (row.positions_count, row.unpriced_positions) == (count, unpriced)
+        assert row.reporting_currency == reporting
+        assert close_or_null(row.market_value_reporting, times(mv, rate(base))), (row.client_id, row.market_value_reporting)
+        assert close_or_null(row.daily_pnl_reporting, times(pnl, rate(base))), (row.client_id, row.daily_pnl_reporting)
     assert len(pp) == len(EXPECTED_POSITIONS)
     for row in pp.itertuples():
         mv, pnl, reason = EXPECTED_POSITIONS[(row.client_id, row.instrument_id)]
         assert close_or_null(row.market_value, mv), (row.instrument_id, row.market_value, mv)
         assert close_or_null(row.pnl, pnl), (row.instrument_id, row.pnl, pnl)
         assert (None if pd.isna(row.unpriced_reason) else row.unpriced_reason) == reason
+        base = EXPECTED_CLIENTS[row.client_id][0]
+        assert row.reporting_currency == reporting
+        assert close_or_null(row.market_value_reporting, times(mv, rate(base))), (row.instrument_id, row.market_value_reporting)
+        assert close_or_null(row.pnl_reporting, times(pnl, rate(base))), (row.instrument_id, row.pnl_reporting)
     bmw = pp.set_index(["client_id", "instrument_id"]).loc[("C2", "BMW")]
     assert pd.isna(bmw.quantity) and bmw.prev_quantity == 10.0  # closed: no q_t, still there with q_{t-1}
 
@@ -98,8 +115,8 @@ def to_spark(spark, inputs: dict) -> dict:
     return {k: spark.createDataFrame(v) if isinstance(v, pd.DataFrame) else v for k, v in inputs.items()}
 
 
-def spark_result(spark, inputs: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    pp, cm = pnl_spark(**to_spark(spark, inputs))
+def spark_result(spark, inputs: dict, reporting_currency: str = "USD") -> tuple[pd.DataFrame, pd.DataFrame]:
+    pp, cm = pnl_spark(**to_spark(spark, inputs), reporting_currency=reporting_currency)
     return pp.toPandas(), cm.toPandas()
 
 
@@ -109,6 +126,24 @@ def test_reference_matches_hand_computed_multicurrency_pnl():
 
 def test_spark_matches_hand_computed_multicurrency_pnl(spark):
     check_hand_case(*spark_result(spark, HAND))
+
+
+@pytest.mark.parametrize("engine", ["reference", "spark"])
+@pytest.mark.parametrize("reporting", ["GBP", "EUR", "CHF"])  # CHF has no rate on t: every reporting figure is null
+def test_reporting_currency_figures_are_base_figures_at_ts_rate(engine, reporting, request):
+    result = pnl_reference(**HAND, reporting_currency=reporting) if engine == "reference" else \
+        spark_result(request.getfixturevalue("spark"), HAND, reporting)
+    check_hand_case(*result, reporting=reporting)
+    if reporting == "CHF":
+        assert result[1].market_value_reporting.isna().all() and result[1].daily_pnl_reporting.isna().all()
+    else:  # a one-currency total of a two-currency book
+        assert math.isclose(result[1].market_value_reporting.sum(),
+                            2348.0 * 1.0 / USD_PER_UNIT_T[reporting] + 7025 / 12 * 1.20 / USD_PER_UNIT_T[reporting], rel_tol=1e-12)
+
+
+def test_a_reporting_currency_that_is_not_an_iso_code_is_refused():
+    with pytest.raises(ValueError, match="ISO 4217"):
+        pnl_reference(**HAND, reporting_currency="usd' OR 1=1")
 
 
 FIRST = {**HAND, "positions_prev": None, "prices_prev": None, "fx_prev": None, "clients_prev": None, "prev_date": None}
@@ -178,16 +213,18 @@ def synthetic(seed: int = 7, n_positions: int = 3000, instruments: int = 400, cl
                 date=T1, prev_date=T0)
 
 
-def test_spark_and_reference_agree_on_synthetic_positions_to_1e9_relative(spark):
+@pytest.mark.parametrize("reporting", ["USD", "GBP"])
+def test_spark_and_reference_agree_on_synthetic_positions_to_1e9_relative(spark, reporting):
     inputs = synthetic()
-    ref_pp, ref_cm = pnl_reference(**inputs)
-    got_pp, got_cm = spark_result(spark, inputs)
+    ref_pp, ref_cm = pnl_reference(**inputs, reporting_currency=reporting)
+    got_pp, got_cm = spark_result(spark, inputs, reporting)
     # the data exercises every branch, so agreement is not agreement on empty or all-null columns
     assert len(ref_pp) > 3000 and ref_pp.pnl.notna().sum() > 1000 and ref_pp.market_value.notna().sum() > 1000
     reasons = ref_pp.unpriced_reason.dropna()
     assert reasons.str.startswith("no price").any() and reasons.str.startswith("no fx for JPY").any()
     assert reasons.str.startswith("no client C000").any()
     assert ref_pp.quantity.isna().any() and ref_pp.prev_quantity.isna().any()  # closed and opened positions
+    assert ref_cm.market_value_reporting.notna().sum() > 50 and ref_cm.daily_pnl_reporting.notna().sum() > 50
     assert pnl_mismatches(got_pp, ref_pp, POSITION_KEYS) == []
     assert pnl_mismatches(got_cm, ref_cm, ["client_id"]) == []
 
@@ -218,6 +255,7 @@ def test_prev_positions_date_is_the_latest_earlier_silver_partition(lake_setting
 
 def test_run_daily_pnl_twice_replaces_the_gold_partitions(spark, lake_settings):
     lake = lake_for(lake_settings)
+    assert lake_settings.reporting_currency == "USD"
     first = run_daily_pnl(spark, lake_settings, T1)
     assert (first["prev_date"], first["clients"], first["positions"], first["unpriced_positions"]) == (T0, 2, 6, 2)
     second = run_daily_pnl(spark, lake_settings, T1)
@@ -227,7 +265,7 @@ def test_run_daily_pnl_twice_replaces_the_gold_partitions(spark, lake_settings):
     cm = lake.read_partition("gold", "client_metrics", T1).to_pandas()
     assert not pp.duplicated(POSITION_KEYS).any() and len(pp) == len(EXPECTED_POSITIONS)
     assert not cm.client_id.duplicated().any() and len(cm) == 2
-    check_hand_case(pp, cm)
+    check_hand_case(pp, cm, reporting="USD")
     ref_pp, ref_cm = pnl_reference(*load_inputs_arrow(lake, T1))
     assert pnl_mismatches(cm, ref_cm, ["client_id"]) == [] and pnl_mismatches(pp, ref_pp, POSITION_KEYS) == []
     assert lake.read_table("gold", "client_metrics").column("date").to_pylist() == [pd.Timestamp(T1).date()] * 2
@@ -235,9 +273,22 @@ def test_run_daily_pnl_twice_replaces_the_gold_partitions(spark, lake_settings):
 
 def test_run_daily_pnl_on_the_first_date_writes_null_pnl(spark, lake_settings):
     summary = run_daily_pnl(spark, lake_settings, T0)
-    assert summary["prev_date"] is None and summary["daily_pnl_sum"] is None
+    assert summary["prev_date"] is None and summary["daily_pnl_reporting_sum"] is None
     cm = lake_for(lake_settings).read_partition("gold", "client_metrics", T0).to_pandas()
     assert cm.daily_pnl.isna().all() and cm.market_value.notna().all()
+
+
+def test_run_daily_pnl_takes_the_reporting_currency_from_the_settings(spark, lake_settings):
+    s = dataclasses.replace(lake_settings, reporting_currency="GBP")
+    summary = run_daily_pnl(spark, s, T1)
+    lake = lake_for(s)
+    pp = lake.read_partition("gold", "position_pnl", T1).to_pandas()
+    cm = lake.read_partition("gold", "client_metrics", T1).to_pandas()
+    check_hand_case(pp, cm, reporting="GBP")
+    assert summary["reporting_currency"] == "GBP"
+    assert math.isclose(summary["market_value_reporting_sum"], cm.market_value_reporting.sum(), rel_tol=1e-12)
+    ref_pp, ref_cm = pnl_reference(*load_inputs_arrow(lake, T1), reporting_currency="GBP")
+    assert pnl_mismatches(cm, ref_cm, ["client_id"]) == [] and pnl_mismatches(pp, ref_pp, POSITION_KEYS) == []
 
 
 def test_missing_silver_partition_is_a_clear_error_and_writes_nothing(spark, tmp_path):

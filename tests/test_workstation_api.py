@@ -192,6 +192,7 @@ def test_the_socket_rides_the_session_cookie_same_origin_only_and_answers_a_tick
         while (f := ws.receive_json())["type"] != "live": frames.append(f)
         assert [f["alert_id"] for f in frames if f["client_id"] in b.clients[b.rm1]] == mine
         assert not {f["client_id"] for f in frames} - set(b.clients[b.rm1])
+        assert all(f["full_name"] for f in frames if f["client_id"] in b.clients[b.rm1])
         ws.send_json({"type": "subscribe", "channel": "ticks"})
         assert ws.receive_json() == {"type": "subscribed", "channel": "ticks", "instruments": ["XS123"]}
         ws.send_text("hello?")
@@ -202,3 +203,22 @@ def test_the_socket_rides_the_session_cookie_same_origin_only_and_answers_a_tick
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == 4403
+
+
+def test_compliance_reads_every_clients_alerts_on_the_socket_and_each_replay_page_is_audited(client, workstation_book, stack):
+    b = workstation_book
+    b.login(client, b.compliance)
+    everyone = sorted(a for rm in (b.rm1, b.rm2) for c in b.clients[rm] for a in b.alerts[c])
+    before = len(_audit(stack, b.compliance))
+    checked = False
+    with contextlib.suppress(CancelledError), \
+            client.websocket_connect(f"/ws?last_alert_id={everyone[0] - 1}", headers={"origin": "http://testserver"}) as ws:
+        assert ws.receive_json()["type"] == "hello"
+        seen = []
+        while (f := ws.receive_json())["type"] != "live": seen.append(f["alert_id"])
+        assert set(everyone) <= set(seen)
+        checked = True
+    assert checked
+    rows = _audit(stack, b.compliance)[: len(_audit(stack, b.compliance)) - before]
+    assert rows and all(r["surface"] == "ws" and r["role"] == "compliance" for r in rows)
+    assert {c for rm in (b.rm1, b.rm2) for c in b.clients[rm]} <= {c for r in rows for c in r["client_ids"]}

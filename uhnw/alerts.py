@@ -121,21 +121,23 @@ def audience(conn, client_id: str) -> list[str]:
     return audiences(conn, [client_id]).get(client_id, [])
 
 # %% ../nbs/41_alerts.ipynb #00eab3e5
-FRAME_COLUMNS = ("alert_id", "client_id", "article_id", "headline", "summary", "event_type", "relevance", "resolution_score",
-                 "mention", "matched_name", "match_reasons", "source", "url", "published_at", "processed_at", "created_at",
-                 "model_version")
+FRAME_COLUMNS = ("alert_id", "client_id", "full_name", "article_id", "headline", "summary", "event_type", "relevance",
+                 "resolution_score", "mention", "matched_name", "match_reasons", "source", "url", "published_at", "processed_at",
+                 "created_at", "model_version")
 
 REPLAY_SQL = f"""
-select {', '.join(FRAME_COLUMNS)}
-from alerts
-where alert_id > %(after)s and client_id in ({COVERED_CLIENTS_SQL})
-order by alert_id
+select {', '.join('c.full_name' if c == 'full_name' else 'a.' + c for c in FRAME_COLUMNS)}
+from alerts a left join clients c on c.client_id = a.client_id
+where a.alert_id > %(after)s and (%(every_client)s or a.client_id in ({COVERED_CLIENTS_SQL}))
+order by a.alert_id
 limit %(limit)s
 """
 
-def alerts_for_rm(conn, rm_id: str, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
-    "Frames of the alerts `rm_id` may see with id > `after`, oldest first, at most `limit`."
-    cur = conn.execute(REPLAY_SQL, {"rm_id": rm_id, "after": after, "limit": limit})
+def alerts_for_rm(conn, rm_id: str, after: int = 0, limit: int = 500,
+                  every_client: bool = False,  # compliance: every alert, not only the covered clients'
+                  ) -> list[dict[str, Any]]:
+    "Frames of the alerts `rm_id` may see with id > `after`, oldest first, at most `limit`, with the client's name."
+    cur = conn.execute(REPLAY_SQL, {"rm_id": rm_id, "after": after, "limit": limit, "every_client": every_client})
     names = [d.name for d in cur.description]
     return [alert_frame(dict(zip(names, r, strict=True))) for r in cur.fetchall()]
 

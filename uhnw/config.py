@@ -97,6 +97,8 @@ class _SettingsFields:
     glue_database_gold: str = "gold"
     athena_workgroup: str = "primary"
     athena_output: str = ""
+    # --- reporting
+    reporting_currency: str = "USD"  # ISO 4217 code every cross-client figure is converted to (gold `*_reporting` columns)
     # --- intelligence
     clients_file: str = ""  # client master (CSV path or s3:// URI) the resolver loads outside the stack (Lambda, CLI)
     resolution_threshold: float = 0.80  # entity-resolution score from which a mention counts as the client
@@ -190,6 +192,8 @@ def load_settings(profile: str | None = None,  # default: UHNW_PROFILE, else loc
         if env_name in env: values[name] = _coerce(name, env[env_name], f.type, env_name)
     values.update(overrides)
     values["home"] = Path(values["home"]).expanduser().resolve()
+    if not re.fullmatch(r"[A-Z]{3}", str(values.get("reporting_currency", "USD"))):
+        raise ValueError(f"reporting_currency must be an upper-case ISO 4217 code such as USD, got {values['reporting_currency']!r}")
     return Settings(**values)
 
 # %% ../nbs/00_config.ipynb #a092dc70

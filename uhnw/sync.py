@@ -1,7 +1,8 @@
-"""The seeds' "RDS Sync job": load a date's `gold.client_metrics` into PostgreSQL `client_metrics`, and the client master it covers into `clients` and `rm_coverage`, idempotently.
+"""The seeds' "RDS Sync job": load a date's `gold.client_metrics` and `gold.position_pnl` into PostgreSQL, and the client master it covers into `clients` and `rm_coverage`, idempotently.
 
-The dashboard API queries PostgreSQL, not the lake. The sync for a date is one transaction that makes the table's rows
-for that date equal to the gold partition: rows are upserted on `(client_id, date)` and rows of that date that gold no
+The dashboard API and the RM workstation query PostgreSQL, not the lake. The sync for a date is one transaction that
+makes the rows of `client_metrics` and of `position_pnl` for that date equal to the gold partitions (base-currency and
+reporting-currency figures alike): rows are upserted on each table's primary key and rows of that date that gold no
 longer has are deleted — so running it twice, or after gold was recomputed, leaves exactly gold's rows, and a reader
 sees the old day or the new one, never a mix. The client master of the same date (from `silver.clients`) is upserted
 into `clients`, and each synced client's `rm_coverage` is replaced by its current RM, because coverage decides which RM
@@ -22,51 +23,79 @@ import pyarrow as pa
 from .config import Settings
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'metric_rows', 'SyncResult', 'sync_metrics', 'client_rows', 'sync_clients', 'rds_sync']
+__all__ = ['METRIC_COLUMNS', 'POSITION_COLUMNS', 'gold_rows', 'metric_rows', 'position_rows', 'sync_table', 'sync_metrics',
+           'sync_positions', 'SyncResult', 'client_rows', 'sync_clients', 'rds_sync']
 
 # %% ../nbs/25_sync.ipynb #d1f828ea
-METRIC_COLUMNS = ["client_id", "date", "base_currency", "market_value", "daily_pnl", "positions_count", "unpriced_positions"]
+METRIC_COLUMNS = ["client_id", "date", "base_currency", "market_value", "daily_pnl", "positions_count", "unpriced_positions",
+                  "reporting_currency", "market_value_reporting", "daily_pnl_reporting"]
+POSITION_COLUMNS = ["client_id", "date", "account_id", "instrument_id", "base_currency", "currency", "prev_date", "quantity",
+                    "prev_quantity", "close", "prev_close", "fx_to_base", "market_value", "pnl", "unpriced_reason",
+                    "reporting_currency", "market_value_reporting", "pnl_reporting"]  # PostgreSQL `position_pnl` but `loaded_at`
+
+def _clean(v): return None if isinstance(v, float) and not math.isfinite(v) else v
+
+def gold_rows(table: pa.Table, date: str, columns: list[str]) -> list[tuple]:
+    "Rows of a gold partition as tuples in `columns` order: `date` is the partition's, NaN → None, a column the partition lacks → None."
+    d, n = Date.fromisoformat(date), table.num_rows
+    cols = [[d] * n if c == "date" else [_clean(v) for v in table.column(c).to_pylist()] if c in table.column_names else [None] * n
+            for c in columns]
+    return list(zip(*cols, strict=True))
 
 def metric_rows(table: pa.Table, date: str) -> list[tuple]:
-    "Rows of a gold `client_metrics` partition as tuples in `METRIC_COLUMNS` order (NaN → None)."
-    d = Date.fromisoformat(date)
-    cols = {c: table.column(c).to_pylist() for c in METRIC_COLUMNS if c != "date"}
-    def clean(v): return None if isinstance(v, float) and not math.isfinite(v) else v
-    return [(cols["client_id"][i], d, cols["base_currency"][i], clean(cols["market_value"][i]), clean(cols["daily_pnl"][i]),
-             cols["positions_count"][i], cols["unpriced_positions"][i]) for i in range(table.num_rows)]
+    "Rows of a gold `client_metrics` partition as tuples in `METRIC_COLUMNS` order."
+    return gold_rows(table, date, METRIC_COLUMNS)
+
+def position_rows(table: pa.Table, date: str) -> list[tuple]:
+    "Rows of a gold `position_pnl` partition as tuples in `POSITION_COLUMNS` order."
+    return gold_rows(table, date, POSITION_COLUMNS)
 
 # %% ../nbs/25_sync.ipynb #f0af8120
-_MERGE_METRICS = """
-insert into client_metrics (client_id, date, base_currency, market_value, daily_pnl, positions_count, unpriced_positions, loaded_at)
-select client_id, date, base_currency, market_value, daily_pnl, positions_count, unpriced_positions, now() from _gold_metrics
-on conflict (client_id, date) do update set
-  base_currency = excluded.base_currency, market_value = excluded.market_value, daily_pnl = excluded.daily_pnl,
-  positions_count = excluded.positions_count, unpriced_positions = excluded.unpriced_positions, loaded_at = excluded.loaded_at
-where (client_metrics.base_currency, client_metrics.market_value, client_metrics.daily_pnl, client_metrics.positions_count,
-       client_metrics.unpriced_positions) is distinct from
-      (excluded.base_currency, excluded.market_value, excluded.daily_pnl, excluded.positions_count, excluded.unpriced_positions)
-"""
-_DELETE_STALE = "delete from client_metrics m where m.date = %s and not exists (select 1 from _gold_metrics g where g.client_id = m.client_id)"
+def _merge_sql(table: str, temp: str, columns: list[str], keys: list[str]) -> str:
+    "Upsert `temp` into `table` on `keys`, rewriting only rows whose values changed."
+    vals = [c for c in columns if c not in keys]
+    return (f"insert into {table} ({', '.join(columns)}, loaded_at) select {', '.join(columns)}, now() from {temp}\n"
+            f"on conflict ({', '.join(keys)}) do update set {', '.join(f'{c} = excluded.{c}' for c in vals)}, loaded_at = excluded.loaded_at\n"
+            f"where ({', '.join(f'{table}.{c}' for c in vals)}) is distinct from ({', '.join(f'excluded.{c}' for c in vals)})")
+
+def _delete_stale_sql(table: str, temp: str, keys: list[str]) -> str:
+    "Delete the rows of one date (`%s`) of `table` that `temp` (that date's rows) does not have."
+    match = " and ".join(f"g.{k} = t.{k}" for k in keys if k != "date")
+    return f"delete from {table} t where t.date = %s and not exists (select 1 from {temp} g where {match})"
+
+def sync_table(conn, table: str, date: str, rows: list[tuple], columns: list[str],
+               keys: list[str]) -> tuple[int, int]:  # the table's primary key (it includes `date`)
+    "Make `table`'s rows of `date` equal to `rows` (inside the caller's transaction); returns (upserted, deleted)."
+    temp = f"_gold_{table}"
+    with conn.cursor() as cur:
+        cur.execute(f"drop table if exists pg_temp.{temp}")  # a second sync in the same transaction
+        cur.execute(f"create temp table {temp} (like {table} including defaults) on commit drop")
+        with cur.copy(f"copy {temp} ({', '.join(columns)}) from stdin") as copy:
+            for r in rows: copy.write_row(r)
+        cur.execute(_merge_sql(table, temp, columns, keys))
+        upserted = cur.rowcount
+        cur.execute(_delete_stale_sql(table, temp, keys), (Date.fromisoformat(date),))
+        return upserted, cur.rowcount
+
+def sync_metrics(conn, date: str, rows: list[tuple]) -> tuple[int, int]:
+    "Make `client_metrics` for `date` equal to `rows` (`metric_rows`); returns (upserted, deleted)."
+    return sync_table(conn, "client_metrics", date, rows, METRIC_COLUMNS, ["client_id", "date"])
+
+def sync_positions(conn, date: str, rows: list[tuple]) -> tuple[int, int]:
+    "Make `position_pnl` for `date` equal to `rows` (`position_rows`); returns (upserted, deleted)."
+    return sync_table(conn, "position_pnl", date, rows, POSITION_COLUMNS, ["client_id", "date", "account_id", "instrument_id"])
 
 @dataclass(frozen=True)
 class SyncResult:
     "What a sync did to PostgreSQL for one date."
     date: str
-    gold_rows: int
+    gold_rows: int  # client_metrics rows of the gold partition
     upserted: int  # inserted or changed (unchanged rows are not rewritten)
     deleted: int  # rows of the date that gold no longer has
     clients: int
-
-def sync_metrics(conn, date: str, rows: list[tuple]) -> tuple[int, int]:
-    "Make `client_metrics` for `date` equal to `rows` (inside the caller's transaction); returns (upserted, deleted)."
-    with conn.cursor() as cur:
-        cur.execute("create temp table _gold_metrics (like client_metrics including defaults) on commit drop")
-        with cur.copy(f"copy _gold_metrics ({', '.join(METRIC_COLUMNS)}) from stdin") as copy:
-            for r in rows: copy.write_row(r)
-        cur.execute(_MERGE_METRICS)
-        upserted = cur.rowcount
-        cur.execute(_DELETE_STALE, (Date.fromisoformat(date),))
-        return upserted, cur.rowcount
+    positions: int = 0  # position_pnl rows of the gold partition
+    positions_upserted: int = 0
+    positions_deleted: int = 0
 
 # %% ../nbs/25_sync.ipynb #9f0d9712
 def client_rows(table: pa.Table) -> list[tuple]:
@@ -98,16 +127,19 @@ def sync_clients(conn, rows: list[tuple]) -> int:
 
 # %% ../nbs/25_sync.ipynb #e97c8ae5
 def rds_sync(settings: Settings, date: str, lake=None) -> SyncResult:
-    "Load `gold.client_metrics` and the `silver.clients` snapshot of `date` into PostgreSQL, idempotently."
+    "Load `gold.client_metrics`, `gold.position_pnl` and the `silver.clients` snapshot of `date` into PostgreSQL, idempotently."
     from uhnw.ops.db import connect
     from uhnw.lake import lake_for
     lake = lake or lake_for(settings)
-    if date not in lake.list_partitions("gold", "client_metrics"):
-        raise LookupError(f"no gold.client_metrics partition for {date}: run the daily_pnl job first")
+    for table in ("client_metrics", "position_pnl"):
+        if date not in lake.list_partitions("gold", table):
+            raise LookupError(f"no gold.{table} partition for {date}: run the daily_pnl job first")
     metrics = metric_rows(lake.read_partition("gold", "client_metrics", date), date)
+    positions = position_rows(lake.read_partition("gold", "position_pnl", date), date)
     clients = client_rows(lake.read_partition("silver", "clients", date)) if date in lake.list_partitions("silver", "clients") else []
     with connect(settings) as conn:
         with conn.transaction():
             n_clients = sync_clients(conn, clients) if clients else 0
             upserted, deleted = sync_metrics(conn, date, metrics)
-    return SyncResult(date, len(metrics), upserted, deleted, n_clients)
+            pos_upserted, pos_deleted = sync_positions(conn, date, positions)
+    return SyncResult(date, len(metrics), upserted, deleted, n_clients, len(positions), pos_upserted, pos_deleted)

@@ -94,7 +94,7 @@ def book_json(conn, client_ids: list[str], date: str | None) -> tuple[str, list[
     text, ids = conn.execute(_BOOK_JSON, {"ids": list(client_ids), "day": date}).fetchone()
     return text, list(ids)
 
-# %% ../nbs/44_workstation.ipynb #26605b55
+# %% ../nbs/44_workstation.ipynb #9f2b00dc
 def serving_version(conn) -> int:
     "The number bumped with every change of `clients` or `client_metrics` (migration 0006)."
     return conn.execute("select version from serving_version").fetchone()[0]

@@ -15,7 +15,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.position_pnl (
   prev_fx_to_base  double  COMMENT 'the same on t-1',
   market_value     double  COMMENT 'q_t * close_t * fx_t in base currency; null when not valued',
   pnl              double  COMMENT 'q_{t-1} * (close_t*fx_t - close_{t-1}*fx_{t-1}); null when not computable',
-  unpriced_reason  string  COMMENT 'why market_value is null for a position held at t (missing price, fx, client)'
+  unpriced_reason  string  COMMENT 'why market_value is null for a position held at t (missing price, fx, client)',
+  reporting_currency      string  COMMENT 'the settings reporting currency every cross-client view uses (ISO 4217)',
+  market_value_reporting  double  COMMENT 'market_value * usd_per_unit(base)_t / usd_per_unit(reporting)_t; null when market_value or a rate is null',
+  pnl_reporting           double  COMMENT 'pnl translated at the rate of t (pnl * usd_per_unit(base)_t / usd_per_unit(reporting)_t); null when pnl or a rate is null'
 )
 COMMENT 'per-position market value and daily P&L terms'
 PARTITIONED BY (`date` date)

@@ -74,7 +74,7 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
         with stage(rows, size, "spark P&L (day 2)"):
             summary = run_daily_pnl(spark, s, day2)
         with stage(rows, size, "reference P&L (duckdb)"):
-            want_positions, want_metrics = pnl_reference(*load_inputs_arrow(lake, day2))
+            want_positions, want_metrics = pnl_reference(*load_inputs_arrow(lake, day2), reporting_currency=settings.reporting_currency)
         with stage(rows, size, "compare"):
             got_positions = lake.read_partition("gold", "position_pnl", day2)
             got_metrics = lake.read_partition("gold", "client_metrics", day2)

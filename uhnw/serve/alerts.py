@@ -29,7 +29,7 @@ from uhnw.config import Settings
 from uhnw.ops import db
 from uhnw.schemas import ALERTS_TOPIC
 
-__all__ = ["alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "audited_frames", "stream_alerts"]
+__all__ = ["alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "EVERY_CLIENT", "audited_frames", "stream_alerts"]
 
 log = logging.getLogger("uhnw.serve.alerts")
 REPLAY_PAGE = 500
@@ -231,6 +231,7 @@ class AlertFeed:
         for (_, ev), s in zip(good, stored, strict=True):
             for rm in covering.get(ev.value["client_id"], ()):
                 latest[rm] = max(latest.get(rm, 0), s.alert_id)
+        if stored: latest[EVERY_CLIENT] = max(s.alert_id for s in stored)  # compliance sessions see every alert
         if latest:
             try: self.loop.call_soon_threadsafe(self.hub.publish_many, latest)
             except RuntimeError: pass  # the event loop is shutting down; the alerts are stored and will be replayed
@@ -248,24 +249,31 @@ def _latency(frame: dict) -> float | None:
     return (datetime.now(UTC) - datetime.fromisoformat(at)).total_seconds()
 
 
-def audited_frames(conn, rm_id: str, after: int, limit: int) -> list[dict]:
+EVERY_CLIENT = "*"  # the hub key of sessions that read every client's alerts (compliance)
+
+
+def audited_frames(conn, rm_id: str, after: int, limit: int, every_client: bool = False) -> list[dict]:
     "The frames `rm_id` may see after `after` and, when there are any, the audit row naming their clients, in one transaction."
     with conn.transaction():
-        frames = alerts_for_rm(conn, rm_id, after, limit)
-        if frames: audit_read(conn, User(rm_id), "ws", "WS /ws", {f["client_id"] for f in frames})
+        frames = alerts_for_rm(conn, rm_id, after, limit, every_client)
+        if frames:
+            user = User(rm_id, "compliance" if every_client else "rm")
+            audit_read(conn, user, "ws", "WS /ws", {f["client_id"] for f in frames})
     return frames
 
 
 async def stream_alerts(send: Callable[[dict], Awaitable[None]],  # sends one JSON frame
                         rm_id: str, after: int | None,  # the client's last_alert_id; None: live only
-                        hub: Hub, pool: DbPool, metrics: AlertMetrics) -> None:
+                        hub: Hub, pool: DbPool, metrics: AlertMetrics,
+                        every_client: bool = False) -> None:  # compliance: every client's alerts
     "Replay what `rm_id` missed after `after`, then stream live alerts, with no gap and no duplicate; runs until cancelled."
-    wake = hub.subscribe(rm_id)  # before the replay query: nothing stored from here on can be missed
+    key = EVERY_CLIENT if every_client else rm_id
+    wake = hub.subscribe(key)  # before the replay query: nothing stored from here on can be missed
 
     async def catch_up(last: int) -> tuple[int, int]:
         sent = 0
         while True:
-            frames = await pool.run(audited_frames, rm_id, last, REPLAY_PAGE)
+            frames = await pool.run(audited_frames, rm_id, last, REPLAY_PAGE, every_client)
             for f in frames:
                 await send(f)
                 metrics.pushed.inc()
@@ -284,4 +292,4 @@ async def stream_alerts(send: Callable[[dict], Awaitable[None]],  # sends one JS
             if wake.pending > last:  # ids are committed in order (uhnw.alerts.store_alerts), so `> last` is all that is new
                 last, _ = await catch_up(last)
     finally:
-        hub.unsubscribe(rm_id, wake)
+        hub.unsubscribe(key, wake)

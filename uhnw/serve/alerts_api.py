@@ -35,7 +35,7 @@ import psycopg
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 
-from uhnw.access import load_user, visible_clients
+from uhnw.access import AccessError, load_user, visible_clients
 from uhnw.alerts import MAX_ALERT_ID, cursor_problem, hello_frame, latest_alert_id
 from uhnw.auth import AuthError, Principal, TokenVerifier
 from uhnw.serve.alerts import audited_frames, stream_alerts
@@ -96,11 +96,17 @@ async def alert_socket(ws: WebSocket):
         if problem:
             log.warning("alert session of %s refused: %s", principal.rm_id, problem)
             await ws.close(CLOSE_BAD_REQUEST, problem); return
+    try:
+        user = await st.pool.run(load_user, principal.rm_id)
+    except AccessError as e:
+        await ws.close(CLOSE_UNAUTHORIZED, str(e)[:120]); return
+    except psycopg.OperationalError:
+        await _close(ws, CLOSE_TRY_LATER, "alert store unavailable, reconnect with last_alert_id"); return
     st.metrics.sockets.inc()
     try:
         await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
         pump = asyncio.create_task(stream_alerts(lambda f: ws.send_text(json.dumps(f)), principal.rm_id, after,
-                                                 st.hub, st.pool, st.metrics))
+                                                 st.hub, st.pool, st.metrics, user.reads_every_client))
         reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool))
         done, _ = await asyncio.wait({pump, reader}, timeout=max(principal.seconds_left(), 0),
                                      return_when=asyncio.FIRST_COMPLETED)
@@ -130,7 +136,11 @@ async def list_alerts(request: Request, after: int = Query(0, ge=0, le=MAX_ALERT
     except AuthError as e:
         return JSONResponse({"detail": str(e)}, status_code=401,
                             headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{e}"'})
-    frames = await st.pool.run(audited_frames, principal.rm_id, after, limit)
+    try:
+        user = await st.pool.run(load_user, principal.rm_id)
+    except AccessError as e:
+        return JSONResponse({"detail": str(e)}, status_code=401)
+    frames = await st.pool.run(audited_frames, principal.rm_id, after, limit, user.reads_every_client)
     if not frames and after and (problem := cursor_problem(after, await st.pool.run(latest_alert_id))):
         return JSONResponse({"detail": problem.replace("last_alert_id", "after", 1)}, status_code=400)
     return {"rm_id": principal.rm_id, "alerts": frames, "last_alert_id": frames[-1]["alert_id"] if frames else after}

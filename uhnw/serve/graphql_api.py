@@ -2,13 +2,18 @@
 `client(id)` with nested metrics, history, positions and alerts, a page of alerts, and the `alertFeedback` mutation.
 
 The same authorization model as REST (`uhnw.access`): every resolver that hands out a client goes through one
-per-request visibility loader backed by `visible_clients`, so a client outside the caller's book is `null` plus the
-error "no client X in your book" at whatever depth it is asked for (`client(id)`, `alerts { client }`). Reads are
-batched by per-request dataloaders over `uhnw.workstation`, so a book of 100 clients with their metrics and alerts costs
-the same few SQL statements as a book of 10. One `audit_log` row per request that read client data (surface
-`graphql`, the operation's name) is written after execution and before the response; if it cannot be written the
-answer is an error, never the data. Depth, alias, token and cost limits refuse a deep or wide query during validation,
-before any resolver runs; introspection is off on the `aws` profile.
+per-request visibility loader backed by `visible_clients` (`clients` calls it directly), so a client outside the
+caller's book is `null` plus the error "no client X in your book" at whatever depth it is asked for (`client(id)`,
+`alerts { client }`). Reads are batched by per-request dataloaders over `uhnw.workstation`, so a book of 100 clients
+with their metrics and alerts costs the same few SQL statements as a book of 10. One `audit_log` row per request that
+read client data (surface `graphql`, the operation's name) is written after execution and before the response; if it
+cannot be written the answer is an error, never the data. Depth, alias, token and cost limits refuse a deep or wide
+query during validation, before any resolver runs; introspection is off on the `aws` profile.
+
+The book query (`clients { clientId fullName metrics { marketValue dailyPnl } }`, 200 clients) is the hot path, kept
+cheap in three ways: `clients` looks ahead at its selection and reads the book's master data and metrics in one
+statement, so nothing below it awaits; `ShortPathExecution` answers fields that only read an attribute without
+graphql-core's per-field machinery; and parsed and validated documents are cached (no extension hooks every field).
 """
 from __future__ import annotations
 
@@ -29,31 +34,34 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     GraphQLNamedType,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
+    Undefined,
     ValidationContext,
     ValidationRule,
     get_named_type,
 )
+from graphql.pyutils import Path
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.fastapi import BaseContext, GraphQLRouter
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from uhnw.access import audit_read, visible_clients
 from uhnw.config import Settings
 from uhnw.workstation import (
+    CLIENT_COLUMNS,
     METRIC_COLUMNS,
     POSITION_COLUMNS,
     alert_client,
@@ -200,6 +208,9 @@ class Metrics:
         return cls(**{k: row[k] for k in METRIC_COLUMNS if k != "date"}, date=Date.fromisoformat(row["date"]))
 
 
+NOT_PREFETCHED = object()  # a Client whose metrics `clients` did not read ahead: its `metrics` field uses the dataloader
+
+
 @strawberry.type(description="One position's market value and daily P&L on a date.")
 class Position:
     date: Date
@@ -307,6 +318,7 @@ class Client:
     rm_id: str | None
     base_currency: str | None
     book_date: strawberry.Private[Date | None]  # the date `clients(date:)` asked for: the default of `metrics`
+    book_metrics: strawberry.Private[Any] = NOT_PREFETCHED  # `metrics` without a date, when `clients` read it ahead
 
     @classmethod
     def of(cls, ctx: WorkstationContext, row: dict, day: Date | None) -> Client:
@@ -315,12 +327,12 @@ class Client:
         return cls(**{**row, "aliases": row["aliases"] or [], "organizations": row["organizations"] or []}, book_date=day)
 
     @strawberry.field(description="That date's metrics (default: the book's date, else the newest synced date).")
-    async def metrics(self, info: strawberry.Info, date: Date | None = None) -> Metrics | None:
-        loaders = _ctx(info).loaders
-        day = date or self.book_date
-        day_iso = day.isoformat() if day else await loaders.newest.load(None)
-        row = await loaders.metrics.load((self.client_id, day_iso)) if day_iso else None
-        return Metrics.of(row) if row else None
+    def metrics(self, info: strawberry.Info, date: Date | None = strawberry.UNSET) -> Metrics | None:
+        # Sync on purpose: in a book read ahead by `clients` this is an attribute read; otherwise it hands graphql-core
+        # the dataloader's coroutine, which graphql-core awaits like an async resolver's. UNSET rather than a null
+        # default: graphql-core then passes no argument, and strawberry converts none, on each of the book's clients.
+        if not date and self.book_metrics is not NOT_PREFETCHED: return self.book_metrics
+        return _load_metrics(info, self.client_id, date or self.book_date)
 
     @strawberry.field(description="Daily metrics between two dates (inclusive, either open), oldest first.")
     async def metrics_history(self, info: strawberry.Info, date_from: Annotated[Date | None, strawberry.argument(name="from")] = None,
@@ -341,6 +353,57 @@ class Client:
         event_type = _event_type(event_type)
         ctx = _ctx(info)
         return [Alert.of(ctx, r) for r in await ctx.loaders.alerts.load((self.client_id, limit, event_type))]
+
+
+async def _load_metrics(info: strawberry.Info, client_id: str, day: Date | None) -> Metrics | None:
+    loaders = _ctx(info).loaders
+    day_iso = day.isoformat() if day else await loaders.newest.load(None)
+    row = await loaders.metrics.load((client_id, day_iso)) if day_iso else None
+    return Metrics.of(row) if row else None
+
+
+# The book in one statement: master data and, when the selection asks for `metrics` without a date, that day's metrics
+# (the asked date, else the newest synced date, as the `newest` loader), numerics cast to float8 by PostgreSQL.
+_BOOK_MASTER = f"select {', '.join('c.' + c for c in CLIENT_COLUMNS)} from clients c"
+_BOOK_WITH_METRICS = f"""select {', '.join('c.' + c for c in CLIENT_COLUMNS)}, m.client_id is not null, m.date, m.base_currency,
+        m.market_value::float8, m.daily_pnl::float8, m.positions_count, m.unpriced_positions, m.reporting_currency,
+        m.market_value_reporting::float8, m.daily_pnl_reporting::float8
+    from clients c left join client_metrics m
+      on m.client_id = c.client_id and m.date = coalesce(%(day)s::date, (select max(date) from client_metrics))"""
+
+
+def _read_book(conn, user, day: str | None, with_metrics: bool) -> tuple[list[str], list[tuple]]:
+    "The caller's book (the one coverage check, `visible_clients`) and its rows: master data, plus metrics when asked."
+    ids = visible_clients(conn, user)
+    if not ids: return ids, []
+    sql = _BOOK_WITH_METRICS if with_metrics else _BOOK_MASTER
+    return ids, conn.execute(sql + " where c.client_id = any(%(ids)s) order by c.client_id", {"ids": ids, "day": day}).fetchall()
+
+
+def _asks_book_metrics(selections: list[Selection]) -> bool:
+    "Whether a `clients` selection asks for `metrics` without a `date` (through fragments too): what `clients` reads ahead."
+    for node in selections:
+        if isinstance(node, SelectedField):
+            if node.name == "metrics" and node.arguments.get("date") is None: return True
+        elif isinstance(node, FragmentSpread | InlineFragment) and _asks_book_metrics(node.selections):
+            return True
+    return False
+
+
+_N_CLIENT = len(CLIENT_COLUMNS)
+
+
+def _book_client(row: tuple, day: Date | None, with_metrics: bool) -> Client:
+    "A Client of `_read_book`'s row, with its metrics read ahead when asked: the book query's per-client Python work."
+    client_id, full_name, aliases, organizations, city, country, rm_id, base_currency = row[:_N_CLIENT]
+    client = Client(client_id=client_id, full_name=full_name, aliases=aliases or [], organizations=organizations or [], city=city,
+                    country=country, rm_id=rm_id, base_currency=base_currency, book_date=day)
+    if with_metrics:
+        has, day_of, base, mv, pnl, n_positions, n_unpriced, reporting, mv_reporting, pnl_reporting = row[_N_CLIENT:]
+        client.book_metrics = Metrics(date=day_of, base_currency=base, market_value=mv, daily_pnl=pnl, positions_count=n_positions,
+                                      unpriced_positions=n_unpriced, reporting_currency=reporting, market_value_reporting=mv_reporting,
+                                      daily_pnl_reporting=pnl_reporting) if has else None
+    return client
 
 
 @strawberry.type(description="The caller: who they are and the clients they cover (every client for compliance).")
@@ -380,9 +443,12 @@ class Query:
     async def clients(self, info: strawberry.Info, date: Date | None = None) -> list[Client]:
         ctx = _ctx(info)
         ctx.read_client_data = True
-        ids = await ctx.loaders.book.load(None)
-        rows = await ctx.loaders.master.load_many(ids)
-        return [Client.of(ctx, row, date) for row in rows if row is not None]
+        with_metrics = any(_asks_book_metrics(f.selections) for f in info.selected_fields if isinstance(f, SelectedField))
+        ids, rows = await ctx.run(_read_book, ctx.who.user, date and date.isoformat(), with_metrics)
+        ctx.loaders.book.prime(None, ids)  # `me { coverage bookSize }` in the same request asks no second time
+        clients = [_book_client(row, date, with_metrics) for row in rows]
+        ctx.returned.update(c.client_id for c in clients)
+        return clients
 
     @strawberry.field(description="One client of the caller's book (null plus an error otherwise).")
     async def client(self, info: strawberry.Info, id: strawberry.ID) -> Client | None:  # noqa: A002 - GraphQL's own name
@@ -521,18 +587,118 @@ class WorkstationSchema(strawberry.Schema):
         super().process_errors([e for e in errors if _unexpected(e)], execution_context)
 
 
+# Fields whose resolver, called with no arguments, returns an attribute when it holds a value read ahead (not NOT_PREFETCHED).
+PREFETCHED_FIELDS = {("Client", "metrics"): "book_metrics"}
+
+ShortPath = tuple[str, GraphQLScalarType | None, GraphQLObjectType | None]  # attribute, and the scalar or object type it holds
+
+
+def _short_paths(gql: GraphQLSchema) -> dict[GraphQLObjectType, dict[str, ShortPath]]:
+    """Per object type, by field name: the fields that only read a scalar attribute (no resolver, no arguments), and the
+    nullable PREFETCHED_FIELDS (object types with no `is_type_of`)."""
+    out = {}
+    for t in gql.type_map.values():
+        if not isinstance(t, GraphQLObjectType) or t.name.startswith("__"): continue
+        fields = {}
+        for name, field in t.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            of = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+            if definition is not None and definition.is_basic_field and not field.args and isinstance(of, GraphQLScalarType):
+                fields[name] = (definition.python_name, of, None)
+            elif (attribute := PREFETCHED_FIELDS.get((t.name, name))) and isinstance(field.type, GraphQLObjectType):
+                if field.type.is_type_of is None: fields[name] = (attribute, None, field.type)
+        out[t] = fields
+    return out
+
+
+_SLOW = object()  # a field the short path leaves to graphql-core
+
+
+class ShortPathExecution(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's execution with a short path for a field that only reads an attribute: a scalar (`clientId`,
+    `marketValue`) is read and serialized, a prefetched object (a book client's `metrics`) has its selection executed,
+    without the path, resolve info, argument coercion, resolver call and completion graphql-core builds for every field;
+    an object whose selected fields all take it is answered in one loop. The book query is 200 clients of such fields,
+    so they were most of its CPU. Anything else (a field with arguments, a value not read ahead, a null in a non-null
+    field, a value the scalar refuses) takes graphql-core's own path, which resolves it or reports the error as it always
+    does. `build_schema` subclasses it with its schema's `short_paths`."""
+
+    short_paths: dict[GraphQLObjectType, dict[str, ShortPath]] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # An extension with a `resolve` hook (graphql-core middleware) must see every field: then there is no short path.
+        self.short_paths_now = {} if getattr(self.middleware_manager, "middlewares", None) else self.short_paths
+        self.plans: dict[int, tuple[dict, list | None]] = {}  # id of a selection (alive all execution long) -> its plan
+
+    def _short(self, found: ShortPath, parent_type, source, field_nodes, path, response_name: str) -> Any:
+        "The field's value by the short path, or _SLOW."
+        attribute, scalar, object_type = found
+        value = getattr(source, attribute, Undefined)
+        if value is Undefined: return _SLOW  # no such attribute: graphql-core's path reports it
+        if object_type is not None:
+            if value is None: return None
+            if value is NOT_PREFETCHED: return _SLOW
+            return self.execute_fields(object_type, value, Path(path, response_name, parent_type.name),
+                                       self.collect_subfields(object_type, field_nodes))
+        if value is None:
+            return _SLOW if isinstance(parent_type.fields[field_nodes[0].name.value].type, GraphQLNonNull) else None
+        try:
+            serialized = scalar.serialize(value)
+        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, as a located field error
+            return _SLOW
+        return _SLOW if serialized is None or serialized is Undefined else serialized
+
+    def _plan(self, parent_type, fields: dict) -> list | None:
+        "(response name, short path, field nodes) of each field of a selection, or None when one of them has no short path."
+        short = self.short_paths_now.get(parent_type) or {}
+        plan = []
+        for response_name, field_nodes in fields.items():
+            found = short.get(field_nodes[0].name.value)
+            if found is None or field_nodes[0].arguments: return None
+            plan.append((response_name, found, field_nodes))
+        return plan
+
+    def execute_fields(self, parent_type, source_value, path, fields):
+        cached = self.plans.get(id(fields))
+        if cached is None or cached[0] is not fields:
+            cached = self.plans[id(fields)] = (fields, self._plan(parent_type, fields))
+        if cached[1] is not None:
+            results = {}
+            for response_name, found, field_nodes in cached[1]:
+                value = self._short(found, parent_type, source_value, field_nodes, path, response_name)
+                if value is _SLOW or self.is_awaitable(value): break
+                results[response_name] = value
+            else:
+                return results
+        return super().execute_fields(parent_type, source_value, path, fields)
+
+    def execute_field(self, parent_type, source, field_nodes, path):
+        fields = self.short_paths_now.get(parent_type)
+        found = fields.get(field_nodes[0].name.value) if fields else None
+        if found is not None and not field_nodes[0].arguments:
+            value = self._short(found, parent_type, source, field_nodes, path.prev, path.key)
+            if value is not _SLOW: return value
+        return super().execute_field(parent_type, source, field_nodes, path)
+
+
 def build_schema(introspection: bool = True) -> strawberry.Schema:
     "The workstation's schema with its limits; `introspection=False` adds graphql-core's NoSchemaIntrospectionCustomRule."
-    rules = [CostLimit] + ([] if introspection else [NoSchemaIntrospectionCustomRule])
+    # The rule classes are made once here, not per request (as QueryDepthLimiter and MaxAliasesLimiter would), so the
+    # validation cache, keyed by (schema, document, rules), answers a repeated query without validating it again.
+    rules = [max_depth_rule(MAX_DEPTH, None, None), max_aliases_rule(MAX_ALIASES), CostLimit,
+             *([] if introspection else [NoSchemaIntrospectionCustomRule])]
     extensions = [
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(AddValidationRules, rules),
+        ParserCache,  # bounded LRUs (128 documents), keyed by the query text and its parse options (the token limit)
+        ValidationCache,
         AuditReads,
         partial(MaskErrors, should_mask_error=_unexpected, error_message="internal error (logged on the server)"),
     ]
-    return WorkstationSchema(query=Query, mutation=Mutation, extensions=extensions)
+    built = WorkstationSchema(query=Query, mutation=Mutation, extensions=extensions)
+    built.execution_context_class = type("WorkstationExecution", (ShortPathExecution,), {"short_paths": _short_paths(built._schema)})
+    return built
 
 
 schema = build_schema()  # the local profile's schema: for tests, schemathesis and the authorization matrix

@@ -193,3 +193,39 @@ def _graphql_client_queries(schema) -> dict[str, tuple[str, bool]]:
                 keep = "clientId " if "clientId" in t.fields else ""
                 out[f"{fname}.{sub}"] = (f"{head} {{ {keep}{sub} {{ {selection(st, 1)} }} }} }}", single)
     return out
+
+
+# Top-level client-data fields that take no client id: the caller's whole book. Each is asked as RM-1 (their clients
+# only, never RM-2's) and as compliance (both RMs' clients).
+BOOK_QUERIES = {
+    "me": "{ me { userId coverage bookSize } }",
+    "clients": "{ clients { clientId fullName metrics { marketValue } } }",
+    "alerts": "{ alerts(limit: 200) { alerts { alertId client { clientId } } } }",
+}
+# Mutations change client data; each is refused on another RM's client by a test of its own.
+MUTATIONS_TESTED_ELSEWHERE = {"alertFeedback": "tests/test_graphql.py: another RM's alert answers null and 'no alert … among your clients'"}
+
+
+def test_graphql_matrix_book_wide_fields_hold_only_the_callers_clients(client, workstation_book, stack):
+    gql = pytest.importorskip("uhnw.serve.graphql_api")
+    b = workstation_book
+    by_id = _graphql_client_queries(gql.schema)
+    top = {(t, f) for t, f in gql.client_data_fields() if t in ("Query", "Mutation")}
+    uncovered = {f for t, f in top if f not in by_id and f not in BOOK_QUERIES and f not in MUTATIONS_TESTED_ELSEWHERE}
+    assert not uncovered, f"client-data fields no half of the matrix asks: {uncovered}"
+    mine, theirs = set(b.clients[b.rm1]), set(b.clients[b.rm2])
+    for name, query in BOOK_QUERIES.items():
+        b.login(client, b.rm1)
+        body = client.post("/graphql", json={"query": query}).json()
+        assert not body.get("errors"), (name, body)
+        text = json.dumps(body["data"])
+        assert all(c in text for c in mine) and not any(c in text for c in theirs), (name, body)
+        b.login(client, b.compliance)
+        before = _last_audit_id(stack)
+        body = client.post("/graphql", json={"query": query}).json()
+        assert not body.get("errors"), (name, body)
+        text = json.dumps(body["data"])
+        if name != "me":  # compliance's profile has no book; its reads are the book-wide ones
+            assert all(c in text for c in mine | theirs), (name, body)
+            rows = _audited(stack, b.compliance, before)
+            assert len(rows) == 1 and (mine | theirs) <= set(rows[0]["client_ids"]), (name, rows)

@@ -170,6 +170,13 @@ def stored_alert_id(settings, article_id: str, timeout: float = 20) -> int:
     raise AssertionError(f"alert of article {article_id} was never stored")
 
 
+def keep_in_book(book, settings, rec: dict) -> int:
+    "Record a produced alert in the session's book once stored, so later tests that read the book's alerts count it."
+    alert_id = stored_alert_id(settings, rec["article_id"])
+    book.alerts[rec["client_id"]].append(alert_id)
+    return alert_id
+
+
 def alert_card(page: Page, rec: dict):
     return page.locator("#alert-list li.alert", has_text=rec["headline"])
 
@@ -231,7 +238,7 @@ def test_an_alert_produced_after_the_page_loaded_appears_live_at_the_top(page, w
     expect(card).to_be_visible(timeout=30_000)
     assert page.locator("#alert-list li.alert").count() == before + 1
     newest = page.locator("#alert-list li.alert").first.get_attribute("data-alert-id")
-    assert newest == str(stored_alert_id(alert_settings, rec["article_id"]))
+    assert newest == str(keep_in_book(b, alert_settings, rec))
     expect(card.locator(".mention")).to_have_text("“Mention-live Saxena”")
     expect(card.locator(".matched-name")).to_have_text("Matched-live Saxena")
     expect(card.locator(".match-reasons .chip")).to_have_text(["surname and given name (live)", "city London"])
@@ -249,7 +256,7 @@ def test_wrong_person_feedback_is_stored_and_shown_after_a_reload(page, workstat
     card.get_by_role("button", name="Wrong person").click()
     expect(card.get_by_role("button", name="Wrong person")).to_have_attribute("aria-pressed", "true")
     expect(card.locator(".verdict")).to_have_text("Your verdict: Wrong person")
-    alert_id = stored_alert_id(alert_settings, rec["article_id"])
+    alert_id = keep_in_book(b, alert_settings, rec)
     with connect(alert_settings) as conn:
         stored = conn.execute("select verdict, useful from alert_feedback where alert_id = %s and rm_id = %s", (alert_id, b.rm1)).fetchall()
     assert stored == [("wrong_person", None)]
@@ -337,6 +344,7 @@ def test_the_socket_reconnects_after_a_server_restart_and_replays_the_missed_ale
     card = alert_card(page, missed)
     expect(card).to_be_visible(timeout=30_000)
     expect(card.locator(".mention")).to_have_text("“Mention-missed Saxena”")
+    keep_in_book(b, alert_settings, missed)
     ids = page.locator("#alert-list li.alert").evaluate_all("els => els.map(e => Number(e.dataset.alertId))")
     assert ids == sorted(set(ids), reverse=True), "newest first, no alert twice"
 

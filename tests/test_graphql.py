@@ -230,7 +230,7 @@ def test_the_book_read_ahead_answers_as_each_clients_own_metrics_and_a_dated_met
         fragment Figures on Client {{ metrics {{ {METRICS_FIELDS} }} }}""", {"d": day}, headers=headers)
     assert "errors" not in book, book
     # read ahead through the fragment: no metrics statement of its own; the dated alias is one batched dataloader statement
-    assert sum("from client_metrics" in q for q in statements.of_the_query) == 2, statements.of_the_query
+    assert sum("client_metrics" in q for q in statements.of_the_query) == 2, statements.of_the_query
     got = {c["clientId"]: c for c in book["data"]["clients"]}
     for i, cid in enumerate(b.clients[b.rm1]):
         alone = _gql(client, f"query One($id: ID!, $d: Date) {{ client(id: $id) {{ metrics(date: $d) {{ {METRICS_FIELDS} }} }} }}",

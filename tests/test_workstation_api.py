@@ -177,7 +177,7 @@ def test_openapi_documents_every_workstation_route(client):
     assert "/api/alerts/{alert_id}/feedback" in spec["paths"]
 
 
-def test_the_socket_rides_the_session_cookie_same_origin_only_and_answers_a_ticks_subscription(client, workstation_book):
+def test_the_socket_rides_the_session_cookie_same_origin_only_and_answers_a_ticks_subscription(client, workstation_book, stack):
     from starlette.websockets import WebSocketDisconnect
     b = workstation_book
     b.login(client, b.rm1)
@@ -195,6 +195,8 @@ def test_the_socket_rides_the_session_cookie_same_origin_only_and_answers_a_tick
         assert all(f["full_name"] for f in frames if f["client_id"] in b.clients[b.rm1])
         ws.send_json({"type": "subscribe", "channel": "ticks"})
         assert ws.receive_json() == {"type": "subscribed", "channel": "ticks", "instruments": ["XS123"]}
+        subscribed = [r for r in _audit(stack, b.rm1) if r["operation"] == "subscribe ticks"]
+        assert subscribed and subscribed[0]["surface"] == "socket" and subscribed[0]["client_ids"] == sorted(b.clients[b.rm1])
         ws.send_text("hello?")
         assert ws.receive_json()["type"] == "error"
         checked = True
@@ -222,3 +224,38 @@ def test_compliance_reads_every_clients_alerts_on_the_socket_and_each_replay_pag
     rows = _audit(stack, b.compliance)[: len(_audit(stack, b.compliance)) - before]
     assert rows and all(r["surface"] == "ws" and r["role"] == "compliance" for r in rows)
     assert {c for rm in (b.rm1, b.rm2) for c in b.clients[rm]} <= {c for r in rows for c in r["client_ids"]}
+
+
+def test_a_client_moved_to_another_primary_rm_leaves_the_old_rms_book_on_the_next_read(client, workstation_book, stack):
+    import uuid
+
+    from uhnw.ops.db import connect
+    b = workstation_book
+    moved = f"MOVE-{uuid.uuid4().hex[:8]}"
+    with connect(stack) as conn:
+        conn.execute("insert into clients (client_id, full_name, rm_id, base_currency) values (%s, 'Moving Client', %s, 'GBP')",
+                     (moved, b.rm1))
+    try:
+        b.login(client, b.rm1)
+        assert client.get(f"/api/clients/{moved}").status_code == 200
+        with connect(stack) as conn:  # a direct update, not the RDS sync: migration 0007's trigger moves the coverage
+            conn.execute("update clients set rm_id = %s where client_id = %s", (b.rm2, moved))
+        assert client.get(f"/api/clients/{moved}").status_code == 404
+        assert moved not in [c["client_id"] for c in client.get("/api/clients").json()["clients"]]
+        b.login(client, b.rm2)
+        assert client.get(f"/api/clients/{moved}").status_code == 200
+    finally:
+        with connect(stack) as conn:
+            conn.execute("delete from clients where client_id = %s", (moved,))
+
+
+@pytest.mark.parametrize("path", ["/api/me", "/api/clients"])
+def test_a_session_past_half_its_life_is_renewed_on_the_next_read(app, client, workstation_book, path):
+    from uhnw.auth import issue_token
+    from uhnw.serve.session import COOKIE, SESSION_TTL
+    ageing = issue_token(workstation_book.rm1, app.state.verifier.secret, ttl=SESSION_TTL / 4, csrf="c" * 32)
+    client.cookies.set(COOKIE, ageing)
+    r = client.get(path)
+    assert r.status_code == 200
+    renewed = r.cookies.get(COOKIE)
+    assert renewed and renewed != ageing, r.headers.get_list("set-cookie")

@@ -810,6 +810,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'uhnw.workstation.land_resolution_labels': ( 'workstation.html#land_resolution_labels',
                                                                                'uhnw/workstation.py'),
                                   'uhnw.workstation.latest_date': ('workstation.html#latest_date', 'uhnw/workstation.py'),
+                                  'uhnw.workstation.latest_dates': ('workstation.html#latest_dates', 'uhnw/workstation.py'),
                                   'uhnw.workstation.metrics_history': ('workstation.html#metrics_history', 'uhnw/workstation.py'),
                                   'uhnw.workstation.metrics_on': ('workstation.html#metrics_on', 'uhnw/workstation.py'),
                                   'uhnw.workstation.positions_on': ('workstation.html#positions_on', 'uhnw/workstation.py'),

@@ -19,9 +19,10 @@ from cachetools import LRUCache
 
 # %% auto #0
 __all__ = ['CLIENT_COLUMNS', 'METRIC_COLUMNS', 'POSITION_COLUMNS', 'ALERT_COLUMNS', 'VERDICTS', 'RESOLUTION_LABELS',
-           'latest_date', 'clients_by_id', 'metrics_on', 'metrics_history', 'book_json', 'serving_version', 'BookCache',
-           'positions_on', 'alerts_page', 'alert_client', 'alerts_by_client', 'record_feedback', 'wrong_person_labels',
-           'land_resolution_labels', 'book_instruments', 'tick_frame', 'subscribed_frame']
+           'latest_date', 'latest_dates', 'clients_by_id', 'metrics_on', 'metrics_history', 'book_json',
+           'serving_version', 'BookCache', 'positions_on', 'alerts_page', 'alert_client', 'alerts_by_client',
+           'record_feedback', 'wrong_person_labels', 'land_resolution_labels', 'book_instruments', 'tick_frame',
+           'subscribed_frame']
 
 # %% ../nbs/44_workstation.ipynb #a9682fe9
 def _plain(v):
@@ -52,6 +53,12 @@ def latest_date(conn, client_ids: list[str] | None = None) -> str | None:
             cross join lateral (select max(date) as date from client_metrics m where m.client_id = asked.client_id) newest""",
                          (list(client_ids),)).fetchone()[0]
     return d.isoformat() if d else None
+
+def latest_dates(conn, client_ids: list[str]) -> dict[str, str | None]:
+    "Each client's own newest date of `client_metrics` (ISO; None when none is synced): the default date of one client's reads."
+    cur = conn.execute("""select asked.client_id, (select max(date) from client_metrics m where m.client_id = asked.client_id)
+        from unnest(%s::text[]) as asked(client_id)""", (list(client_ids),))
+    return {c: d and d.isoformat() for c, d in cur.fetchall()}
 
 def clients_by_id(conn, client_ids: list[str]) -> dict[str, dict[str, Any]]:
     "Master data of each client (cleared ids only), by id; ids with no row are left out."

@@ -35,7 +35,7 @@ import psycopg
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 
-from uhnw.access import AccessError, load_user, visible_clients
+from uhnw.access import AccessError, audited_read, load_user, visible_clients
 from uhnw.alerts import MAX_ALERT_ID, cursor_problem, hello_frame, latest_alert_id
 from uhnw.auth import AuthError, Principal, TokenVerifier
 from uhnw.serve.alerts import audited_frames, stream_alerts
@@ -162,8 +162,13 @@ async def _client_frames(ws: WebSocket, rm_id: str, pool) -> None:
 
 
 def _book_instruments(conn, user_id: str) -> list[str]:
+    "The instruments of the caller's book, with the read's audit row (the list says what the book holds)."
     user = load_user(conn, user_id)
-    return book_instruments(conn, visible_clients(conn, user))
+
+    def read(c):
+        ids = visible_clients(c, user)
+        return book_instruments(c, ids), ids
+    return audited_read(conn, user, "socket", "subscribe ticks", read)
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:

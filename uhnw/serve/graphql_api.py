@@ -69,6 +69,7 @@ from uhnw.workstation import (
     alerts_page,
     clients_by_id,
     latest_date,
+    latest_dates,
     metrics_history,
     metrics_on,
     positions_on,
@@ -147,9 +148,9 @@ class Loaders:
             cleared = set(await run(visible_clients, user, ids))
             return [c in cleared for c in ids]
 
-        async def newest(keys):
-            day = await run(latest_date)
-            return [day for _ in keys]
+        async def newest(ids):  # each client's own newest synced date, as REST's one-client reads default to
+            days = await run(latest_dates, ids)
+            return [days.get(c) for c in ids]
 
         async def master(ids):
             got = await run(clients_by_id, ids)
@@ -326,7 +327,7 @@ class Client:
         ctx.returned.add(row["client_id"])
         return cls(**{**row, "aliases": row["aliases"] or [], "organizations": row["organizations"] or []}, book_date=day)
 
-    @strawberry.field(description="That date's metrics (default: the book's date, else the newest synced date).")
+    @strawberry.field(description="That date's metrics (default: the book's date, else the client's newest synced date).")
     def metrics(self, info: strawberry.Info, date: Date | None = strawberry.UNSET) -> Metrics | None:
         # Sync on purpose: in a book read ahead by `clients` this is an attribute read; otherwise it hands graphql-core
         # the dataloader's coroutine, which graphql-core awaits like an async resolver's. UNSET rather than a null
@@ -341,10 +342,10 @@ class Client:
         rows = await _ctx(info).loaders.history.load((self.client_id, date_from and date_from.isoformat(), date_to and date_to.isoformat()))
         return [Metrics.of(r) for r in rows]
 
-    @strawberry.field(description="Positions of a date (default: the newest synced date), largest market value first.")
+    @strawberry.field(description="Positions of a date (default: the client's newest synced date), largest market value first.")
     async def positions(self, info: strawberry.Info, date: Date | None = None) -> list[Position]:
         loaders = _ctx(info).loaders
-        day_iso = date.isoformat() if date else await loaders.newest.load(None)
+        day_iso = date.isoformat() if date else await loaders.newest.load(self.client_id)
         return [Position.of(r) for r in await loaders.positions.load((self.client_id, day_iso))] if day_iso else []
 
     @strawberry.field(description=f"The client's newest alerts (limit 1..{CLIENT_ALERTS_MAX}).")
@@ -357,19 +358,19 @@ class Client:
 
 async def _load_metrics(info: strawberry.Info, client_id: str, day: Date | None) -> Metrics | None:
     loaders = _ctx(info).loaders
-    day_iso = day.isoformat() if day else await loaders.newest.load(None)
+    day_iso = day.isoformat() if day else await loaders.newest.load(client_id)
     row = await loaders.metrics.load((client_id, day_iso)) if day_iso else None
     return Metrics.of(row) if row else None
 
 
 # The book in one statement: master data and, when the selection asks for `metrics` without a date, that day's metrics
-# (the asked date, else the newest synced date, as the `newest` loader), numerics cast to float8 by PostgreSQL.
+# (the asked date, else the book's newest synced date, as REST's /api/clients), numerics cast to float8 by PostgreSQL.
 _BOOK_MASTER = f"select {', '.join('c.' + c for c in CLIENT_COLUMNS)} from clients c"
 _BOOK_WITH_METRICS = f"""select {', '.join('c.' + c for c in CLIENT_COLUMNS)}, m.client_id is not null, m.date, m.base_currency,
         m.market_value::float8, m.daily_pnl::float8, m.positions_count, m.unpriced_positions, m.reporting_currency,
         m.market_value_reporting::float8, m.daily_pnl_reporting::float8
     from clients c left join client_metrics m
-      on m.client_id = c.client_id and m.date = coalesce(%(day)s::date, (select max(date) from client_metrics))"""
+      on m.client_id = c.client_id and m.date = %(day)s::date"""
 
 
 def _read_book(conn, user, day: str | None, with_metrics: bool) -> tuple[list[str], list[tuple]]:
@@ -377,6 +378,7 @@ def _read_book(conn, user, day: str | None, with_metrics: bool) -> tuple[list[st
     ids = visible_clients(conn, user)
     if not ids: return ids, []
     sql = _BOOK_WITH_METRICS if with_metrics else _BOOK_MASTER
+    if with_metrics and day is None: day = latest_date(conn, ids)
     return ids, conn.execute(sql + " where c.client_id = any(%(ids)s) order by c.client_id", {"ids": ids, "day": day}).fetchall()
 
 

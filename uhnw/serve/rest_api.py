@@ -178,7 +178,8 @@ async def me(request: Request, who: Caller = Depends(caller)) -> Me:
 
 
 @router.get("/clients", response_model=Book, responses=UNAUTHORIZED)
-async def list_clients(request: Request, date: Date | None = Query(None, description="metrics of this date (default: the newest synced)"),
+async def list_clients(request: Request, response: Response,
+                       date: Date | None = Query(None, description="metrics of this date (default: the newest synced)"),
                        who: Caller = Depends(caller)) -> Response:
     "The caller's book: every client they may read with that date's metrics (base and reporting currency)."
     books: BookCache = request.app.state.books
@@ -190,7 +191,9 @@ async def list_clients(request: Request, date: Date | None = Query(None, descrip
     # The book is built as JSON by PostgreSQL (`book_json`), kept until its data changes (`BookCache`), and sent as it
     # is, not parsed and re-validated per value.
     head = json.dumps({"date": day, "reporting_currency": _reporting(request)})[:-1]
-    return Response(f'{head}, "clients": {text}}}', media_type="application/json")
+    out = Response(f'{head}, "clients": {text}}}', media_type="application/json")
+    out.headers.raw.extend(response.headers.raw)  # a Response returned as is drops what `caller` set (a renewed cookie)
+    return out
 
 
 @router.get("/clients/{client_id}", response_model=Client, responses={**NOT_IN_BOOK, **UNAUTHORIZED})

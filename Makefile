@@ -5,13 +5,15 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 JAR_CACHE ?= $(HOME)/.cache/uhnw/jars
 KAFKA_JARS := $(JAR_CACHE)/kafka
+SPARK_JARS := $(JAR_CACHE)/spark
+MVN       := mvn -q -B -s jvm/settings.xml
 ARGS      ?=
 
 export UHNW_JAR_CACHE := $(JAR_CACHE)
 
 .PHONY: setup browser demo test lint export clean-nbs check-nbdev stack-up stack-down
 
-setup: $(VENV)/.installed $(KAFKA_JARS)/.complete browser
+setup: $(VENV)/.installed $(KAFKA_JARS)/.complete $(SPARK_JARS)/.complete browser
 
 # Debian's Chromium for the workstation's browser tests (Playwright drives it; no browser download). Installed when
 # missing and we are root with apt; otherwise a note, and the `browser` tests skip (with CI=true they fail instead).
@@ -31,9 +33,15 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 # Apache Kafka (KRaft) and its dependencies from Maven Central, copied once into the jar cache
-$(KAFKA_JARS)/.complete: jvm/pom.xml
+$(KAFKA_JARS)/.complete: jvm/pom.xml jvm/settings.xml
 	@rm -rf $(KAFKA_JARS)
-	mvn -q -B -f jvm/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(KAFKA_JARS))
+	$(MVN) -f jvm/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(KAFKA_JARS))
+	@touch $@
+
+# The Spark jobs' connectors (Kafka source, Avro, Iceberg runtime, PostgreSQL JDBC) for Spark 4.0.2, as EMR runs it
+$(SPARK_JARS)/.complete: jvm/spark/pom.xml jvm/settings.xml
+	@rm -rf $(SPARK_JARS)
+	$(MVN) -f jvm/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(SPARK_JARS))
 	@touch $@
 
 demo: setup

@@ -11,6 +11,8 @@ Only a job's `main`/`run_*` function calls `get_spark`; nothing here runs at imp
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from uhnw.config import Settings
@@ -18,7 +20,7 @@ from uhnw.config import Settings
 if TYPE_CHECKING:  # pyspark is an optional dependency (the `jobs` extra)
     from pyspark.sql import SparkSession
 
-__all__ = ["LOCAL_CONF", "AWS_CONF", "get_spark", "spark_uri"]
+__all__ = ["LOCAL_CONF", "AWS_CONF", "connector_jars", "get_spark", "spark_uri"]
 
 LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
@@ -54,6 +56,21 @@ def _emulator_conf(settings: Settings) -> dict[str, str]:
                 "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"}
 
 
+def _artifact(jar: Path) -> str:
+    "A jar's artifact name without its version: `kafka-clients-3.9.1.jar` -> `kafka-clients`."
+    return re.sub(r"-\d[\w.]*$", "", jar.stem)
+
+
+def connector_jars(settings: Settings) -> list[Path]:
+    """The connectors `make setup` copied into `jar_cache/spark` (Kafka source, Avro, Iceberg runtime, PostgreSQL
+    JDBC) less what the pyspark wheel already ships (its Hadoop client, Scala library, ...): one copy of each class."""
+    folder = settings.jar_cache / "spark"
+    if not folder.is_dir(): return []
+    import pyspark
+    shipped = {_artifact(j) for j in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
+    return sorted(j for j in folder.glob("*.jar") if _artifact(j) not in shipped)
+
+
 def get_spark(settings: Settings, app_name: str = "uhnw",
               master: str = "local[*]",  # local profile only
               conf: dict[str, Any] | None = None) -> SparkSession:  # extra settings, applied last
@@ -63,6 +80,7 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM it launches stays on loopback, without a host-name warning
         builder = SparkSession.builder.master(master).appName(app_name)
         options = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"), **(conf or {})}
+        if jars := connector_jars(settings): options.setdefault("spark.jars", ",".join(map(str, jars)))
     elif settings.profile == "aws":
         active = SparkSession.getActiveSession()
         if active is not None:

@@ -183,3 +183,38 @@ def workstation_book(stack) -> WorkstationBook:
                                            ("m_and_a", "liquidity")[k], f"Client {run} {i}", f"Client {run} {i}",
                                            f"{dates[k]}T09:00:00Z")).fetchone()[0] for k in range(2)]
     return WorkstationBook(rm1, rm2, co, passwords, book, alerts, dates)
+
+
+@pytest.fixture
+def web_site():
+    """An HTTP server on 127.0.0.1 for the scraper and web ETL tests: `site.route(path, *answers, host=None)` with answers
+    `(status, headers, body)` (the last one repeats; a header set to None is not sent), every request in `site.log`
+    as (host, path). Tests reach it under made-up names through a stub resolver; nothing else is contacted."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from types import SimpleNamespace
+    routes: dict = {}
+    log: list = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
+            log.append((host, self.path))
+            answers = routes.get((host, self.path)) or routes.get((None, self.path)) or [(404, {}, b"not found")]
+            status, headers, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            self.send_response(status)
+            for k, v in {"Content-Length": str(len(body)), **headers}.items():
+                if v is not None: self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args): pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)  # quick shutdown
+    thread.start()
+    site = SimpleNamespace(port=server.server_address[1], log=log,
+                           route=lambda path, *answers, host=None: routes.__setitem__((host, path), list(answers)))
+    yield site
+    server.shutdown()
+    server.server_close()

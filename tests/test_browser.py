@@ -311,6 +311,29 @@ def test_client_detail_shows_metrics_history_positions_and_the_clients_alerts(pa
     page.screenshot(path=str(SCREENSHOTS / "client.png"), full_page=True)
 
 
+def test_live_prices_appear_on_the_client_detail_view_as_ticks_are_produced(page, workstation_book, alert_settings, producer):
+    from decimal import Decimal
+
+    from uhnw.ingest.market import publish_tick
+    from uhnw.market import Tick
+    b = workstation_book
+    sign_in(page, b)
+    page.goto(f"/#/client/{b.clients[b.rm1][0]}")
+    row = page.locator('#table-positions tbody tr[data-instrument-id="XS123"]')
+    expect(row.locator("td.live-price")).to_have_text("—")  # no tick yet: the synced close (100) is all there is
+    expect(page.locator("#table-positions thead")).to_contain_text("Live price")
+    now = datetime.now(UTC)
+    for k, price in enumerate(("100.50", "101.25")):  # the newest wins, whatever the socket's conflation lets through
+        publish_tick(producer, topic_name(alert_settings, "market-ticks"),
+                     Tick("XS123", "XNYS", Decimal(price), "USD", Decimal(100), now.replace(microsecond=k)))
+    producer.flush()
+    expect(row.locator("td.live-price")).to_have_text("101.25")
+    expect(row.locator("td.live-change")).to_have_text("+1.25%")
+    expect(row.locator("td.live-change")).to_have_class(re.compile(r"\bpos\b"))
+    expect(row.locator("td").nth(4)).to_have_text("100")  # the close column keeps the synced close
+    page.screenshot(path=str(SCREENSHOTS / "client-live-prices.png"), full_page=True)
+
+
 def test_another_rms_client_opened_by_url_says_not_in_your_book_and_shows_no_data(page, page_log, workstation_book, alert_settings):
     b = workstation_book
     theirs = b.clients[b.rm2][0]

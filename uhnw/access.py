@@ -102,8 +102,10 @@ def authenticate(conn, user_id: str, password: str) -> User | None:
     return User(user_id.strip(), row[0], row[1])
 
 # %% ../nbs/43_access.ipynb #cdf68cd1
-_RM_BOOK = "select client_id from rm_coverage where rm_id = %(user)s and (%(ids)s::text[] is null or client_id = any(%(ids)s)) order by client_id"
-_EVERY_CLIENT = "select client_id from clients where (%(ids)s::text[] is null or client_id = any(%(ids)s)) order by client_id"
+_RM_BOOK = """select v.client_id from rm_coverage v join clients c on c.client_id = v.client_id and c.deleted_at is null
+    where v.rm_id = %(user)s and (%(ids)s::text[] is null or v.client_id = any(%(ids)s)) order by v.client_id"""
+_EVERY_CLIENT = ("select client_id from clients where deleted_at is null and (%(ids)s::text[] is null or client_id = any(%(ids)s)) "
+                 "order by client_id")  # a client deleted in the CRM (kept for audit) is read by no one
 
 def visible_clients(conn, user: User,
                     client_ids: Iterable[str] | None = None,  # the clients asked for; None: the user's whole book

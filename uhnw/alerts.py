@@ -106,9 +106,12 @@ def store_alert(conn,  # a psycopg connection in autocommit mode
     return store_alerts(conn, [record])[0]
 
 # %% ../nbs/41_alerts.ipynb #5c6ff689
-AUDIENCE_SQL = "select client_id, rm_id from rm_coverage where client_id = any(%(client_ids)s)"
+# a client deleted in the CRM (`clients.deleted_at`, kept for audit) has no audience and is in no one's coverage
+AUDIENCE_SQL = ("select v.client_id, v.rm_id from rm_coverage v join clients c on c.client_id = v.client_id and c.deleted_at is null "
+                "where v.client_id = any(%(client_ids)s)")
 
-COVERED_CLIENTS_SQL = "select client_id from rm_coverage where rm_id = %(rm_id)s"
+COVERED_CLIENTS_SQL = ("select v.client_id from rm_coverage v join clients c on c.client_id = v.client_id and c.deleted_at is null "
+                       "where v.rm_id = %(rm_id)s")
 
 def audiences(conn, client_ids) -> dict[str, list[str]]:
     "client id -> the RMs who cover it now, sorted, for many clients in one query (clients nobody covers are left out)."
@@ -128,7 +131,7 @@ FRAME_COLUMNS = ("alert_id", "client_id", "full_name", "article_id", "headline",
 REPLAY_SQL = f"""
 select {', '.join('c.full_name' if c == 'full_name' else 'a.' + c for c in FRAME_COLUMNS)}
 from alerts a left join clients c on c.client_id = a.client_id
-where a.alert_id > %(after)s and (%(every_client)s or a.client_id in ({COVERED_CLIENTS_SQL}))
+where a.alert_id > %(after)s and (%(every_client)s or a.client_id in ({COVERED_CLIENTS_SQL})) and c.deleted_at is null
 order by a.alert_id
 limit %(limit)s
 """

@@ -153,7 +153,7 @@ def recovery(err: TxnError,
 
 # %% ../nbs/40_hotpath.ipynb #5a5291d3
 CLIENTS_SQL = ("select client_id, full_name, aliases, organizations, city, country, rm_id, base_currency "
-               "from clients order by client_id")
+               "from clients where deleted_at is null order by client_id")  # a client deleted in the CRM is matched no more
 VERSION_SQL = "select max(updated_at), count(*) from clients"
 
 def master_version(max_updated_at: datetime | None, count: int) -> str:

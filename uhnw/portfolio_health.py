@@ -37,6 +37,7 @@ select m.client_id, c.full_name, c.rm_id, m.date, m.base_currency, m.market_valu
 from client_metrics m
 join clients c using (client_id)
 where m.date between %(start)s and %(end)s
+  and c.deleted_at is null  -- a client deleted in the CRM is kept for audit, never reported
   and (%(rm_id)s::text is null or exists (select 1 from rm_coverage v where v.client_id = m.client_id and v.rm_id = %(rm_id)s))
 order by m.date, m.client_id
 """

@@ -359,7 +359,8 @@ def validate_prices(table: pa.Table, partition_date: str | Date, source_file: st
     ccy = currency(ck, "currency", v["currency"])
     duplicates(ck, v["instrument_id"])
     return _split(ck, "prices", {"instrument_id": v["instrument_id"], "close": close, "currency": ccy,
-                                 "source_file": raw["source_file"], "source_row": raw["source_row"]}, schema, rejected_schema)
+                                 "source_file": raw["source_file"], "source_row": raw["source_row"],
+                                 "source": pa.repeat(pa.scalar("vendor"), raw.num_rows)}, schema, rejected_schema)
 
 def validate_fx(table: pa.Table, partition_date: str | Date, source_file: str | None = None,
                 schema: pa.Schema | None = None, rejected_schema: pa.Schema | None = None) -> Validated:
@@ -553,6 +554,7 @@ def rejected_files_table(files: list[BronzeFile], schema: pa.Schema | None = Non
 
 def etl_date(settings: Settings, date: str | Date, lake: Lake | None = None) -> EtlReport:
     "Validate one date's winning bronze positions, prices and FX and the clients extract in force into silver; returns the report."
+    from uhnw.market import merge_closes, tick_closes
     from uhnw.tables import arrow_schema, table_def
     date = check_date(date)
     lake = lake or lake_for(settings)
@@ -579,7 +581,8 @@ def etl_date(settings: Settings, date: str | Date, lake: Lake | None = None) -> 
     for d, res in out.items():
         r = report.datasets[d]
         r.read, r.valid, r.rejected, r.reasons = res.read, res.valid.num_rows, res.rejected.num_rows, res.reasons
-        report.written[d] = lake.replace_partition("silver", SILVER_TABLES[d], date, res.valid)
+        rows = merge_closes(res.valid, tick_closes(lake, date)) if d == "prices" else res.valid  # the feed fills what the vendor lacks
+        report.written[d] = lake.replace_partition("silver", SILVER_TABLES[d], date, rows)
         report.written[f"{d}_rejected"] = lake.replace_partition("silver", f"{SILVER_TABLES[d]}_rejected", date, res.rejected)
     return report
 

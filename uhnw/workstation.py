@@ -62,7 +62,8 @@ def latest_dates(conn, client_ids: list[str]) -> dict[str, str | None]:
 
 def clients_by_id(conn, client_ids: list[str]) -> dict[str, dict[str, Any]]:
     "Master data of each client (cleared ids only), by id; ids with no row are left out."
-    cur = conn.execute(f"select {', '.join(CLIENT_COLUMNS)} from clients where client_id = any(%s) order by client_id", (list(client_ids),))
+    cur = conn.execute(f"""select {', '.join(CLIENT_COLUMNS)} from clients
+        where client_id = any(%s) and deleted_at is null order by client_id""", (list(client_ids),))  # deleted in the CRM: read by no one
     return {r["client_id"]: r for r in _rows(cur)}
 
 def metrics_on(conn, client_ids: list[str], date: str | None) -> dict[str, dict[str, Any] | None]:
@@ -92,7 +93,7 @@ select coalesce(json_agg(json_build_object(
         'market_value_reporting', m.market_value_reporting::float8, 'daily_pnl_reporting', m.daily_pnl_reporting::float8) end)
     order by c.client_id), '[]')::text,
   coalesce(array_agg(c.client_id order by c.client_id), '{}')
-from unnest(%(ids)s::text[]) as asked(client_id) join clients c on c.client_id = asked.client_id
+from unnest(%(ids)s::text[]) as asked(client_id) join clients c on c.client_id = asked.client_id and c.deleted_at is null
   left join client_metrics m on m.client_id = c.client_id and m.date = %(day)s::date
 """
 

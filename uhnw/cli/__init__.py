@@ -15,7 +15,7 @@ PRIVATE_UMASK = 0o077  # client data: files 0600, folders 0700, whatever the she
 
 def build_app() -> typer.Typer:
     "The whole `uhnw` command tree, built fresh (nothing is registered at import time)."
-    from uhnw.cli import access, bench, bus, config, demo, intel, jobs, lake, news, schemas, serve, sql, stack
+    from uhnw.cli import access, bench, bus, config, crm, demo, intel, jobs, lake, market, news, schemas, scrape, serve, sql, stack, stream
     app = typer.Typer(help="uhnw: event-driven lakehouse for UHNW wealth management.", no_args_is_help=True,
                       pretty_exceptions_enable=False, add_completion=False)
     app.add_typer(config.app, name="config")
@@ -26,17 +26,23 @@ def build_app() -> typer.Typer:
     ingest = typer.Typer(help=lake.ingest_app.info.help, no_args_is_help=True)  # a fresh group: lake.ingest_app is never mutated
     ingest.add_typer(lake.ingest_app, name=None)
     ingest.command("news-poll")(news.news_poll)
+    ingest.command("crm")(crm.ingest_crm)
+    ingest.command("ticks")(market.ingest_ticks)
     app.add_typer(ingest, name="ingest")
     app.add_typer(lake.synth_app, name="synth")
     app.add_typer(jobs.job_app, name="job")
     app.command("cold-path")(jobs.cold_path)
     app.command("sql")(sql.sql)
+    app.command("scrape")(scrape.scrape)
     app.command("resolve")(intel.resolve)
     app.command("enrich")(intel.enrich)
     app.add_typer(intel.eval_app, name="eval")
     app.add_typer(intel.labels_app, name="labels")
     app.add_typer(bench.app, name="bench")
+    app.add_typer(stream.app, name="stream")
     app.add_typer(serve.serve_app, name="serve")
+    app.add_typer(crm.crm_app, name="crm")
+    app.add_typer(market.ticks_app, name="ticks")
     app.add_typer(serve.token_app, name="token")
     app.add_typer(access.users_app, name="users")
     app.add_typer(access.audit_app, name="audit")

@@ -1,4 +1,4 @@
-"""`uhnw bench cold|hot|api|resolve|enrich`: wiring over `uhnw.bench` (each bench prints a table and ends with one JSON line)."""
+"""`uhnw bench cold|hot|api|resolve|enrich|ingest`: wiring over `uhnw.bench` (each bench prints a table and ends with one JSON line)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -76,3 +76,18 @@ def enrich(articles: int = typer.Option(2000, "--articles", help="articles to en
     "Entity resolution + relevance + summary per article: throughput, latency percentiles and peak memory."
     from uhnw.bench.enrich import bench_enrich
     bench_enrich(current_settings(), n_articles=articles, use_promoted=promoted)
+
+
+@app.command("ingest")
+def ingest(crm: int = typer.Option(20_000, "--crm", help="CDC events to apply (0: skip)"),
+           ticks: int = typer.Option(200_000, "--ticks", help="market ticks to publish and conflate (0: skip)"),
+           pages: int = typer.Option(111, "--pages", help="real web pages to extract and resolve (0: skip)"),
+           stream: int = typer.Option(50_000, "--stream", help="news events + alerts for the Spark stream into silver (0: skip)")):
+    "The four sources' throughput on the running stack: CDC events/s applied, ticks/s published and conflated, pages/s, stream rows/s."
+    from uhnw.bench.ingest import bench_ingest
+    sizes = {k: v for k, v in (("crm", crm), ("ticks", ticks), ("pages", pages), ("stream", stream)) if v > 0}
+    if not sizes: raise typer.BadParameter("every source is skipped: give at least one positive size")
+    try:
+        bench_ingest(current_settings(), sizes, out=typer.echo)
+    except ValueError as e:
+        fail(f"{e}")

@@ -6,9 +6,11 @@ import os
 import typer
 
 from uhnw.cli.common import current_settings, fail
+from uhnw.cli.crm import serve_crm
 
 serve_app = typer.Typer(help="Run the platform's services.", no_args_is_help=True)
 token_app = typer.Typer(help="RM tokens of the local issuer (demo and tests).", no_args_is_help=True)
+serve_app.command("crm")(serve_crm)  # the CDC applier: its options live with the crm commands
 
 
 @serve_app.command("api")

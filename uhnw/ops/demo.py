@@ -6,7 +6,8 @@ dead-lettered instead of stopping anything); then runs the cold path — the see
 synthetic days: EOD files landed in bronze, validated to silver, daily P&L on Spark to gold, synced to PostgreSQL, and
 the portfolio-health report written. It creates the workstation's demo users (the demo book's two RMs and a compliance
 officer), then runs the hot path: the API (which serves the RM workstation at `/`) and the enrichment service, news
-posted to the signed webhook, each alert printed as it reaches its RM's socket. With `once` it runs through and ends
+posted to the signed webhook, each alert printed as it reaches its RM's socket; then the other sources
+(`uhnw.ops.sources_demo`: a CRM change, market ticks, a scraped page, the news stream into silver). With `once` it runs through and ends
 with one JSON line of figures; otherwise it prints the workstation's URL and logins and keeps news flowing until Ctrl-C
 (or SIGTERM), which stops what it started, quietly.
 """
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from uhnw.config import Settings
+from uhnw.ops.sources_demo import LiveTicks
 
 DEMO_NEWS = [  # (source, headline, body) — realistic wording, fictional people
     ("newswire", "Amit Saxena sells 4% stake in Saxena Logistics to sovereign fund",
@@ -226,6 +228,8 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True, port: int
     listeners: list[harness.RmListener] = []
     sent_at: dict[str, float] = {}
     live_posted = 0
+    live_ticks: LiveTicks | None = None
+    sources: dict = {}
     try:
         listeners += [harness.RmListener(services.api_url, rm, harness.rm_token(settings, rm), on_frame=show).start() for rm in rms]
         with _stage(timings, "hot_stream"), httpx.Client(timeout=10) as client:
@@ -238,11 +242,14 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True, port: int
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and len(_delivered(listeners)) < len(expected):
                 time.sleep(0.2)
+        sources = _sources(settings, timings, clients, rms)
         if not once:
+            live_ticks = LiveTicks(settings).start()  # prices move on the client view while the demo serves
             print(_banner(services.api_url, logins), flush=True)
             live_posted = _stream_until_interrupted(services, clients, run_id)
     finally:
         with _no_interrupts():
+            if live_ticks is not None: sources["live_ticks_published"] = live_ticks.stop()
             for listener in listeners: listener.stop()
             services.stop()
     delivered = _delivered(listeners)
@@ -255,7 +262,17 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True, port: int
     figures = {"articles_posted": len(articles), "alerts_expected": len(expected), "alerts_delivered": len(mine & expected),
                "alerts_unexpected": len(mine - expected), "hot_p50_ms": pct(0.5), "hot_p99_ms": pct(0.99)}
     if not once: figures |= {"workstation_url": services.api_url + "/", "live_articles_posted": live_posted}
-    return figures
+    return figures | {"sources": sources}
+
+
+def _sources(settings: Settings, timings: dict, clients, rms: list[str]) -> dict:
+    "The other three sources and the stream into the lake (`uhnw.ops.sources_demo`), while the workstation serves."
+    from uhnw.ops.sources_demo import run_sources_demo
+    first_rm = rms[0]
+    client_id = sorted(clients.loc[clients["rm_id"] == first_rm, "client_id"])[0]
+    other_rm = next((r for r in rms if r != first_rm), first_rm)
+    print("--> sources: CRM change data capture, market ticks, a scraped page, the news stream into silver", flush=True)
+    return run_sources_demo(settings, lambda name: _stage(timings, name), client_id, other_rm)
 
 
 def _banner(api_url: str, logins) -> str:

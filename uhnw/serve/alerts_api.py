@@ -15,7 +15,8 @@ parameter, 1013 the alert store is unavailable (retry later), 1011 unexpected se
 The `ticks` channel (filled by the market-data source): the client sends `{"type": "subscribe", "channel": "ticks"}`
 and gets `{"type": "subscribed", "channel": "ticks", "instruments": [...]}` (the instruments its readable clients
 hold), then `{"type": "tick", "instrument_id", "price", "currency", "at", "change_pct"}` frames
-(`uhnw.workstation.tick_frame`).
+(`uhnw.workstation.tick_frame`): first the latest price held of each, then at most `uhnw.market.FRAMES_PER_SECOND`
+frames a second per instrument, the latest price winning (`uhnw.serve.ticks`; `change_pct` against the synced close).
 
 A `last_alert_id` (or `GET /alerts?after=`) above the newest stored alert id is refused, not clamped
 (`uhnw.alerts.cursor_problem`): the socket closes with 4400 and a reason naming the newest id ("last_alert_id N is
@@ -40,6 +41,7 @@ from uhnw.alerts import MAX_ALERT_ID, cursor_problem, hello_frame, latest_alert_
 from uhnw.auth import AuthError, Principal, TokenVerifier
 from uhnw.serve.alerts import audited_frames, stream_alerts
 from uhnw.serve.session import COOKIE, same_origin
+from uhnw.serve.ticks import TickHub, previous_closes
 from uhnw.workstation import book_instruments, subscribed_frame
 
 __all__ = ["SUBPROTOCOL", "CLOSE_UNAUTHORIZED", "CLOSE_FORBIDDEN", "CLOSE_BAD_REQUEST", "CLOSE_TRY_LATER", "CLOSE_ERROR", "router"]
@@ -107,7 +109,7 @@ async def alert_socket(ws: WebSocket):
         await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
         pump = asyncio.create_task(stream_alerts(lambda f: ws.send_text(json.dumps(f)), principal.rm_id, after,
                                                  st.hub, st.pool, st.metrics, user.reads_every_client))
-        reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool))
+        reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool, getattr(st, "ticks", None)))
         done, _ = await asyncio.wait({pump, reader}, timeout=max(principal.seconds_left(), 0),
                                      return_when=asyncio.FIRST_COMPLETED)
         pump.cancel(); reader.cancel()
@@ -146,19 +148,35 @@ async def list_alerts(request: Request, after: int = Query(0, ge=0, le=MAX_ALERT
     return {"rm_id": principal.rm_id, "alerts": frames, "last_alert_id": frames[-1]["alert_id"] if frames else after}
 
 
-async def _client_frames(ws: WebSocket, rm_id: str, pool) -> None:
+async def _client_frames(ws: WebSocket, rm_id: str, pool, ticks: TickHub | None = None) -> None:
     """Read client frames until the client goes away: `{"type": "subscribe", "channel": "ticks"}` is answered with the
-    instruments of the caller's book (`uhnw.workstation.subscribed_frame`); anything else gets an `error` frame."""
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect": return
-        try: frame = json.loads(message.get("text") or "")
-        except ValueError: frame = None
-        if isinstance(frame, dict) and frame.get("type") == "subscribe" and frame.get("channel") == "ticks":
-            instruments = await pool.run(_book_instruments, rm_id)
-            await ws.send_text(json.dumps(subscribed_frame("ticks", instruments)))
-        else:
-            await ws.send_text(json.dumps({"type": "error", "reason": 'unknown frame: send {"type": "subscribe", "channel": "ticks"}'}))
+    instruments of the caller's book (`uhnw.workstation.subscribed_frame`), then their conflated `tick` frames
+    (`uhnw.serve.ticks`; a new subscription replaces the previous one); anything else gets an `error` frame."""
+    session, pump = None, None
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect": return
+            try: frame = json.loads(message.get("text") or "")
+            except ValueError: frame = None
+            if isinstance(frame, dict) and frame.get("type") == "subscribe" and frame.get("channel") == "ticks":
+                instruments = await pool.run(_book_instruments, rm_id)
+                await ws.send_text(json.dumps(subscribed_frame("ticks", instruments)))
+                if ticks is None: continue
+                closes = await pool.run(previous_closes, instruments)
+                if pump is not None: await _stop_ticks(ticks, session, pump)
+                session = ticks.subscribe(instruments, closes)
+                pump = asyncio.create_task(session.pump(lambda f: ws.send_text(json.dumps(f))))
+            else:
+                await ws.send_text(json.dumps({"type": "error", "reason": 'unknown frame: send {"type": "subscribe", "channel": "ticks"}'}))
+    finally:
+        if pump is not None: await _stop_ticks(ticks, session, pump)
+
+
+async def _stop_ticks(ticks: TickHub, session, pump: asyncio.Task) -> None:
+    ticks.unsubscribe(session)
+    pump.cancel()
+    await asyncio.gather(pump, return_exceptions=True)
 
 
 def _book_instruments(conn, user_id: str) -> list[str]:

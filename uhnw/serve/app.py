@@ -21,6 +21,7 @@ from uhnw.config import Settings
 from uhnw.ingest.news import NO_SECRETS, parse_webhook_secrets
 from uhnw.serve import alerts_api, health, rest_api, session, webhook
 from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group
+from uhnw.serve.ticks import TickFeed, TickHub, tick_group
 from uhnw.workstation import BookCache
 
 __all__ = ["create_app"]
@@ -41,11 +42,15 @@ def create_app(settings: Settings,
         st.settings, st.verifier = settings, verifier or verifier_from_env(settings)
         st.metrics, st.hub, st.pool, st.books = AlertMetrics(), Hub(), DbPool(settings, size=8), BookCache()
         st.feed = AlertFeed(settings, st.hub, asyncio.get_running_loop(), st.metrics, group or alert_group(settings, port))
+        st.ticks = TickHub()  # live prices for the socket's `ticks` channel (uhnw.serve.ticks)
+        st.tick_feed = TickFeed(settings, st.ticks, asyncio.get_running_loop(), tick_group(settings, port))
         st.webhook_secrets = parse_webhook_secrets(os.environ.get("UHNW_WEBHOOK_SECRETS", ""))
         if not st.webhook_secrets:
             log.warning("%s: POST /webhooks/news answers 503 to every provider until it is set", NO_SECRETS)
         st.news_producer = webhook.AckingProducer(settings)
-        if start_feed: st.feed.start()
+        if start_feed:
+            st.feed.start()
+            st.tick_feed.start()
         # What the service imported and built at start-up lives as long as the process: moved out of the collector's
         # reach, so a full collection walks only what requests allocate (it walked every module and object graph and
         # stalled requests for tens of milliseconds, the tail of `uhnw bench api`).
@@ -55,7 +60,7 @@ def create_app(settings: Settings,
         try:
             yield
         finally:
-            if start_feed: await asyncio.to_thread(st.feed.stop)
+            if start_feed: await asyncio.gather(asyncio.to_thread(st.feed.stop), asyncio.to_thread(st.tick_feed.stop))
             st.pool.close()
             await st.news_producer.aclose()
 

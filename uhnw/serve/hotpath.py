@@ -140,24 +140,41 @@ def load_master(settings: Settings, conn) -> ClientMaster:
                        "(`uhnw cold-path --date D` syncs it) or set UHNW_CLIENTS_FILE to a clients CSV")
 
 
+CLIENTS_CHANNEL = "uhnw_clients_changed"  # notified by every change of `clients` (migration 0008)
+MIN_REBUILD_GAP = 1.0  # seconds between two rebuilds: a burst of CRM changes is one rebuild, not one per change
+
+
+def _await_change(conn, every: float, stop: threading.Event) -> None:
+    "Return when PostgreSQL notifies a change of `clients`, after `every` seconds, or soon after `stop` is set."
+    deadline = time.monotonic() + every
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        if any(True for _ in conn.notifies(timeout=min(left, 0.5), stop_after=1)):
+            stop.wait(MIN_REBUILD_GAP)
+            for _ in conn.notifies(timeout=0.01): pass  # the notices of that gap: one rebuild covers them
+            return
+
+
 def _refresh_loop(settings: Settings, ref: MasterRef, every: float, stop: threading.Event, metrics: HotpathMetrics) -> None:
-    "Poll the table's version every `every` seconds; rebuild and swap the master off the hot thread when it changed."
+    "Rebuild and swap the master off the hot thread when the table's version changed: at once on a change notice, else every `every` s."
     conn = None
-    while not stop.wait(every):
+    while not stop.is_set():
         try:
             if conn is None or conn.closed or conn.broken:
                 conn = db.connect(settings, autocommit=True, connect_timeout=5)
+                conn.execute(f"listen {CLIENTS_CHANNEL}")
             c = conn
             new = refresh_master(ref, lambda c=c: _pg_version(c), lambda c=c: _pg_snapshot(c), "postgres")
             if new is not None:
                 metrics.clients.set(new.count); metrics.refreshes.inc()
                 log.info("client master refreshed: %d clients, version %s", new.count, new.version)
+            _await_change(conn, every, stop)
         except Exception as e:  # keep serving the current master; try again next tick
             log.warning("client master refresh failed (%s: %s); keeping version %s", type(e).__name__, e, ref.current.version)
             if conn is not None:
                 try: conn.close()
                 except Exception: pass
                 conn = None
+            stop.wait(every)
     if conn is not None: conn.close()
 
 

@@ -187,9 +187,10 @@ const BACKOFF_SECONDS = [1, 2, 4, 8];  // then every 8 s: a restarted server is 
 // The live socket: cookie-authenticated, same origin. Replays what it missed after the highest alert id seen, and
 // reconnects by itself with back-off. States: connecting, live, reconnecting, offline.
 export class AlertSocket {
-  constructor({lastId, onAlert, onUnauthorized}) {
+  constructor({lastId, onAlert, onUnauthorized, onTick = () => {}}) {
     this.lastId = lastId;
     this.onAlert = onAlert;
+    this.onTick = onTick;
     this.onUnauthorized = onUnauthorized;
     this.failures = 0;
     this.stopped = false;
@@ -223,9 +224,13 @@ export class AlertSocket {
     if (frame.type === "alert") {
       this.lastId = Math.max(this.lastId, Number(frame.alert_id));
       this.onAlert(frame);
+    } else if (frame.type === "tick") {
+      this.onTick(frame);
     } else if (frame.type === "live") {
       this.failures = 0;
       setSocketState("live", "Live");
+      // live prices of the book's instruments, on every (re)connection
+      if (this.ws) this.ws.send(JSON.stringify({type: "subscribe", channel: "ticks"}));
     }
   }
 

@@ -5,6 +5,7 @@ import {api, ApiError, setCsrf} from "./api.js";
 import {BookView} from "./book.js";
 import {ClientView} from "./client.js";
 import {$, show, toast} from "./dom.js";
+import {LivePrices} from "./ticks.js";
 
 const VIEWS = ["login", "alerts", "book", "client"];
 
@@ -14,6 +15,7 @@ const session = {
   view: null,
   date: null,  // the date the RM is looking at (the Book's date picker)
   lastClient: null,  // the Client tab reopens the last client shown
+  prices: new LivePrices(),  // the socket's tick frames, latest per instrument
   onLiveAlert(alert) {
     if (this.view === "client" && client.clientId === alert.client_id) {
       placeCard($("client-alerts"), alertCard(alert, {names: this.names, canGiveFeedback: this.me.role === "rm", live: true, prefix: "c"}));
@@ -60,6 +62,7 @@ async function route({focus = true} = {}) {
 function showLogin(message = "") {
   session.me = null;
   session.lastClient = null;
+  session.prices.clear();
   book.forget();
   if (socket) socket.stop();
   socket = null;
@@ -87,7 +90,8 @@ async function startSession(me) {
   session.names = new Map(clients.clients.map((c) => [c.client_id, c.full_name]));
   client.fillPicker();
   const lastId = await alerts.load();
-  socket = new AlertSocket({lastId, onAlert: (frame) => alerts.add(frame, true), onUnauthorized: stillSignedIn});
+  socket = new AlertSocket({lastId, onAlert: (frame) => alerts.add(frame, true), onUnauthorized: stillSignedIn,
+                            onTick: (frame) => session.prices.update(frame)});
   socket.start();
   await route({focus: false});
 }

@@ -5,11 +5,12 @@ import {api, ApiError} from "./api.js";
 import {plot} from "./charts.js";
 import {$, h, money, show, signed, toneOf} from "./dom.js";
 import {dataTable} from "./table.js";
+import {LIVE_COLUMNS, markLiveCells, showTick} from "./ticks.js";
 
 const positionColumns = (reporting) => [
   {key: "account_id", label: "Account", kind: "text"}, {key: "instrument_id", label: "Instrument", kind: "text"},
   {key: "currency", label: "Ccy", kind: "text"}, {key: "quantity", label: "Quantity", kind: "num"},
-  {key: "close", label: "Close", kind: "num"}, {key: "market_value", label: "Market value (base)", kind: "money"},
+  {key: "close", label: "Close", kind: "num"}, ...LIVE_COLUMNS, {key: "market_value", label: "Market value (base)", kind: "money"},
   {key: "pnl", label: "P&L (base)", kind: "signed"}, {key: "market_value_reporting", label: `Market value (${reporting})`, kind: "money"},
   {key: "pnl_reporting", label: `P&L (${reporting})`, kind: "signed"}, {key: "unpriced_reason", label: "Why unpriced", kind: "text"}];
 
@@ -44,6 +45,10 @@ export class ClientView {
     });
     $("client-positions-date").addEventListener("change", (event) => {
       if (this.clientId && event.target.value) this.loadPositions(this.clientId, event.target.value);
+    });
+    session.prices.listen((frame) => {
+      const table = $("table-positions").querySelector("table");
+      if (table) showTick(table, frame);
     });
   }
 
@@ -120,8 +125,10 @@ export class ClientView {
   async loadPositions(clientId, date) {
     const got = await api(`/api/clients/${encodeURIComponent(clientId)}/positions`, {params: {date}});
     if (this.clientId !== clientId) return;
-    $("table-positions").replaceChildren(dataTable(got.positions, {columns: positionColumns(this.session.me.reporting_currency),
-                                                                   caption: "Positions", reporting: this.session.me.reporting_currency,
+    const columns = positionColumns(this.session.me.reporting_currency);
+    $("table-positions").replaceChildren(dataTable(got.positions, {columns, caption: "Positions", reporting: this.session.me.reporting_currency,
                                                                    empty: `No positions on ${got.date || "any synced date"}.`}));
+    const table = $("table-positions").querySelector("table");
+    if (table) markLiveCells(table, got.positions, columns, this.session.prices);
   }
 }

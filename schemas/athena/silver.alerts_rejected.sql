@@ -1,0 +1,16 @@
+-- Records of enriched-alerts that the news_stream_to_silver stream could not read as an EnrichedAlert (not Confluent-framed Avro,
+-- an unknown schema id, a corrupt or truncated body, an empty value), with the reason; the same bytes are kept in bronze.
+-- Written exactly once per Kafka record, like silver.alerts. Partitioned by the UTC day of the Kafka timestamp.
+CREATE EXTERNAL TABLE IF NOT EXISTS silver.alerts_rejected (
+  kafka_topic      string     COMMENT 'the topic the record was read from',
+  kafka_partition  int        COMMENT 'its partition',
+  kafka_offset     bigint     COMMENT 'its offset in that partition',
+  kafka_timestamp  timestamp  COMMENT 'its Kafka timestamp (UTC); its day is the partition',
+  record_key       binary     COMMENT 'the record key as received',
+  record_value     binary     COMMENT 'the record value as received',
+  reason           string     COMMENT 'why it could not be read, for a person'
+)
+COMMENT 'quarantined records of enriched-alerts'
+PARTITIONED BY (`date` date)
+STORED AS PARQUET
+LOCATION 's3://data-lake-silver/alerts_rejected/';

@@ -226,6 +226,9 @@ def test_a_gap_marks_the_record_stale_and_the_resync_reconciles_it(migrated, run
         report = resync(conn, read_extract(json.dumps(extract)), as_of=datetime.fromtimestamp((BASE_MS + 30) / 1000, UTC))
         assert (f"CRM-{run}-5", "deleted") in {(c["client_id"], c["action"]) for c in report["changes"]}
         assert client(conn, cid)["deleted_at"] is None and client(conn, f"CRM-{run}-5")["deleted_at"] is not None
+        # the overflow replayed from the topic (a group reset): the whole-object resync covers it, nothing turns stale again
+        assert apply(conn, ev("GAP_OVERFLOW", ["000000000000000AAA"], BASE_MS + 20))[0]["action"] == "unchanged"
+        assert conn.execute("select count(*) from crm_stale where entity = 'Account'").fetchone()[0] == 0
         conn.rollback()
 
 
@@ -262,9 +265,32 @@ def test_applier_orders_a_batch_and_dead_letters_what_can_never_apply(migrated, 
         poison = applier(events)
     finally:
         applier.close()
-    assert sorted(poison) == [1, 3]
-    assert "without Client_Id__c" in poison[1] and "without a Name" in poison[3]
+    assert sorted(poison) == [3]  # the Account without Client_Id__c is no uhnw client: skipped, not poison
+    assert "without a Name" in poison[3]
+    assert conn.execute("select count(*) from clients where sf_id = %s", (sf("001", run, 7),)).fetchone()[0] == 0
     assert client(conn, cid)["full_name"] == "Third"  # applied in commit order, the refused ones rolled back alone
+
+
+def test_resync_refuses_a_bad_record_alone_skips_non_clients_and_deletes_as_of_the_extract(conn, run):
+    acc, cid = create(conn, run)
+    late, late_cid = create(conn, run, 2)  # changed by the stream after the extract was pulled and not in it: must survive
+    taken, other = sf("001", run, 3), sf("001", run, 4)
+    for i in (acc, late, taken, other): apply(conn, ev("GAP_UPDATE", [i], BASE_MS + 10))
+    apply(conn, ev("UPDATE", [late], BASE_MS + 10_000, changed=["Name"], Name="Made After The Extract"))
+    records = [{"attributes": {"type": "Account"}, "Id": acc, "Client_Id__c": cid, "Name": "Resynced Name",
+                "LastModifiedDate": "2026-05-28T20:26:41.000Z"},
+               {"attributes": {"type": "Account"}, "Id": taken, "Client_Id__c": cid, "Name": "Claims a taken id",
+                "LastModifiedDate": "2026-05-28T20:26:41.000Z"},
+               {"attributes": {"type": "Account"}, "Id": other, "Name": "A company account",
+                "LastModifiedDate": "2026-05-28T20:26:41.000Z"}]
+    with conn.transaction():
+        report = resync(conn, records)
+    assert report["as_of"] == "2026-05-28T20:26:41+00:00"  # the extract's newest LastModifiedDate, not the clock
+    assert [(r["sf_id"], "already belongs to Account" in r["reason"]) for r in report["refused"]] == [(taken, True)]
+    assert client(conn, cid)["full_name"] == "Resynced Name"  # applied although a later record was refused
+    assert client(conn, late_cid)["deleted_at"] is None  # missing from the extract, but changed after it: kept, a newer extract decides
+    stale = {r[0] for r in conn.execute("select sf_id from crm_stale where sf_id = any(%s)", ([acc, late, taken, other],)).fetchall()}
+    assert stale == {taken, late}  # the refused record and the one changed since stay stale; the non-client Account is settled
 
 
 def test_the_sample_replay_file_holds_both_line_shapes_and_every_change_type():
@@ -316,22 +342,23 @@ def test_ingest_and_serve_from_a_replay_file_with_both_line_shapes(bus, migrated
              json.dumps({"channel": "/data/Coverage__ChangeEvent", "data": {"event": {"replayId": 42}, "payload":
                          ev("CREATE", [cov], BASE_MS + 2, "Coverage__c", Client_Id__c=cid, RM_Id__c=f"RM-{run}-B")}}),
              "{not json", "",
-             json.dumps(ev("CREATE", [sf("001", run, 2)], BASE_MS + 3, Name="Nobody's client"))]  # valid event, refused by the applier
+             json.dumps(ev("CREATE", [sf("001", run, 2)], BASE_MS + 3, Name="Nobody's client")),  # an Account of the org, no client
+             json.dumps(ev("UPDATE", [acc], BASE_MS + 4, nulled=["Name"]))]  # valid event, refused by the applier
     replay = tmp_path / "replay.jsonl"
     replay.write_text("\n".join(lines) + "\n")
     r = cli("ingest", "crm", str(replay), env=env)
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == {"published": 4, "messages": 4, "dead_lettered": 1}
+    assert json.loads(r.stdout) == {"published": 5, "messages": 5, "dead_lettered": 1}
     assert "line 4: not valid JSON" in r.stderr
     r = cli("serve", "crm", "--until-idle", "--idle-seconds", "2", env=env)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert (out["consumed"], out["dead_lettered"]) == (4, 1) and out["actions"] == {"created": 2, "updated": 1}
+    assert (out["consumed"], out["dead_lettered"]) == (5, 1) and out["actions"] == {"created": 2, "skipped": 1, "updated": 1}
     with connect(migrated) as conn:
         assert client(conn, cid)["full_name"] == "Sven Aas-Berg" and client(conn, cid)["city"] == "Stockholm"
         assert coverage(conn, cid) == [f"RM-{run}-A", f"RM-{run}-B"]
     reasons = sorted(d.reason for d in read_dead_letters(bus, f"{bus.topic_prefix}crm-cdc-events"))
-    assert len(reasons) == 2 and "not valid JSON" in reasons[1] and "without Client_Id__c" in reasons[0]
+    assert len(reasons) == 2 and "not valid JSON" in reasons[1] and "without a Name" in reasons[0]
 
 
 @pytest.mark.kafka

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import time
 from asyncio import CancelledError
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -92,6 +93,25 @@ def test_the_feeds_close_fills_silver_prices_and_the_vendor_file_wins_whichever_
     assert (again.vendor, again.filled, undecodable) == (2, 1, 0)
     assert as_tuples(lake.read_partition("silver", "prices", DAY)) == expected
 
+    # the topic keeps 7 days: once its ticks are gone, writing the close again must not silently drop instruments...
+    from uhnw.bus import read_topic
+    from uhnw.ingest.market import CloseShrinks
+    from uhnw.stream import RAW_SCHEMA, bronze_objects, land_bronze
+    expired = dataclasses.replace(settings, topic_prefix=settings.topic_prefix + "expired.")  # its market-ticks does not exist
+    with pytest.raises(CloseShrinks, match="would lose 2 instrument"):
+        eod_close(expired, DAY)
+    assert as_tuples(lake.read_partition("silver", "prices", DAY)) == expected  # refused: nothing written
+    # ... and the stream's bronze copy of the raw records (`uhnw stream`) is what the close is rebuilt from then
+    topic = topic_name(settings, "market-ticks")
+    noon = datetime.fromisoformat(f"{DAY}T12:00:00+00:00")
+    raw = pa.Table.from_pylist([{"topic": topic, "partition": m.partition, "offset": m.offset, "timestamp": noon, "timestamp_type": 0,
+                                 "key": m.key, "value": m.value, "headers": [{"key": k, "value": v} for k, v in m.headers.items()]}
+                                for m in read_topic(settings, topic)], schema=RAW_SCHEMA)
+    land_bronze(lake, bronze_objects(settings, raw))
+    from_bronze, undecodable = eod_close(expired, DAY)
+    assert (from_bronze.official, from_bronze.last_trade, from_bronze.filled, undecodable) == (1, 1, 1, 0)
+    assert as_tuples(lake.read_partition("silver", "prices", DAY)) == expected
+
     # a partition written before the `source` column existed still reads, its source null
     old = "2030-06-13"
     lake.replace_partition("silver", "prices", old, pa.table({"instrument_id": ["GB1"], "close": [99.0], "currency": ["GBP"],
@@ -167,14 +187,17 @@ def test_a_flood_of_ticks_reaches_the_socket_conflated_latest_price_last_and_onl
             assert ws.receive_json()["type"] == "live"
             ws.send_json({"type": "subscribe", "channel": "ticks"})
             assert ws.receive_json() == {"type": "subscribed", "channel": "ticks", "instruments": ["XS123"]}
+            before_first = time.monotonic()  # the first frame is sent after this, the second a quarter second after the first
             client.portal.call(hub.publish, flood(0, 500))  # 500 prices in one go: the socket sees the last
             frames.append(ws.receive_json())
             client.portal.call(hub.publish, flood(500, 500))  # within the same quarter second: held back, then the latest
             frames.append(ws.receive_json())
+            held_back = time.monotonic() - before_first  # so this is at least 0.25 s: a slow machine makes it longer, never shorter
             client.portal.call(hub.publish, [_tick("NOT-HELD", "1", at), *flood(1000, 1)])  # another book's instrument: never sent
             frames.append(ws.receive_json())
             checked = True
     assert checked
+    assert held_back >= 0.24  # at most 4 frames a second per socket: the second frame waited for its slot
     assert [(f["type"], f["instrument_id"], f["price"]) for f in frames] == [("tick", "XS123", 104.99), ("tick", "XS123", 109.99),
                                                                             ("tick", "XS123", 110.0)]
     assert frames[0]["change_pct"] == 4.99 and frames[0]["currency"] == "USD"  # against the synced close of 100

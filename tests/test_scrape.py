@@ -5,6 +5,7 @@ the SSRF tests resolve names to private and metadata addresses through a stub an
 even attempted: no test sends traffic anywhere but loopback. Time is a fake clock, so no test waits."""
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 from datetime import UTC, datetime
@@ -91,6 +92,19 @@ def test_robots_txt_disallow_is_obeyed_and_the_page_never_requested(settings, we
     assert [p for _, p in web_site.log] == ["/robots.txt", "/press/release"]  # robots.txt read once, disallowed pages never asked
 
 
+def test_a_robots_txt_over_the_cap_is_read_up_to_it_not_refused(settings, web_site):
+    # RFC 9309: parse at least 500 KiB and ignore the rest; the rules before the cap still apply, the ones after do not
+    big = b"User-agent: *\nDisallow: /private/\n" + b"# padding\n" * 60_000 + b"Disallow: /late/\n"
+    web_site.route("/robots.txt", (200, {}, big))
+    web_site.route("/late/page", (200, HTML, b"<p>after the cap</p>"))
+    base = f"http://bigrobots.test:{web_site.port}"
+    with scraper(settings, stub(bigrobots_test="127.0.0.1"), min_interval=0.0) as s:
+        private, late = s.scrape_all([f"{base}/private/x", f"{base}/late/page"])
+    assert len(big) > scrape_policy(settings).max_robots_bytes
+    assert private.outcome == "refused" and "disallows" in private.reason
+    assert late.outcome == "landed"
+
+
 def test_a_robots_txt_that_answers_5xx_means_crawl_nothing(settings, web_site):
     web_site.route("/robots.txt", (503, {}, b""))
     with scraper(settings, stub(broken_test="127.0.0.1"), retries=1) as s:
@@ -139,6 +153,21 @@ def test_a_body_over_the_size_cap_is_not_kept_with_or_without_content_length(set
     assert [r.outcome for r in out] == ["refused", "refused"]
     assert "5000 bytes is over the 4096-byte cap" in out[0].reason and "over the 4096-byte cap" in out[1].reason
     assert lake_for(settings).store.list_keys("bronze") == []
+
+
+def test_a_gzip_body_is_inflated_under_the_cap_and_a_compression_bomb_stops_at_it(settings, web_site):
+    page = b"<html><body><p>" + b"Compressed but real. " * 100 + b"</p></body></html>"
+    bomb = gzip.compress(b"\0" * (64 * 2**20))  # 64 MiB of zeros in about 64 KiB: one raw chunk httpx would inflate whole
+    web_site.route("/robots.txt", (404, {}, b""))
+    web_site.route("/zipped", (200, {**HTML, "Content-Encoding": "gzip"}, gzip.compress(page)))
+    web_site.route("/bomb", (200, {**HTML, "Content-Encoding": "gzip"}, bomb))
+    web_site.route("/brotli", (200, {**HTML, "Content-Encoding": "br"}, b"\x0b\x02\x80hello\x03"))
+    base = f"http://zip.test:{web_site.port}"
+    with scraper(settings, stub(zip_test="127.0.0.1"), max_bytes=1 << 20) as s:
+        zipped, bomb_result, brotli = s.scrape_all([f"{base}/zipped", f"{base}/bomb", f"{base}/brotli"])
+    assert zipped.outcome == "landed" and lake_for(settings).store.read_bytes("bronze", zipped.page.bronze_key) == page
+    assert bomb_result.outcome == "refused" and "body is over the 1048576-byte cap once inflated" in bomb_result.reason
+    assert brotli.outcome == "refused" and "content-encoding 'br' was not asked for" in brotli.reason
 
 
 @pytest.mark.parametrize("url, why", [

@@ -32,7 +32,8 @@ __all__ = ['ENTITIES', 'HEADER_TEXT', 'HEADER_LISTS', 'ADDRESS_PARTS', 'Position
            'ENTITY_COLUMNS', 'EMPTY_RECORD_ID', 'WHOLE_ENTITY', 'DELETED', 'CLIENT_FIELDS', 'COVERAGE_FIELDS',
            'RESYNC_AFTER', 'CrmEventInvalid', 'ReplayLine', 'parse_line', 'crm_schema', 'change_event', 'position',
            'newer', 'field_value', 'column_value', 'Change', 'record_changes', 'Merged', 'merge_columns', 'CrmRejected',
-           'sync_grants', 'mark_stale', 'apply_change', 'apply_event', 'read_extract', 'extract_change', 'resync']
+           'sync_grants', 'mark_stale', 'apply_change', 'apply_event', 'read_extract', 'extract_time', 'extract_change',
+           'resync']
 
 # %% ../nbs/12_crm.ipynb #d84d9513
 class CrmEventInvalid(SchemaError):
@@ -277,7 +278,8 @@ def _apply_account(conn, change: Change) -> dict:
         if change.exists is not True: return mark_stale(conn, change.entity, change.sf_id, f"{change.kind} at {change.at.isoformat()} "
                                                         "of an Account never created here")
         client_id = change.columns.get("client_id")
-        if not client_id: raise CrmRejected(f"Account {change.sf_id}: {change.kind} without Client_Id__c, so it is no uhnw client")
+        if not client_id: return {"entity": change.entity, "sf_id": change.sf_id, "client_id": None, "action": "skipped",
+                                  "reason": f"{change.kind} without Client_Id__c: an Account that is no uhnw client"}
         row = _client_row(conn, "client_id", client_id)
         if row is not None and row[-1] is not None:
             raise CrmRejected(f"Account {change.sf_id}: Client_Id__c {client_id} already belongs to Account {row[-1]}")
@@ -325,12 +327,14 @@ def _apply_coverage(conn, change: Change) -> dict:
 
 def _covered(conn, change: Change) -> bool:
     "Whether every mapped column of the record was written after `change` (by a resync, say): a replayed gap is no gap then."
-    if change.sf_id == WHOLE_ENTITY: return False
+    if change.sf_id == WHOLE_ENTITY:  # an overflow: covered by a later whole-object resync (migration 0009)
+        row = conn.execute("select position from crm_resyncs where entity = %s", (change.entity,)).fetchone()
+        return row is not None and not newer(change.position, row[0])
     row = conn.execute(f"select crm_versions from {_TABLE[change.entity]} where sf_id = %s", (change.sf_id,)).fetchone()
     return row is not None and all(not newer(change.position, row[0].get(c)) for c in ENTITY_COLUMNS[change.entity].values())
 
 def apply_change(conn, change: Change) -> dict:
-    "Apply one record's change in the caller's transaction; its report (`action`: created, updated, deleted, undeleted, unchanged, stale)."
+    "Apply one record's change in the caller's transaction; its report (`action`: created, updated, deleted, undeleted, unchanged,\n    stale, skipped)."
     if change.stale and _covered(conn, change): return _report(change, "unchanged", None, {})
     if change.stale: return mark_stale(conn, change.entity, change.sf_id, change.stale)
     return (_apply_account if change.entity == "Account" else _apply_coverage)(conn, change)
@@ -362,6 +366,11 @@ def read_extract(text: str) -> list[dict]:
 
 RESYNC_AFTER = (2**62, "", 2**31)  # an extract record sorts after every change committed in its LastModifiedDate millisecond
 
+def extract_time(records: list[dict]) -> datetime | None:
+    "The newest LastModifiedDate (or SystemModstamp) of an extract: the best lower bound of when it was pulled."
+    stamps = [r.get("LastModifiedDate") or r.get("SystemModstamp") for r in records]
+    return max((parse_timestamp(s) for s in stamps if s), default=None)
+
 def extract_change(record: Mapping, as_of: datetime) -> Change:
     "The RESYNC change of one extract record: every mapped column, at the position of its LastModifiedDate (else `as_of`)."
     entity = record["attributes"]["type"]
@@ -377,20 +386,27 @@ def _stored_ids(conn, entity: str) -> list[str]:
 def _stored(conn, entity: str, sf_id: str) -> bool:
     return conn.execute(f"select 1 from {_TABLE[entity]} where sf_id = %s", (sf_id,)).fetchone() is not None
 
+def _changed_since(conn, entity: str, sf_id: str, pos: Position) -> bool:
+    "Whether the stream changed the record after `pos` (absent from an extract pulled before that is no proof of deletion)."
+    row = conn.execute(f"select crm_versions from {_TABLE[entity]} where sf_id = %s", (sf_id,)).fetchone()
+    return row is not None and any(newer(v, pos) for v in row[0].values())
+
 def _gone(entity: str, sf_id: str, as_of: datetime) -> Change:
     "The RESYNC change of a record the extract does not hold: deleted in Salesforce."
     return Change(entity, sf_id, "RESYNC", (int(as_of.timestamp() * 1000), *RESYNC_AFTER), as_of, {}, False)
 
 def resync(conn, records: list[dict],  # `read_extract(...)`
            everything: bool = False,  # reconcile every record of the extract, not only the stale ones
-           as_of: datetime | None = None,  # when the extract was pulled (for records without LastModifiedDate)
+           as_of: datetime | None = None,  # when the extract was pulled; default: its newest LastModifiedDate
            ) -> dict:
-    "Reconcile stale records (or all) with a full extract inside the caller's transaction; what changed and what stays stale."
-    as_of = as_of or datetime.now(UTC)
+    """Reconcile stale records (or all) with a full extract inside the caller's transaction; what changed, what stays stale
+    and what was refused (each record under its own savepoint: one bad record does not undo or stop the others)."""
+    # a record missing from the extract is deleted *as of the extract*: never now, which would outrank changes made since
+    as_of = as_of or extract_time(records) or datetime.now(UTC)
     stale = {(e, i): why for e, i, why in conn.execute("select entity, sf_id, reason from crm_stale").fetchall()}
     by_entity: dict[str, dict[str, dict]] = {e: {} for e in ENTITIES}
     for r in records: by_entity[r["attributes"]["type"]][r["Id"]] = r
-    changes, reconciled = [], []
+    changes, reconciled, refused = [], [], []
     for entity, extract in by_entity.items():
         if not extract: continue  # nothing of this object in the extract: leave its stale records stale
         whole = everything or (entity, WHOLE_ENTITY) in stale
@@ -398,13 +414,23 @@ def resync(conn, records: list[dict],  # `read_extract(...)`
         for sf_id in sorted(wanted):
             r = extract.get(sf_id)
             change = extract_change(r, as_of) if r else _gone(entity, sf_id, as_of)
+            if r is None and _changed_since(conn, entity, sf_id, change.position): continue  # a newer extract decides
             if change.exists is False and not _stored(conn, entity, sf_id):  # deleted there, never here: nothing to do
                 reconciled.append((entity, sf_id)); continue
-            report = apply_change(conn, change)
+            try:
+                with conn.transaction():  # a savepoint
+                    report = apply_change(conn, change)
+            except CrmRejected as e:
+                refused.append({"entity": entity, "sf_id": sf_id, "reason": str(e)}); continue
             if report["action"] == "stale": continue  # e.g. the extract changes a client's id: stays stale, reported below
             reconciled.append((entity, sf_id))
-            if report["action"] != "unchanged": changes.append(report)
-        if whole: reconciled.append((entity, WHOLE_ENTITY))
+            if report["action"] not in ("unchanged", "skipped"): changes.append(report)
+        if whole:
+            reconciled.append((entity, WHOLE_ENTITY))
+            conn.execute("""insert into crm_resyncs (entity, position) values (%s, %s) on conflict (entity) do update
+                set position = excluded.position, resynced_at = now() where crm_resyncs.position < excluded.position""",
+                         (entity, json.dumps(_gone(entity, "", as_of).position)))  # an older extract never lowers it
     for entity, sf_id in reconciled: conn.execute("delete from crm_stale where entity = %s and sf_id = %s", (entity, sf_id))
     left = [{"entity": e, "sf_id": i, "reason": why} for (e, i), why in sorted(stale.items()) if (e, i) not in set(reconciled)]
-    return {"reconciled": len({k for k in reconciled if k[1] != WHOLE_ENTITY}), "changes": changes, "still_stale": left}
+    return {"reconciled": len({k for k in reconciled if k[1] != WHOLE_ENTITY}), "changes": changes, "still_stale": left,
+            "refused": refused, "as_of": as_of.isoformat()}

@@ -154,11 +154,12 @@ def recovery(err: TxnError,
 # %% ../nbs/40_hotpath.ipynb #5a5291d3
 CLIENTS_SQL = ("select client_id, full_name, aliases, organizations, city, country, rm_id, base_currency "
                "from clients where deleted_at is null order by client_id")  # a client deleted in the CRM is matched no more
-VERSION_SQL = "select max(updated_at), count(*) from clients"
+VERSION_SQL = "select max(updated_at), count(*), (select version from serving_version) from clients"
 
-def master_version(max_updated_at: datetime | None, count: int) -> str:
-    "Version of the client master: its latest `updated_at` and its row count."
-    return f"{max_updated_at.astimezone(UTC).isoformat() if max_updated_at else 'empty'}+{int(count)}"
+def master_version(max_updated_at: datetime | None, count: int, serving: int | None = None) -> str:
+    "Version of the client master: its latest `updated_at`, its row count and (PostgreSQL) the serving version."
+    base = f"{max_updated_at.astimezone(UTC).isoformat() if max_updated_at else 'empty'}+{int(count)}"
+    return base if serving is None else f"{base}+v{int(serving)}"
 
 def _cell(v) -> str:
     if v is None: return ""

@@ -41,13 +41,14 @@ __all__ = ['Resolver', 'ALLOW_ALL', 'DISALLOW_ALL', 'WEB_DATASET', 'CONTENT_INDE
            'HTML_TYPES', 'MAX_SITEMAP_BYTES', 'UrlRefused', 'address_problem', 'system_resolver', 'checked_addresses',
            'check_url', 'GuardedBackend', 'guarded_client', 'robots_rules', 'HostRateLimiter', 'RawPage',
            'check_raw_page', 'land_page', 'page_keys', 'ScrapePolicy', 'scrape_policy', 'ScrapeResult', 'FetchFailed',
-           'Scraper', 'gunzip_capped', 'sitemap_locations', 'read_url_file']
+           'Scraper', 'body_decoder', 'gunzip_capped', 'sitemap_locations', 'read_url_file']
 
 # %% ../nbs/14_scrape.ipynb #4c192ea0
 class UrlRefused(ValueError):
     "A URL the scraper will not fetch (scheme, credentials, a non-public address, robots.txt, size); the message says why."
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: the IPv4 address is the last 32 bits
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")  # the only IPv6 block allocated for global unicast (RFC 4291)
 
 def _carried_ipv4(a: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     "The IPv4 address an IPv6 address stands for (mapped, 6to4, Teredo, NAT64), if any."
@@ -63,9 +64,12 @@ def address_problem(ip: str, allow_loopback: bool = False) -> str | None:
     inner = _carried_ipv4(a) if a.version == 6 else None
     if inner is not None: a = inner
     if allow_loopback and a.is_loopback: return None
-    if a.is_global and not a.is_multicast: return None
-    kinds = [k for k in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified") if getattr(a, f"is_{k}")]
-    kind = kinds[0].replace("_", "-") if kinds else "non-public"
+    # Python 3.11 calls site-local fec0::/10, IPv4-compatible ::/96 and local-use NAT64 64:ff9b:1::/48 "global":
+    # IPv6 must also be in the global unicast block
+    outside = a.version == 6 and inner is None and a not in _GLOBAL_UNICAST_V6
+    if a.is_global and not (a.is_multicast or a.is_reserved or outside): return None
+    kinds = [k for k in ("loopback", "link_local", "site_local", "private", "multicast", "unspecified") if getattr(a, f"is_{k}", False)]
+    kind = kinds[0].replace("_", "-") if kinds else "non-global-unicast" if outside else "reserved" if a.is_reserved else "non-public"
     note = " (cloud instance metadata)" if a == ipaddress.IPv4Address("169.254.169.254") else ""
     return f"{ip} is a {kind} address{note}"
 
@@ -124,8 +128,9 @@ def guarded_client(resolve: Resolver = system_resolver, allow_loopback: bool = F
     # httpx's transport takes no network backend, so its pool is replaced by an identical one that has ours
     transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False), max_connections=10,
                                               network_backend=GuardedBackend(resolve, allow_loopback, inner))
-    return httpx.Client(transport=transport, trust_env=False, follow_redirects=False, timeout=timeout,
-                        headers={"User-Agent": user_agent} if user_agent else None)
+    # gzip only: it is what we can inflate under the size cap chunk by chunk (brotli and zstd are refused if sent anyway)
+    headers = {"Accept-Encoding": "gzip"} | ({"User-Agent": user_agent} if user_agent else {})
+    return httpx.Client(transport=transport, trust_env=False, follow_redirects=False, timeout=timeout, headers=headers)
 
 # %% ../nbs/14_scrape.ipynb #2cfe61ee
 ALLOW_ALL, DISALLOW_ALL = "", "User-agent: *\nDisallow: /\n"
@@ -189,14 +194,18 @@ def land_page(lake: Lake, page: RawPage, body: bytes) -> tuple[RawPage, bool]:
     index = f"{CONTENT_INDEX}/{page.sha256}.json"
     if not lake.store.create("bronze", index, page.to_json()):
         first = RawPage.from_json(lake.store.read_bytes("bronze", index))
-        if not lake.store.exists("bronze", first.bronze_key): _land_objects(lake, first, body)  # a run died mid-landing
+        if not all(lake.store.exists("bronze", k) for k in _object_keys(first)):
+            _land_objects(lake, first, body)  # a run died mid-landing: landing is idempotent, so land both again
         return first, False
     _land_objects(lake, page, body)
     return page, True
 
+def _object_keys(page: RawPage) -> tuple[str, str]: return page.bronze_key, page.bronze_key.removesuffix(".html") + ".json"
+
 def _land_objects(lake: Lake, page: RawPage, body: bytes):
-    lake.land(page.bronze_key, body, source=page.final_url)
-    lake.land(page.bronze_key.removesuffix(".html") + ".json", page.to_json(), source=page.final_url)
+    html_key, record_key = _object_keys(page)
+    lake.land(html_key, body, source=page.final_url)
+    lake.land(record_key, page.to_json(), source=page.final_url)
 
 def page_keys(lake: Lake, date: str) -> list[str]:
     "The bronze keys of the `RawPage` records landed on `date`."
@@ -298,7 +307,7 @@ def _scrape(self: Scraper, url: str) -> ScrapeResult:
 
 def _millis(t: datetime) -> datetime: return t.replace(microsecond=t.microsecond // 1000 * 1000)  # the contract's precision
 
-def _get(self: Scraper, url: str, max_bytes: int | None = None, obey_robots: bool = True) -> _Response:
+def _get(self: Scraper, url: str, max_bytes: int | None = None, obey_robots: bool = True, truncate: bool = False) -> _Response:
     "GET `url` following redirects ourselves, every hop checked (URL, addresses, robots.txt) and rate-limited."
     u = check_url(url)
     for _ in range(self.policy.max_redirects + 1):
@@ -307,7 +316,7 @@ def _get(self: Scraper, url: str, max_bytes: int | None = None, obey_robots: boo
             if not rules.can_fetch(str(u), self.policy.robots_agent):
                 why = f" ({unreadable}: RFC 9309 says crawl nothing)" if unreadable else ""
                 raise UrlRefused(f"robots.txt of {u.host} disallows {u}{why}")
-        r = self.fetch(u, max_bytes or self.policy.max_bytes)
+        r = self.fetch(u, max_bytes or self.policy.max_bytes, truncate)
         if r.status not in REDIRECT_STATUSES or "location" not in r.headers: return r
         u = check_url(urljoin(str(u), r.headers["location"]))
     raise FetchFailed(f"{url}: more than {self.policy.max_redirects} redirects")
@@ -317,7 +326,7 @@ def _robots(self: Scraper, u: httpx.URL) -> tuple[Protego, str]:
     origin = f"{u.scheme}://{u.netloc.decode()}"
     if origin not in self._robots:
         try:
-            r = self.get(f"{origin}/robots.txt", self.policy.max_robots_bytes, obey_robots=False)
+            r = self.get(f"{origin}/robots.txt", self.policy.max_robots_bytes, obey_robots=False, truncate=True)
             unreadable = f"robots.txt answered HTTP {r.status}" if r.status >= 500 else ""
             self._robots[origin] = robots_rules(r.status, r.body), unreadable
         except FetchFailed as e: self._robots[origin] = robots_rules(None), f"robots.txt unreachable: {e}"
@@ -326,14 +335,14 @@ def _robots(self: Scraper, u: httpx.URL) -> tuple[Protego, str]:
 Scraper.scrape, Scraper.get, Scraper.robots = _scrape, _get, _robots
 
 # %% ../nbs/14_scrape.ipynb #8682d93a
-def _fetch(self: Scraper, u: httpx.URL, max_bytes: int) -> _Response:
+def _fetch(self: Scraper, u: httpx.URL, max_bytes: int, truncate: bool = False) -> _Response:
     "One GET with retries and backoff, after waiting for the host's slot; `FetchFailed` when it never answered usefully."
     for attempt in range(self.policy.retries + 1):
         rules, _ = self._robots.get(f"{u.scheme}://{u.netloc.decode()}", (None, ""))
         delay = min(rules.crawl_delay(self.policy.robots_agent) or 0, self.policy.max_crawl_delay) if rules else None
         self.limiter.wait(u.host, delay)
         try:
-            r = _read_capped(self.client, u, max_bytes, self.policy.max_seconds)
+            r = _read_capped(self.client, u, max_bytes, self.policy.max_seconds, truncate)
             if r.status not in RETRY_STATUSES or attempt == self.policy.retries: return r
             retry_after = retry_after_seconds(r.headers.get("retry-after"), datetime.now(UTC))
             wait, why = self.policy.backoff.delay(attempt, retry_after), f"HTTP {r.status}"
@@ -344,18 +353,39 @@ def _fetch(self: Scraper, u: httpx.URL, max_bytes: int) -> _Response:
         self.sleep(wait)
     raise AssertionError("unreachable")
 
-def _read_capped(client: httpx.Client, u: httpx.URL, max_bytes: int, max_seconds: float) -> _Response:
-    "Stream the body, refusing it as soon as it is (or says it will be) larger than `max_bytes`, or takes over `max_seconds`."
+def _read_capped(client: httpx.Client, u: httpx.URL, max_bytes: int, max_seconds: float, truncate: bool = False) -> _Response:
+    """Stream the body, refusing it as soon as it is (or says it will be) larger than `max_bytes`, or takes over `max_seconds`;
+    with `truncate`, keep its first `max_bytes` instead (robots.txt: RFC 9309 parses at least 500 KiB and may ignore the rest)."""
     deadline = time.monotonic() + max_seconds
     with client.stream("GET", u) as r:
         length = r.headers.get("content-length", "")
-        if length.isdigit() and int(length) > max_bytes: raise UrlRefused(f"{u}: body of {length} bytes is over the {max_bytes}-byte cap")
-        body = bytearray()
-        for chunk in r.iter_bytes():  # decompressed: the cap also stops a compression bomb
-            body += chunk
-            if len(body) > max_bytes: raise UrlRefused(f"{u}: body is over the {max_bytes}-byte cap")
+        if length.isdigit() and int(length) > max_bytes and not truncate:
+            raise UrlRefused(f"{u}: body of {length} bytes is over the {max_bytes}-byte cap")
+        encoding = r.headers.get("content-encoding", "")
+        decode, body = body_decoder(encoding, max_bytes), bytearray()
+        for chunk in r.iter_raw():  # raw: httpx would inflate a whole chunk (64 KiB can become 64 MiB) before we could count it
+            body += decode(chunk)
+            if len(body) > max_bytes:
+                if truncate: return _Response(r.url, r.status_code, r.headers, bytes(body[:max_bytes]))
+                raise UrlRefused(f"{u}: body is over the {max_bytes}-byte cap{' once inflated' if encoding else ''}")
             if time.monotonic() > deadline: raise FetchFailed(f"{u}: the body took more than {max_seconds:.0f} s")
-        return _Response(r.url, r.status_code, r.headers, bytes(body))
+        return _Response(r.url, r.status_code, r.headers, bytes(body + decode(b"", final=True)))
+
+def body_decoder(content_encoding: str, max_bytes: int) -> Callable[..., bytes]:
+    """A function `(raw chunk, final=False) -> bytes` for the response's encoding (identity or gzip, what we ask for) that
+    never inflates more than `max_bytes + 1` bytes in all: a compression bomb stops one byte past the cap, not in memory."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"): return lambda chunk, final=False: chunk
+    if encoding not in ("gzip", "x-gzip"): raise UrlRefused(f"content-encoding {content_encoding!r} was not asked for (we ask gzip)")
+    inflate, produced = zlib.decompressobj(wbits=31), 0
+    def decode(chunk: bytes, final: bool = False) -> bytes:
+        nonlocal produced
+        room = max_bytes + 1 - produced  # > 0 while the caller reads: it stops as soon as the cap is passed
+        try: out = inflate.decompress(chunk, room) if chunk else inflate.flush()[:room] if final else b""
+        except zlib.error as e: raise FetchFailed(f"corrupt gzip body: {e}") from None
+        produced += len(out)
+        return out
+    return decode
 
 Scraper.fetch = _fetch
 
@@ -365,9 +395,9 @@ MAX_SITEMAP_BYTES = 50 * 2**20  # the sitemaps protocol's limit for an uncompres
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     "Decompress gzip `data`, refusing output over `max_bytes` (a small file can expand a thousandfold)."
-    d = zlib.decompressobj(wbits=31)
-    out = d.decompress(data, max_bytes + 1)
-    if len(out) > max_bytes or d.unconsumed_tail: raise ValueError(f"gzip content expands past {max_bytes} bytes")
+    inflate = body_decoder("gzip", max_bytes)
+    out = inflate(data) + inflate(b"", final=True)
+    if len(out) > max_bytes: raise ValueError(f"gzip content expands past the {max_bytes}-byte cap")
     return out
 
 def sitemap_locations(body: bytes, max_bytes: int = MAX_SITEMAP_BYTES) -> tuple[list[str], list[str]]:

@@ -95,7 +95,8 @@ def extract_article(body: bytes, content_type: str | None = None, url: str | Non
     if not text: raise ExtractionFailed("no_text", "no main text found on the page")
     if len(text) < MIN_TEXT_CHARS:
         raise ExtractionFailed("too_short", f"main text has {len(text)} characters, fewer than {MIN_TEXT_CHARS}: not an article")
-    published = Date.fromisoformat(doc.date[:10]) if doc.date else None
+    try: published = Date.fromisoformat(doc.date[:10]) if doc.date else None
+    except ValueError: published = None  # a date trafilatura found but cannot vouch for is not a reason to lose the text
     return Article(doc.title or None, doc.author or None, published, detect_language(text, 1000), text, charset)
 
 # %% ../nbs/15_web.ipynb #16989028
@@ -116,9 +117,12 @@ def rejected_row(page: RawPage, error: ExtractionFailed, extracted_at: datetime)
 
 def process_page(page: RawPage, body: bytes, gazetteer: Gazetteer, threshold: float, extracted_at: datetime) -> tuple[str, dict]:
     "`('article', row)` or `('rejected', row)` for one landed page."
-    try: article = extract_article(body, page.content_type, page.final_url)
+    try:
+        article = extract_article(body, page.content_type, page.final_url)
+        return "article", article_row(page, article, resolve(gazetteer, article.title or "", article.text, threshold), extracted_at)
     except ExtractionFailed as e: return "rejected", rejected_row(page, e, extracted_at)
-    return "article", article_row(page, article, resolve(gazetteer, article.title or "", article.text, threshold), extracted_at)
+    except Exception as e:  # one page's surprise never stops the day: it is kept with its reason, like any rejected page
+        return "rejected", rejected_row(page, ExtractionFailed("error", f"{type(e).__name__}: {e}"), extracted_at)
 
 # %% ../nbs/15_web.ipynb #f4bd79b1
 def client_book(settings: Settings, date: str, lake: Lake | None = None, clients_file: str = "") -> pd.DataFrame:
@@ -159,7 +163,9 @@ def web_etl(settings: Settings, date: str, gazetteer: Gazetteer, lake: Lake | No
     rows: dict[str, list[dict]] = {"article": [], "rejected": []}
     for key in page_keys(lake, date):
         page = RawPage.from_json(lake.read_bytes("bronze", key))
-        kind, row = process_page(page, lake.read_bytes("bronze", page.bronze_key), gazetteer, settings.resolution_threshold, now)
+        if lake.store.exists("bronze", page.bronze_key):
+            kind, row = process_page(page, lake.read_bytes("bronze", page.bronze_key), gazetteer, settings.resolution_threshold, now)
+        else: kind, row = "rejected", rejected_row(page, ExtractionFailed("missing_body", f"{page.bronze_key} is not in bronze"), now)
         rows[kind].append(row)
     report = WebEtlReport(date, len(rows["article"]) + len(rows["rejected"]), len(rows["article"]), len(rows["rejected"]),
                           Counter(r["reason_code"] for r in rows["rejected"]), Counter(c for r in rows["article"] for c in r["client_ids"]))

@@ -1,5 +1,6 @@
 -- Records of enriched-alerts that the news_stream_to_silver stream could not read as an EnrichedAlert (not Confluent-framed Avro,
--- an unknown schema id, a corrupt or truncated body, an empty value), with the reason; the same bytes are kept in bronze.
+-- an unknown schema id, a corrupt or truncated body, an empty value), with the reason. The record's key and value bytes are
+-- kept here and only here: enriched-alerts is derived from news, so the stream keeps no bronze copy of it.
 -- Written exactly once per Kafka record, like silver.alerts. Partitioned by the UTC day of the Kafka timestamp.
 CREATE EXTERNAL TABLE IF NOT EXISTS silver.alerts_rejected (
   kafka_topic      string     COMMENT 'the topic the record was read from',

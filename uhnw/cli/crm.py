@@ -45,35 +45,51 @@ def resync(file: Path = typer.Option(..., "--file", exists=True, dir_okay=False,
                                      help="full extract pulled through the REST API (SOQL query JSON, a JSON array or JSON lines)"),
            everything: bool = typer.Option(False, "--all", help="reconcile every record of the extract, not only the stale ones"),
            dry_run: bool = typer.Option(False, "--dry-run", help="report what would change, change nothing"),
+           as_of: str = typer.Option("", "--as-of", help="when the extract was pulled (ISO 8601); default: its newest "
+                                                        "LastModifiedDate. A record it lacks counts as deleted at this time"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")):
     "Reconcile the records a GAP or OVERFLOW event left stale with a full extract; reports every change."
-    from uhnw.crm import CrmEventInvalid, CrmRejected, read_extract
+    import psycopg
+
+    from uhnw.crm import CrmEventInvalid, read_extract
     from uhnw.crm import resync as reconcile
+    from uhnw.ingest.news import parse_timestamp
     from uhnw.ops.db import connect
+    try: pulled = parse_timestamp(as_of) if as_of else None
+    except ValueError as e: raise typer.BadParameter(f"--as-of {as_of!r}: {e}") from None
     try:
         records = read_extract(file.read_text(encoding="utf-8"))
         with connect(current_settings()) as conn:
-            report = reconcile(conn, records, everything)
+            report = reconcile(conn, records, everything, as_of=pulled)
             conn.rollback() if dry_run else conn.commit()
-    except (CrmEventInvalid, CrmRejected) as e:
+    except CrmEventInvalid as e:
         fail(f"{file}: {e}")
+    except psycopg.Error as e:  # PostgreSQL unreachable or the migrations not applied: one line, not a traceback
+        fail(f"PostgreSQL: {type(e).__name__}: {e}")
     if as_json: typer.echo(json.dumps({**report, "dry_run": dry_run})); return
     for c in report["changes"]:
         typer.echo(f"{c['action']:<10} {c['entity']:<12} {c['sf_id']} {c['client_id'] or ''} "
                    + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in c["changed"].items() if k != "deleted_at"))
     for s in report["still_stale"]: typer.echo(f"still stale {s['entity']} {s['sf_id']}: {s['reason']}")
-    typer.echo(f"{report['reconciled']} record(s) reconciled, {len(report['changes'])} changed, "
-               f"{len(report['still_stale'])} still stale{' (dry run: nothing written)' if dry_run else ''}")
+    for r in report["refused"]: typer.echo(f"refused     {r['entity']} {r['sf_id']}: {r['reason']}")
+    typer.echo(f"{report['reconciled']} record(s) reconciled as of {report['as_of']}, {len(report['changes'])} changed, "
+               f"{len(report['still_stale'])} still stale, {len(report['refused'])} refused"
+               f"{' (dry run: nothing written)' if dry_run else ''}")
 
 
 @crm_app.command("status")
 def status(as_json: bool = typer.Option(False, "--json", help="print JSON")):
     "Records the change stream could not follow (stale until a resync), and the client master's counts."
+    import psycopg
+
     from uhnw.ops.db import connect
-    with connect(current_settings()) as conn:
-        stale = conn.execute("select entity, sf_id, reason, since from crm_stale order by since, entity, sf_id").fetchall()
-        counts = conn.execute("""select count(*) filter (where sf_id is not null), count(*) filter (where deleted_at is not null)
-            from clients""").fetchone()
+    try:
+        with connect(current_settings()) as conn:
+            stale = conn.execute("select entity, sf_id, reason, since from crm_stale order by since, entity, sf_id").fetchall()
+            counts = conn.execute("""select count(*) filter (where sf_id is not null), count(*) filter (where deleted_at is not null)
+                from clients""").fetchone()
+    except psycopg.Error as e:
+        fail(f"PostgreSQL: {type(e).__name__}: {e}")
     doc = {"linked_clients": counts[0], "deleted_clients": counts[1],
            "stale": [{"entity": e, "sf_id": i, "reason": r, "since": s.isoformat()} for e, i, r, s in stale]}
     if as_json: typer.echo(json.dumps(doc)); return

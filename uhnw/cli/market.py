@@ -58,13 +58,15 @@ def _start(text: str) -> datetime:
 
 
 @ticks_app.command("close")
-def close(date: str = typer.Option(..., "--date", help="the trading day (YYYY-MM-DD) whose close to write")):
-    "Write the feed's close of DATE to silver.tick_closes and fill silver.prices where the vendor file has no close; one JSON line."
+def close(date: str = typer.Option(..., "--date", help="the trading day (YYYY-MM-DD) whose close to write"),
+          force: bool = typer.Option(False, "--force", help="write it even if it closes fewer instruments than the last run")):
+    """Write the feed's close of DATE (ticks from the topic and from bronze) to silver.tick_closes and fill silver.prices
+    where the vendor file has no close; one JSON line."""
     from uhnw.ingest.market import eod_close
     day = checked_date(date)
     settings = current_settings()
     try:
-        report, undecodable = eod_close(settings, day)
+        report, undecodable = eod_close(settings, day, force=force)
     except (LookupError, OSError, ValueError, RuntimeError) as e:
         fail(str(e))
     typer.echo(json.dumps({**report.to_dict(), "undecodable_messages": undecodable}))

@@ -22,7 +22,7 @@ from ..schemas import TICKS_TOPIC, AvroCodec, SchemaError
 
 # %% auto #0
 __all__ = ['ReplayReport', 'publish_tick', 'replay_file', 'book_listings', 'session_start', 'run_synthetic', 'topic_ticks',
-           'eod_close', 'demo_ticks']
+           'bronze_ticks', 'CloseShrinks', 'eod_close', 'demo_ticks']
 
 # %% ../../nbs/13a_ingest_market.ipynb #588ac1e6
 @dataclass
@@ -105,11 +105,51 @@ def topic_ticks(settings: Settings) -> tuple[list[tuple[Tick, str]], int]:
         except SchemaError: bad += 1
     return out, bad
 
-def eod_close(settings: Settings, day: str) -> tuple[CloseReport, int]:
-    "Write `day`'s close from the feed (`uhnw.market.write_eod_close`) and register the partitions; the report and the undecodable messages."
+def bronze_ticks(settings: Settings, day: str, lake=None) -> tuple[list[tuple[Tick, str]], int]:
+    """The ticks the stream (`uhnw stream`) kept in bronze `ticks/` around `day` (its UTC day and the ones either side: a
+    session can cross midnight UTC), each with its message id, and how many records could not be decoded."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from datetime import date as Date
+
+    from uhnw.lake import lake_for, partition_key
+    from uhnw.validate import check_date
+    lake, codec, out, bad = lake or lake_for(settings), AvroCodec(settings), [], 0
+    d = Date.fromisoformat(check_date(day))
+    for when in (d - timedelta(days=1), d, d + timedelta(days=1)):
+        for key in lake.store.list_keys("bronze", partition_key("ticks", when) + "/"):
+            if not key.endswith(".parquet"): continue
+            for r in pq.read_table(io.BytesIO(lake.read_bytes("bronze", key))).to_pylist():
+                headers = [(h["key"], h["value"]) for h in r["headers"] or ()]
+                try: out.append((Tick.from_record(codec.decode(TICKS_TOPIC, r["value"]), headers), f"{r['topic']}[{r['partition']}]@{r['offset']}"))
+                except SchemaError: bad += 1
+    return out, bad
+
+class CloseShrinks(ValueError):
+    "Writing the close again would drop instruments a previous run closed (the feed's ticks have expired from Kafka, say)."
+
+def eod_close(settings: Settings, day: str, force: bool = False) -> tuple[CloseReport, int]:
+    """Write `day`'s close from the feed (`uhnw.market.write_eod_close`) and register the partitions; the report and the
+    undecodable messages. The ticks are the topic's and bronze's (the stream's copy outlives the topic's 7 days), each message
+    once; a close that would drop an instrument an earlier run closed is refused (`CloseShrinks`) unless `force`."""
     from uhnw.catalog import register_partition
-    ticks, bad = topic_ticks(settings)
-    report = write_eod_close(settings, day, ticks)
+    from uhnw.lake import lake_for
+    from uhnw.market import session_closes, tick_closes
+    from uhnw.validate import check_date
+    lake = lake_for(settings)
+    try: ticks, bad = topic_ticks(settings)
+    except LookupError: ticks, bad = [], 0  # the topic is gone: bronze is what is left
+    kept, kept_bad = bronze_ticks(settings, day, lake)
+    seen = {m for _, m in ticks}
+    ticks, bad = ticks + [(t, m) for t, m in kept if m not in seen], bad + kept_bad
+    before = tick_closes(lake, day)
+    if before is not None and not force:
+        lost = set(before["instrument_id"].to_pylist()) - {c.instrument_id for c in session_closes(ticks, check_date(day))}
+        if lost: raise CloseShrinks(f"the close of {day} would lose {len(lost)} instrument(s) an earlier run closed "
+                                    f"({', '.join(sorted(lost)[:5])}): their ticks are neither on the topic nor in bronze; --force to write it anyway")
+    report = write_eod_close(settings, day, ticks, lake)
     for table in ("silver.tick_closes", "silver.prices"): register_partition(settings, table, day)
     return report, bad
 

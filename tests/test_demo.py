@@ -168,6 +168,11 @@ def test_demo_serves_the_workstation_with_live_alerts_and_ctrl_c_stops_everythin
         books_n = summary["demo_books"]
         assert books_n["RM-01"] == len(books["RM-01"]) and books_n["RM-01"] + books_n["RM-02"] == books_n["CO-01"] == 40
         assert "model relevance-hotpath-test" in everything, "the demo trained a model instead of using the pre-seeded one"
+        sources = summary["sources"]  # the other three sources and the stream into the lake, counted by the demo
+        assert sources["crm_events_applied"] >= 2 and len(sources["crm_client_covered_by"]) == 2
+        assert sources["crm_client"] in books["RM-01"] | books["RM-02"]
+        assert sources["ticks_published"] > 0 and sources["web_articles"] >= 1 and sources["web_pages_scraped"] >= 2
+        assert sources["silver_news_rows"] >= summary["events_produced"] and sources["silver_alerts_rows"] > 0
         for report in (summary["report"], summary["report_rm"]):
             assert "<html" in open(report).read(2000).lower()
     finally:

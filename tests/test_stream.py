@@ -85,21 +85,36 @@ def test_stream_stopped_by_a_failed_batch_and_restarted_writes_each_record_once(
     expected = _produce(s, run)
     checkpoint = str(s.home / "checkpoint")
 
-    class FailsAfterSecondBatch(StreamSink):
-        "Writes batches 0 and 1 completely, then fails batch 1 as a crash would: its files are written, its commit is not."
+    class CrashesMidBatch(StreamSink):
+        """Writes batch 0 completely, then crashes inside the first later batch that writes two silver files, between them:
+        its bronze objects and one silver file are written, the rest and its commit are not."""
+        crashed_in: int | None = None
+
         def __call__(self, df, batch_id):
-            super().__call__(df, batch_id)
-            if batch_id == 1: raise RuntimeError("stream stopped mid-way")
+            put, written = self.lake.put, []
+
+            def put_then_crash(*args, **kwargs):
+                if batch_id > 0 and written:
+                    type(self).crashed_in = batch_id
+                    raise RuntimeError("stream stopped mid-way")
+                written.append(put(*args, **kwargs))
+                return written[-1]
+            self.lake.put = put_then_crash
+            try:
+                super().__call__(df, batch_id)
+            finally:
+                del self.lake.put
 
     with pytest.raises(Exception, match="stream stopped mid-way"):
-        run_stream(spark, s, checkpoint, max_offsets_per_trigger=12, sink=FailsAfterSecondBatch(s))
+        run_stream(spark, s, checkpoint, max_offsets_per_trigger=12, sink=CrashesMidBatch(s))
     partial = _one(s, "SELECT count(*) FROM silver.news")
-    assert 0 < partial < N_NEWS  # stopped mid-way, and `uhnw sql` does see the failed batch's files
+    assert 0 < partial < N_NEWS  # stopped mid-way, and `uhnw sql` does see the crashed batch's first file
 
     sink = StreamSink(s)
     done = run_stream(spark, s, checkpoint, max_offsets_per_trigger=12, sink=sink)
     assert done.stopped_by == "caught up"
-    assert sink.results[0].batch_id == 1 and sink.results[0].bronze_again > 0  # the failed batch was re-run, not skipped
+    crashed = CrashesMidBatch.crashed_in
+    assert crashed and sink.results[0].batch_id == crashed and sink.results[0].bronze_again > 0  # re-run, not skipped
 
     # what an analyst counts: every news event and committed alert once, the aborted ones never
     assert _one(s, "SELECT count(*) FROM silver.news") == N_NEWS

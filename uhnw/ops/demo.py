@@ -270,7 +270,8 @@ def _sources(settings: Settings, timings: dict, clients, rms: list[str]) -> dict
     from uhnw.ops.sources_demo import run_sources_demo
     first_rm = rms[0]
     client_id = sorted(clients.loc[clients["rm_id"] == first_rm, "client_id"])[0]
-    other_rm = next((r for r in rms if r != first_rm), first_rm)
+    # a team RM with no demo login: the logins' books stay as the banner printed them, and compliance sees the new cover
+    other_rm = next(r for r in (f"RM-{n:02d}" for n in range(1, 100)) if r not in rms)
     print("--> sources: CRM change data capture, market ticks, a scraped page, the news stream into silver", flush=True)
     return run_sources_demo(settings, lambda name: _stage(timings, name), client_id, other_rm)
 

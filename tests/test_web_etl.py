@@ -76,7 +76,8 @@ def test_real_pages_become_articles_with_their_clients_and_the_page_without_one_
 
 def test_the_glue_job_declares_its_parameters_and_writes_silver_tables_uhnw_sql_reads(cli, tmp_path, web_site):
     params = papermill.inspect_notebook(str(job_notebook("web_etl")))
-    assert {k: v["inferred_type_name"] for k, v in params.items()} == {"run_date": "str", "clients_file": "str", "require_pages": "bool"}
+    assert {k: v["inferred_type_name"] for k, v in params.items()} == {
+        "run_date": "str", "clients_file": "str", "clients_from": "str", "require_pages": "bool"}
     home = tmp_path / "home"
     scrape_pages(home, web_site)
     (tmp_path / "clients.csv").write_text(CLIENTS)
@@ -88,3 +89,26 @@ def test_the_glue_job_declares_its_parameters_and_writes_silver_tables_uhnw_sql_
     assert [tuple(r) for r in got.rows] == [(["UHNW-901"], "en"), (["UHNW-902"], "en")]
     got = run_query(settings, "select reason_code, count(*) as n from silver.web_articles_rejected group by 1")
     assert [tuple(r) for r in got.rows] == [("too_short", 1)]
+
+
+def test_the_book_is_postgres_client_master_a_crm_deleted_client_is_matched_no_more(tmp_path, web_site, stack):
+    import uuid
+
+    from uhnw.ops.db import connect
+    from uhnw.web import client_book
+    scrape_pages(tmp_path, web_site)
+    settings = load_settings("local", env={}, home=tmp_path)  # this test's lake; the client master is the session's PostgreSQL
+    run = uuid.uuid4().hex[:6].upper()
+    maher, stodden = f"WEB-{run}-1", f"WEB-{run}-2"
+    with connect(stack, autocommit=True) as conn:
+        conn.execute("insert into clients (client_id, full_name, city, country, rm_id, base_currency, deleted_at) values "
+                     "(%s, 'Katherine Maher', 'San Francisco', 'US', 'RM-WEB', 'USD', now()), "  # deleted in the CRM
+                     "(%s, 'Alexander Stodden', 'Rech', 'DE', 'RM-WEB', 'EUR', null)", (maher, stodden))
+        try:
+            book = client_book(stack, DAY)
+            report = web_etl(settings, DAY, Gazetteer.from_clients(book))
+        finally:
+            conn.execute("delete from clients where client_id = any(%s)", ([maher, stodden],))
+    assert stodden in set(book.client_id) and maher not in set(book.client_id)
+    assert report.clients == {stodden: 1}  # the Wikimedia release names Katherine Maher: deleted, so no match
+    assert client_book(settings, DAY, clients_from="silver").empty  # this lake has no silver.clients: a backfill finds none

@@ -31,11 +31,11 @@ from .config import Settings
 from .lake import Lake, check_date, lake_for
 from .language import detect_language
 from .resolve import CLIENT_COLUMNS, Gazetteer, Match, resolve
-from .scrape import RawPage, page_keys
+from .scrape import HTML_TYPES, RawPage, page_keys
 from .tables import arrow_schema, table_def
 
 # %% auto #0
-__all__ = ['MIN_TEXT_CHARS', 'HTML_TYPES', 'WEB_TABLE', 'REJECTED_TABLE', 'charset_label', 'decode_html', 'ExtractionFailed',
+__all__ = ['MIN_TEXT_CHARS', 'CLIENT_SOURCES', 'WEB_TABLE', 'REJECTED_TABLE', 'charset_label', 'decode_html', 'ExtractionFailed',
            'Article', 'extract_article', 'article_row', 'rejected_row', 'process_page', 'client_book', 'WebEtlReport',
            'web_etl']
 
@@ -67,10 +67,9 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
 
 # %% ../nbs/15_web.ipynb #ea929f32
 MIN_TEXT_CHARS = 500  # less main text than this is no article (a home, product or contact page)
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 class ExtractionFailed(ValueError):
-    "A page that yields no article; `code` is one of no_text, too_short, not_html, unreadable."
+    "A page that yields no article; `code` is one of no_text, too_short, not_html, unreadable, missing_body, error."
     def __init__(self, code: str, reason: str):
         super().__init__(reason); self.code = code
 
@@ -125,17 +124,28 @@ def process_page(page: RawPage, body: bytes, gazetteer: Gazetteer, threshold: fl
         return "rejected", rejected_row(page, ExtractionFailed("error", f"{type(e).__name__}: {e}"), extracted_at)
 
 # %% ../nbs/15_web.ipynb #f4bd79b1
-def client_book(settings: Settings, date: str, lake: Lake | None = None, clients_file: str = "") -> pd.DataFrame:
-    "The clients to resolve against: `clients_file` when given, else the latest `silver.clients` partition on or before `date`."
+CLIENT_SOURCES = ("postgres", "silver")
+
+def client_book(settings: Settings, date: str, lake: Lake | None = None, clients_file: str = "",
+                clients_from: str = "postgres",  # the master of record now, or "silver": the book of `date` (a backfill)
+                ) -> pd.DataFrame:
+    """The clients to resolve against: `clients_file` when given; else PostgreSQL's client master as the hot path reads it
+    (CRM renames and aliases in, deleted clients out); else (`clients_from="silver"`) the latest `silver.clients`
+    partition on or before `date`."""
     if clients_file:
         from uhnw.enrich import _read_clients  # CSV path or s3:// URI, read as the Lambda and the hot path read it
         return _read_clients(settings, clients_file)
-    from uhnw.hotpath import clients_frame
+    from uhnw.hotpath import CLIENTS_SQL, clients_frame
+    if clients_from not in CLIENT_SOURCES: raise ValueError(f"clients_from {clients_from!r}: one of {', '.join(CLIENT_SOURCES)}")
+    if clients_from == "postgres":
+        from uhnw.ops.db import connect
+        with connect(settings) as conn: return clients_frame(conn.execute(CLIENTS_SQL).fetchall())
     from uhnw.sync import client_rows
     lake = lake or lake_for(settings)
     dates = [d for d in lake.list_partitions("silver", "clients") if d <= check_date(date)]
     if not dates: return pd.DataFrame(columns=list(CLIENT_COLUMNS), dtype=str)
     return clients_frame(client_rows(lake.read_partition("silver", "clients", dates[-1])))
+
 
 # %% ../nbs/15_web.ipynb #291760cf
 WEB_TABLE, REJECTED_TABLE = "web_articles", "web_articles_rejected"

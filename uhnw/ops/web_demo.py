@@ -40,7 +40,7 @@ def serve_pages(folder: Path):
 def run_web_demo(settings: Settings, pages: tuple[str, ...] = DEMO_PAGES, folder: Path | None = None,
                  log: Callable[[str], object] = print) -> dict:
     """Scrape `pages` of `folder` (default: the repository's tests/data/web) from a loopback server into bronze, run the web ETL
-    for today against the client book in silver.clients, and register both silver partitions; returns what happened."""
+    for today against the client master in PostgreSQL, and register both silver partitions; returns what happened."""
     from uhnw.catalog import register_partition
     from uhnw.lake import lake_for
     from uhnw.resolve import Gazetteer

@@ -17,6 +17,7 @@ and gets `{"type": "subscribed", "channel": "ticks", "instruments": [...]}` (the
 hold), then `{"type": "tick", "instrument_id", "price", "currency", "at", "change_pct"}` frames
 (`uhnw.workstation.tick_frame`): first the latest price held of each, then at most `uhnw.market.FRAMES_PER_SECOND`
 frames a second per instrument, the latest price winning (`uhnw.serve.ticks`; `change_pct` against the synced close).
+When the book changes while subscribed (a coverage change), a new `subscribed` frame says what it carries now.
 
 A `last_alert_id` (or `GET /alerts?after=`) above the newest stored alert id is refused, not clamped
 (`uhnw.alerts.cursor_problem`): the socket closes with 4400 and a reason naming the newest id ("last_alert_id N is
@@ -109,7 +110,8 @@ async def alert_socket(ws: WebSocket):
         await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
         pump = asyncio.create_task(stream_alerts(lambda f: ws.send_text(json.dumps(f)), principal.rm_id, after,
                                                  st.hub, st.pool, st.metrics, user.reads_every_client))
-        reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool, getattr(st, "ticks", None)))
+        reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool, getattr(st, "ticks", None),
+                                                    getattr(st, "tick_book_refresh_seconds", BOOK_REFRESH_SECONDS)))
         done, _ = await asyncio.wait({pump, reader}, timeout=max(principal.seconds_left(), 0),
                                      return_when=asyncio.FIRST_COMPLETED)
         pump.cancel(); reader.cancel()
@@ -148,11 +150,17 @@ async def list_alerts(request: Request, after: int = Query(0, ge=0, le=MAX_ALERT
     return {"rm_id": principal.rm_id, "alerts": frames, "last_alert_id": frames[-1]["alert_id"] if frames else after}
 
 
-async def _client_frames(ws: WebSocket, rm_id: str, pool, ticks: TickHub | None = None) -> None:
+BOOK_REFRESH_SECONDS = 10.0  # how often a ticks subscription checks whether the RM's book changed (CRM coverage, a sync)
+
+
+async def _client_frames(ws: WebSocket, rm_id: str, pool, ticks: TickHub | None = None,
+                         refresh_seconds: float = BOOK_REFRESH_SECONDS) -> None:
     """Read client frames until the client goes away: `{"type": "subscribe", "channel": "ticks"}` is answered with the
     instruments of the caller's book (`uhnw.workstation.subscribed_frame`), then their conflated `tick` frames
-    (`uhnw.serve.ticks`; a new subscription replaces the previous one); anything else gets an `error` frame."""
-    session, pump = None, None
+    (`uhnw.serve.ticks`; a new subscription replaces the previous one); anything else gets an `error` frame. While
+    subscribed, the book is re-checked every `refresh_seconds`: a client gained or lost (a CRM coverage change) sends a
+    new `subscribed` frame and moves the subscription to the book's instruments now."""
+    sub, follower = _TickSubscription(ws, rm_id, pool, ticks), None
     try:
         while True:
             message = await ws.receive()
@@ -160,32 +168,60 @@ async def _client_frames(ws: WebSocket, rm_id: str, pool, ticks: TickHub | None 
             try: frame = json.loads(message.get("text") or "")
             except ValueError: frame = None
             if isinstance(frame, dict) and frame.get("type") == "subscribe" and frame.get("channel") == "ticks":
-                instruments = await pool.run(_book_instruments, rm_id)
-                await ws.send_text(json.dumps(subscribed_frame("ticks", instruments)))
-                if ticks is None: continue
-                closes = await pool.run(previous_closes, instruments)
-                if pump is not None: await _stop_ticks(ticks, session, pump)
-                session = ticks.subscribe(instruments, closes)
-                pump = asyncio.create_task(session.pump(lambda f: ws.send_text(json.dumps(f))))
+                await sub.renew()
+                if follower is None and ticks is not None: follower = asyncio.create_task(sub.follow(refresh_seconds))
             else:
                 await ws.send_text(json.dumps({"type": "error", "reason": 'unknown frame: send {"type": "subscribe", "channel": "ticks"}'}))
     finally:
-        if pump is not None: await _stop_ticks(ticks, session, pump)
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        await sub.stop()
 
 
-async def _stop_ticks(ticks: TickHub, session, pump: asyncio.Task) -> None:
-    ticks.unsubscribe(session)
-    pump.cancel()
-    await asyncio.gather(pump, return_exceptions=True)
+class _TickSubscription:
+    "One socket's `ticks` subscription: renewed on request, and whenever the RM's cleared clients change."
+
+    def __init__(self, ws: WebSocket, rm_id: str, pool, ticks: TickHub | None):
+        self.ws, self.rm_id, self.pool, self.ticks = ws, rm_id, pool, ticks
+        self.session, self.pump, self.cleared = None, None, None
+        self.lock = asyncio.Lock()  # the reader and the follower never renew at once
+
+    async def renew(self) -> None:
+        async with self.lock:
+            instruments, self.cleared = await self.pool.run(_book_instruments, self.rm_id)
+            await self.ws.send_text(json.dumps(subscribed_frame("ticks", instruments)))
+            if self.ticks is None: return
+            closes = await self.pool.run(previous_closes, instruments)
+            await self.stop()
+            self.session = self.ticks.subscribe(instruments, closes)
+            self.pump = asyncio.create_task(self.session.pump(lambda f: self.ws.send_text(json.dumps(f))))
+
+    async def follow(self, every: float) -> None:
+        "Renew when the cleared clients differ from the subscription's (a read of ids only; the renewal is audited)."
+        while True:
+            await asyncio.sleep(every)
+            if await self.pool.run(_cleared_ids, self.rm_id) != self.cleared: await self.renew()
+
+    async def stop(self) -> None:
+        if self.pump is None: return
+        self.ticks.unsubscribe(self.session)
+        self.pump.cancel()
+        await asyncio.gather(self.pump, return_exceptions=True)
+        self.session, self.pump = None, None
 
 
-def _book_instruments(conn, user_id: str) -> list[str]:
-    "The instruments of the caller's book, with the read's audit row (the list says what the book holds)."
+def _cleared_ids(conn, user_id: str) -> frozenset[str]:
+    return frozenset(visible_clients(conn, load_user(conn, user_id)))
+
+
+def _book_instruments(conn, user_id: str) -> tuple[list[str], frozenset[str]]:
+    "The instruments of the caller's book and the cleared client ids, with the read's audit row (the list says what the book holds)."
     user = load_user(conn, user_id)
 
     def read(c):
         ids = visible_clients(c, user)
-        return book_instruments(c, ids), ids
+        return (book_instruments(c, ids), frozenset(ids)), ids
     return audited_read(conn, user, "socket", "subscribe ticks", read)
 
 

@@ -369,7 +369,9 @@ def _read_capped(client: httpx.Client, u: httpx.URL, max_bytes: int, max_seconds
                 if truncate: return _Response(r.url, r.status_code, r.headers, bytes(body[:max_bytes]))
                 raise UrlRefused(f"{u}: body is over the {max_bytes}-byte cap{' once inflated' if encoding else ''}")
             if time.monotonic() > deadline: raise FetchFailed(f"{u}: the body took more than {max_seconds:.0f} s")
-        return _Response(r.url, r.status_code, r.headers, bytes(body + decode(b"", final=True)))
+        body += decode(b"", final=True)  # what the inflater still held, bounded like the rest
+        if len(body) > max_bytes and not truncate: raise UrlRefused(f"{u}: body is over the {max_bytes}-byte cap once inflated")
+        return _Response(r.url, r.status_code, r.headers, bytes(body[:max_bytes]))
 
 def body_decoder(content_encoding: str, max_bytes: int) -> Callable[..., bytes]:
     """A function `(raw chunk, final=False) -> bytes` for the response's encoding (identity or gzip, what we ask for) that

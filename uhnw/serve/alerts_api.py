@@ -201,7 +201,10 @@ class _TickSubscription:
         "Renew when the cleared clients differ from the subscription's (a read of ids only; the renewal is audited)."
         while True:
             await asyncio.sleep(every)
-            if await self.pool.run(_cleared_ids, self.rm_id) != self.cleared: await self.renew()
+            try:
+                if await self.pool.run(_cleared_ids, self.rm_id) != self.cleared: await self.renew()
+            except psycopg.OperationalError as e:  # the store is away: keep the prices flowing, look again next time
+                log.warning("ticks subscription of %s: book not re-checked: %s", self.rm_id, e)
 
     async def stop(self) -> None:
         if self.pump is None: return

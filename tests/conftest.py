@@ -81,6 +81,17 @@ def cli(uhnw_env):
 
 
 @pytest.fixture(scope="session")
+def spark(uhnw_env):
+    "One local Spark session (2 cores, the jobs' connectors on its classpath) for the whole test session: one start, ~8 s."
+    pytest.importorskip("pyspark")
+    from uhnw.config import load_settings
+    from uhnw.ops.spark import get_spark
+    session = get_spark(load_settings(profile="local"), "uhnw-tests", master="local[2]")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
 def model_home(tmp_path_factory, stack):
     "A UHNW_HOME whose lake holds a promoted relevance model trained on the seed set; `stack/` points at the session's stack."
     from uhnw.config import load_settings

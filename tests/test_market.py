@@ -209,16 +209,21 @@ def test_a_ticks_subscription_follows_a_coverage_change_without_resubscribing(st
 
     from fastapi.testclient import TestClient
 
+    from uhnw.access import upsert_user
     from uhnw.ops.db import connect
     from uhnw.serve.app import create_app
     b = workstation_book
     run = uuid.uuid4().hex[:6].upper()
     cid, instrument = f"TK{run}", f"XS-{run}"
+    rm, password = f"RM-TK{run}", f"pw-{run}-ticks"  # an RM of this test's own: the session book's audit trail stays as it was
     app = create_app(dataclasses.replace(stack, topic_prefix="t-market-unused."), start_feed=False)
     app.state.tick_book_refresh_seconds = 0.2
     at = datetime.now(UTC)
     with TestClient(app) as client, connect(stack, autocommit=True) as conn:
-        b.login(client, b.rm1)
+        upsert_user(conn, rm, "Test Ticks RM", "rm", password)
+        held = b.clients[b.rm1][0]  # a client of the session book, holding XS123, covered by this RM too
+        conn.execute("insert into rm_coverage (rm_id, client_id) values (%s, %s)", (rm, held))
+        assert client.post("/auth/login", json={"user_id": rm, "password": password}).status_code == 200
         hub = app.state.ticks
         try:
             with contextlib.suppress(CancelledError), client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
@@ -227,19 +232,20 @@ def test_a_ticks_subscription_follows_a_coverage_change_without_resubscribing(st
                 assert ws.receive_json()["instruments"] == ["XS123"]
                 # the CRM assigns the RM a client who holds another instrument (a Coverage__c create, as rm_coverage sees it)
                 conn.execute("insert into clients (client_id, full_name, rm_id, base_currency) values (%s, %s, %s, 'USD')",
-                             (cid, f"Ticker Client {run}", b.rm2))
+                             (cid, f"Ticker Client {run}", f"{rm}-P"))  # primary: an RM without a login
                 conn.execute("""insert into position_pnl (client_id, date, account_id, instrument_id, base_currency, currency, quantity,
                     close, market_value, pnl, reporting_currency, market_value_reporting)
                     values (%s, %s, 'ACC9', %s, 'USD', 'USD', 5, 40, 200, 0, 'USD', 200)""", (cid, b.dates[-1], instrument))
-                conn.execute("insert into rm_coverage (rm_id, client_id) values (%s, %s)", (b.rm1, cid))
+                conn.execute("insert into rm_coverage (rm_id, client_id) values (%s, %s)", (rm, cid))
                 renewed = ws.receive_json()  # no new subscribe frame was sent: the server noticed the book change
                 assert renewed == {"type": "subscribed", "channel": "ticks", "instruments": sorted(["XS123", instrument])}
                 client.portal.call(hub.publish, [_tick(instrument, "42", at, "XNYS", "USD")])
                 tick = ws.receive_json()
                 assert (tick["type"], tick["instrument_id"], tick["price"]) == ("tick", instrument, 42.0)
-                conn.execute("delete from rm_coverage where rm_id = %s and client_id = %s", (b.rm1, cid))  # and takes it away
+                conn.execute("delete from rm_coverage where rm_id = %s and client_id = %s", (rm, cid))  # and takes it away
                 assert ws.receive_json()["instruments"] == ["XS123"]
         finally:
-            conn.execute("delete from rm_coverage where client_id = %s", (cid,))
+            conn.execute("delete from rm_coverage where client_id = %s or rm_id = %s", (cid, rm))
             conn.execute("delete from position_pnl where client_id = %s", (cid,))
             conn.execute("delete from clients where client_id = %s", (cid,))
+            conn.execute("delete from users where user_id = %s", (rm,))

@@ -25,10 +25,12 @@ NBDEV_DIRECTIVES = {"export", "exports", "exporti", "exportn", "exportd", "hide"
                     "filter_stream", "python"}
 
 
-def cell_flags() -> Counter:
-    "How many code cells of nbs/*.ipynb carry each `#| word` directive that is not one of nbdev's own."
+def cell_flags(by_notebook: dict | None = None) -> Counter:
+    """How many code cells of nbs/*.ipynb carry each `#| word` directive that is not one of nbdev's own (and, into
+    `by_notebook` when given, the same count per notebook file name)."""
     found: Counter = Counter()
     for nb in sorted((REPO / "nbs").glob("*.ipynb")):
+        before = sum(found.values())
         cells = json.loads(nb.read_text())["cells"]
         if any("#| skip_exec" in "".join(c["source"]) for c in cells): continue  # nbdev-test runs none of its cells
         for cell in cells:
@@ -37,13 +39,16 @@ def cell_flags() -> Counter:
                 m = re.match(r"#\|\s*(\S+)\s*$", line)
                 if not m: break
                 if m.group(1) not in NBDEV_DIRECTIVES: found[m.group(1)] += 1
+        if by_notebook is not None and sum(found.values()) > before: by_notebook[nb.name] = sum(found.values()) - before
     return found
 
 
-def run_nbdev_test(*flags: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_nbdev_test(*flags: str, env: dict | None = None, only: list[str] | None = None) -> subprocess.CompletedProcess:
     args = [str(NBDEV_TEST), "--n-workers", "1"]
     if flags:
         args += ["--flags", " ".join(flags)]
+    if only:  # these notebook files only
+        args += ["--file-re", "^(" + "|".join(re.escape(name) for name in only) + ")$"]
     return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=1200, env={**os.environ, **(env or {})})
 
 
@@ -65,9 +70,12 @@ def test_notebook_inline_tests_pass_without_services():
 @pytest.mark.spark
 @pytest.mark.aws
 def test_notebook_cells_flagged_for_services_pass_against_the_stack_and_moto(stack, moto_endpoint):
-    flags = cell_flags()
+    by_notebook: dict[str, int] = {}
+    flags = cell_flags(by_notebook)
     executed = sum(flags[f] for f in SERVICE_FLAGS)
     assert executed > 0 and all(flags[f] > 0 for f in SERVICE_FLAGS)  # this run executes every one of them
+    # only the notebooks that carry a flagged cell: the others ran whole, unchanged, in the run without services
+    assert by_notebook and sum(by_notebook.values()) == sum(flags.values())
     env = {"UHNW_S3_ENDPOINT_URL": moto_endpoint, "AWS_ENDPOINT_URL": moto_endpoint}
-    result = run_nbdev_test(*SERVICE_FLAGS, env=env)
+    result = run_nbdev_test(*SERVICE_FLAGS, env=env, only=sorted(by_notebook))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

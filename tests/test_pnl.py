@@ -23,16 +23,6 @@ pytestmark = [pytest.mark.spark,  # pyspark 4.3 warns on every pandas conversion
 T0, T1 = "2025-01-02", "2025-01-03"
 
 
-@pytest.fixture(scope="session")
-def spark():
-    "One local Spark session for the whole test session (starting one takes about 8 s)."
-    pytest.importorskip("pyspark")
-    from uhnw.ops.spark import get_spark
-    s = get_spark(load_settings(profile="local"), "uhnw-test-pnl", master="local[2]")
-    yield s
-    s.stop()
-
-
 def frame(cols: str, *rows) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=cols.split())
 

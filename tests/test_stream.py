@@ -3,7 +3,7 @@ and a restart from the checkpoint, counted the way an analyst counts (`uhnw sql`
 partition, a failed batch's included), undecodable records quarantined with their reason, aborted alert transactions
 never read, and every raw record once in bronze.
 
-One Spark session for the module; each test has its own topics (the `bus` prefix), lake and catalog (a tmp UHNW_HOME).
+The session's one Spark session (conftest); each test has its own topics (the `bus` prefix), lake and catalog (a tmp UHNW_HOME).
 """
 from __future__ import annotations
 
@@ -23,17 +23,6 @@ from uhnw.schemas import ALERTS_TOPIC, CRM_TOPIC, NEWS_TOPIC, TICKS_TOPIC, AvroC
 pytestmark = [pytest.mark.kafka, pytest.mark.spark]
 
 N_NEWS, M_ALERTS, N_CRM, N_TICKS = 30, 8, 3, 5
-
-
-@pytest.fixture(scope="module")
-def spark(uhnw_env):
-    "One local Spark session (2 cores) for the module."
-    pytest.importorskip("pyspark")
-    from uhnw.config import load_settings
-    from uhnw.ops.spark import get_spark
-    session = get_spark(load_settings(profile="local"), "uhnw-test-stream", master="local[2]")
-    yield session
-    session.stop()
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from ..market import CloseReport, Listing, Tick, is_open, session, synthetic_tic
 from ..schemas import TICKS_TOPIC, AvroCodec, SchemaError
 
 # %% auto #0
-__all__ = ['ReplayReport', 'publish_tick', 'replay_file', 'book_listings', 'session_start', 'run_synthetic', 'topic_ticks',
-           'bronze_ticks', 'CloseShrinks', 'eod_close', 'demo_ticks']
+__all__ = ['ReplayReport', 'publish_tick', 'replay_file', 'book_listings', 'session_start', 'run_synthetic', 'decode_ticks',
+           'topic_ticks', 'bronze_ticks', 'CloseShrinks', 'eod_close', 'demo_ticks']
 
 # %% ../../nbs/13a_ingest_market.ipynb #588ac1e6
 @dataclass
@@ -97,35 +97,35 @@ def run_synthetic(settings: Settings, listings: list[Listing], seconds: float, r
             "open_venues": sorted({l.mic for l in listings if is_open(l.mic, start)})}
 
 # %% ../../nbs/13a_ingest_market.ipynb #86cbb020
-def topic_ticks(settings: Settings) -> tuple[list[tuple[Tick, str]], int]:
-    "Every tick on `market-ticks` with the message it came from (`topic[partition]@offset`), and how many messages could not be decoded."
-    topic, codec, out, bad = topic_name(settings, TICKS_TOPIC), AvroCodec(settings), [], 0
-    for m in read_topic(settings, topic):
-        try: out.append((Tick.from_record(codec.decode(TICKS_TOPIC, m.value), m.headers), f"{topic}[{m.partition}]@{m.offset}"))
+def decode_ticks(codec: AvroCodec, messages) -> tuple[list[tuple[Tick, str]], int]:
+    "`messages` (value, headers, message id) as ticks with their message id, and how many could not be decoded."
+    out, bad = [], 0
+    for value, headers, message_id in messages:
+        try: out.append((Tick.from_record(codec.decode(TICKS_TOPIC, value), headers), message_id))
         except SchemaError: bad += 1
     return out, bad
+
+def topic_ticks(settings: Settings) -> tuple[list[tuple[Tick, str]], int]:
+    "Every tick on `market-ticks` with the message it came from (`topic[partition]@offset`), and how many messages could not be decoded."
+    topic = topic_name(settings, TICKS_TOPIC)
+    return decode_ticks(AvroCodec(settings), ((m.value, m.headers, f"{topic}[{m.partition}]@{m.offset}") for m in read_topic(settings, topic)))
 
 def bronze_ticks(settings: Settings, day: str, lake=None) -> tuple[list[tuple[Tick, str]], int]:
     """The ticks the stream (`uhnw stream`) kept in bronze `ticks/` around `day` (its UTC day and the ones either side: a
     session can cross midnight UTC), each with its message id, and how many records could not be decoded."""
     import io
+    from datetime import date as Date
 
     import pyarrow.parquet as pq
 
-    from datetime import date as Date
-
     from uhnw.lake import lake_for, partition_key
     from uhnw.validate import check_date
-    lake, codec, out, bad = lake or lake_for(settings), AvroCodec(settings), [], 0
-    d = Date.fromisoformat(check_date(day))
-    for when in (d - timedelta(days=1), d, d + timedelta(days=1)):
-        for key in lake.store.list_keys("bronze", partition_key("ticks", when) + "/"):
-            if not key.endswith(".parquet"): continue
-            for r in pq.read_table(io.BytesIO(lake.read_bytes("bronze", key))).to_pylist():
-                headers = [(h["key"], h["value"]) for h in r["headers"] or ()]
-                try: out.append((Tick.from_record(codec.decode(TICKS_TOPIC, r["value"]), headers), f"{r['topic']}[{r['partition']}]@{r['offset']}"))
-                except SchemaError: bad += 1
-    return out, bad
+    lake, d = lake or lake_for(settings), Date.fromisoformat(check_date(day))
+    keys = [k for when in (d - timedelta(days=1), d, d + timedelta(days=1))
+            for k in lake.store.list_keys("bronze", partition_key("ticks", when) + "/") if k.endswith(".parquet")]
+    rows = (r for k in keys for r in pq.read_table(io.BytesIO(lake.read_bytes("bronze", k))).to_pylist())
+    return decode_ticks(AvroCodec(settings), ((r["value"], [(h["key"], h["value"]) for h in r["headers"] or ()],
+                                               f"{r['topic']}[{r['partition']}]@{r['offset']}") for r in rows))
 
 class CloseShrinks(ValueError):
     "Writing the close again would drop instruments a previous run closed (the feed's ticks have expired from Kafka, say)."

@@ -32,8 +32,8 @@ __all__ = ['ENTITIES', 'HEADER_TEXT', 'HEADER_LISTS', 'ADDRESS_PARTS', 'Position
            'ENTITY_COLUMNS', 'EMPTY_RECORD_ID', 'WHOLE_ENTITY', 'DELETED', 'CLIENT_FIELDS', 'COVERAGE_FIELDS',
            'RESYNC_AFTER', 'CrmEventInvalid', 'ReplayLine', 'parse_line', 'crm_schema', 'change_event', 'position',
            'newer', 'field_value', 'column_value', 'Change', 'record_changes', 'Merged', 'merge_columns', 'CrmRejected',
-           'sync_grants', 'mark_stale', 'apply_change', 'apply_event', 'read_extract', 'extract_time', 'extract_change',
-           'resync']
+           'sync_grants', 'mark_stale', 'stored_versions', 'apply_change', 'apply_event', 'read_extract',
+           'extract_time', 'extract_change', 'resync']
 
 # %% ../nbs/12_crm.ipynb #d84d9513
 class CrmEventInvalid(SchemaError):
@@ -330,8 +330,13 @@ def _covered(conn, change: Change) -> bool:
     if change.sf_id == WHOLE_ENTITY:  # an overflow: covered by a later whole-object resync (migration 0009)
         row = conn.execute("select position from crm_resyncs where entity = %s", (change.entity,)).fetchone()
         return row is not None and not newer(change.position, row[0])
-    row = conn.execute(f"select crm_versions from {_TABLE[change.entity]} where sf_id = %s", (change.sf_id,)).fetchone()
-    return row is not None and all(not newer(change.position, row[0].get(c)) for c in ENTITY_COLUMNS[change.entity].values())
+    versions = stored_versions(conn, change.entity, change.sf_id)
+    return versions is not None and all(not newer(change.position, versions.get(c)) for c in ENTITY_COLUMNS[change.entity].values())
+
+def stored_versions(conn, entity: str, sf_id: str) -> dict | None:
+    "The stored record's `crm_versions` (column -> position of its last writer), or None when it was never stored."
+    row = conn.execute(f"select crm_versions from {_TABLE[entity]} where sf_id = %s", (sf_id,)).fetchone()
+    return row[0] if row else None
 
 def apply_change(conn, change: Change) -> dict:
     "Apply one record's change in the caller's transaction; its report (`action`: created, updated, deleted, undeleted, unchanged,\n    stale, skipped)."
@@ -388,8 +393,7 @@ def _stored(conn, entity: str, sf_id: str) -> bool:
 
 def _changed_since(conn, entity: str, sf_id: str, pos: Position) -> bool:
     "Whether the stream changed the record after `pos` (absent from an extract pulled before that is no proof of deletion)."
-    row = conn.execute(f"select crm_versions from {_TABLE[entity]} where sf_id = %s", (sf_id,)).fetchone()
-    return row is not None and any(newer(v, pos) for v in row[0].values())
+    return any(newer(v, pos) for v in (stored_versions(conn, entity, sf_id) or {}).values())
 
 def _gone(entity: str, sf_id: str, as_of: datetime) -> Change:
     "The RESYNC change of a record the extract does not hold: deleted in Salesforce."

@@ -17,7 +17,7 @@ Modules:
 - `uhnw.bench.precision`: `uhnw eval precision` and `uhnw enrich`: what a realistic client book raises on real text about nobody.
 - `uhnw.bench.relevance_eval`: `uhnw eval relevance`: the relevance gate end to end on a labelled set of (article, client) pairs.
 - `uhnw.bus`: Kafka topics, an idempotent producer, and a consumer loop that commits only after processing and dead-letters what it cannot read.
-- `uhnw.catalog`: Which lake tables exist, where they live, what their columns are and which partitions are visible: Glue's model, kept in SQLite locally and in the Glue Data Catalog on AWS.
+- `uhnw.catalog`: Silver and gold are Apache Iceberg tables in one catalog — Iceberg's SQL/JDBC catalog in the stack's PostgreSQL locally, the Glue Data Catalog on AWS — written by pyiceberg and Spark, read by snapshot, gold published a day at a time.
 - `uhnw.cli.demo`: `uhnw demo`: the local end-to-end main job (what `make demo` runs), wiring over `uhnw.ops.demo`.
 - `uhnw.cli.intel`: `uhnw resolve|enrich`, `uhnw eval resolve|names|precision`, `uhnw labels seed|feedback`: the intelligence layer from the command line.
 - `uhnw.cli.schemas`: `uhnw schemas check | register | list`: the repository's Avro schemas against their registered versions.

@@ -95,6 +95,7 @@ class _SettingsFields:
     s3_endpoint_url: str = ""  # a local S3-compatible server (moto) for tests
     glue_database_silver: str = "silver"
     glue_database_gold: str = "gold"
+    catalog_uri: str = ""  # the local Iceberg catalog (SQLAlchemy URL); empty: the stack's PostgreSQL. `sqlite:///…` serves one writer (notebook demos)
     athena_workgroup: str = "primary"
     athena_output: str = ""
     # --- reporting

@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 from .config import Settings
 
 # %% auto #0
-__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'SUPERSESSIONS', 'WITHDRAWN',
-           'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists',
+__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'WARM_LAYERS', 'SUPERSESSIONS',
+           'WITHDRAWN', 'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists',
            'PartitionNotFound', 'PartitionConflict', 'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore',
            'S3Store', 'Lake', 'lake_for', 'to_arrow', 'parquet_bytes', 'land_file', 'SupersessionRefused',
            'Supersession', 'supersessions', 'superseded_by', 'check_supersession', 'record_supersession',
@@ -483,16 +483,18 @@ class S3Store(_S3Versions):
 
 # %% ../nbs/20_lake.ipynb #48fb2d45
 class Lake:
-    "Bronze landings and silver/gold partitions on one storage backend (`LocalStore` or `S3Store`)."
-    def __init__(self, store): self.store = store
+    """Bronze landings and other objects on one storage backend (`LocalStore` or `S3Store`); silver and gold partitions
+    through the warm tier (`warm`: Iceberg tables, `uhnw.catalog.WarmTables`)."""
+    def __init__(self, store, warm=None): self.store, self.warm = store, warm
     def __repr__(self): return f"Lake({self.store!r})"
     def uri(self, layer: str, key: str = "") -> str: return self.store.uri(layer, key)
     def ensure(self) -> Lake: self.store.ensure(); return self
 
 def lake_for(s: Settings, **kw) -> Lake:
-    "The lake of a profile: folders under `UHNW_HOME/lake` on `local`, the seeds' S3 buckets on `aws`."
-    if s.profile == "local": return Lake(LocalStore(Path(s.home) / "lake"))
-    if s.profile == "aws": return Lake(S3Store.from_settings(s, **kw))
+    "The lake of a profile: folders under `UHNW_HOME/lake` on `local`, the seeds' S3 buckets on `aws`; Iceberg tables for silver and gold."
+    from uhnw.catalog import WarmTables  # the warm tier builds on this module
+    if s.profile == "local": return Lake(LocalStore(Path(s.home) / "lake"), WarmTables(s))
+    if s.profile == "aws": return Lake(S3Store.from_settings(s, **kw), WarmTables(s))
     raise ValueError(f"no lake for profile {s.profile!r}")
 
 # %% ../nbs/20_lake.ipynb #71859702
@@ -553,76 +555,48 @@ def parquet_bytes(t: pa.Table, compression: str = "zstd") -> bytes:
     return sink.getvalue().to_pybytes()
 
 # %% ../nbs/20_lake.ipynb #37301b00
-@contextmanager
-def _writing_partition(self: Lake, layer: str, table: str, date: str | Date) -> Iterator[str]:
-    "Stage a new version of `<table>/date=<date>`, yield where to write it, commit atomically on success, discard on error."
+WARM_LAYERS = ("silver", "gold")  # the layers whose tables are partitioned Iceberg tables
+
+def _warm(self: Lake, layer: str):
+    "The warm tier for a partitioned layer; a clear error for bronze (append-only) and for a lake built without one."
     if check_layer(layer) in IMMUTABLE_LAYERS:
         raise ValueError(f"{layer} is append-only: use land(); partitions are replaced only in silver and gold")
-    st = self.store.stage(layer, check_name(table), check_date(date))
-    try: yield st.uri
-    except BaseException:
-        self.store.abort(st); raise
-    self.store.commit(st)
+    if layer not in WARM_LAYERS: raise ValueError(f"{layer} holds objects, not partitioned tables: use put()")
+    if self.warm is None: raise ValueError(f"{self!r} has no warm tier for {layer} tables: build it with lake_for(settings)")
+    return self.warm
 
-def _replace_partition(self: Lake, layer: str, table: str, date: str | Date,
-                      data: TableLike | Callable[[str], object],  # a table, or a function that writes files into the location it is given
-                      schema: pa.Schema | None = None,  # cast to this schema before writing (Arrow/pandas data)
-                      filename: str | None = None) -> list[str]:  # default: part-0-<uuid>.parquet (unique per write)
-    "Replace the whole `date` partition of `layer.table` atomically; returns the URIs of its new files."
-    date, filename = check_date(date), filename or f"part-0-{uuid.uuid4().hex[:16]}.parquet"
-    if not callable(data): t = _drop_partition_column(to_arrow(data, schema), date, f"{layer}.{table}")
-    with self.writing_partition(layer, table, date) as uri:
-        if callable(data): data(uri)
-        else: self.store.write_file(f"{uri.rstrip('/')}/{filename}", parquet_bytes(t))
-    return self.store.partition_files(layer, table, date)
+def _replace_partition(self: Lake, layer: str, table: str, date: str | Date, data: TableLike,
+                      schema: pa.Schema | None = None) -> list[str]:  # cast to this schema before writing (default: the DDL's)
+    "Replace the whole `date` partition of `layer.table` in one commit; returns the URIs of its data files."
+    return _warm(self, layer).replace_partition(layer, check_name(table), check_date(date), data, schema)
 
-Lake.writing_partition, Lake.replace_partition = _writing_partition, _replace_partition
+Lake.replace_partition = _replace_partition
 
 # %% ../nbs/20_lake.ipynb #573d2540
 def _read_partition(self: Lake, layer: str, table: str, date: str | Date,
                    columns: list[str] | None = None,  # default: all columns
                    with_date: bool = False) -> pa.Table:  # add the partition column `date` (date32)
-    "The rows of one partition as an Arrow table (`.to_pandas()` for pandas)."
-    date = check_date(date)
-    for attempt in range(3):
-        try: files = self.store.open_partition(check_layer(layer), check_name(table), date)
-        except FileNotFoundError:
-            if attempt == 2: raise
-            continue  # switched while opening: start again from the new version
-        if not files: raise PartitionNotFound(f"no partition {self.uri(layer, partition_key(table, date))}")
-        try: parts = [pq.read_table(f, columns=columns) for f in files]
-        finally:
-            for f in files: f.close()
-        break
-    t = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else parts[0]
-    if with_date: t = t.append_column(PARTITION_KEY, pa.array([Date.fromisoformat(date)] * t.num_rows, pa.date32()))
-    return t
+    "The rows of one partition as an Arrow table (`.to_pandas()` for pandas); `PartitionNotFound` when it has none."
+    return _warm(self, layer).read_partition(layer, check_name(table), check_date(date), columns, with_date)
 
 def _list_partitions(self: Lake, layer: str, table: str) -> list[str]:
-    "The dates (YYYY-MM-DD) that have a committed partition in `layer.table`, ascending."
-    return self.store.partition_dates(check_layer(layer), check_name(table))
+    "The dates (YYYY-MM-DD) that have rows in `layer.table`, ascending."
+    return _warm(self, layer).list_partitions(layer, check_name(table))
 
 def _read_table(self: Lake, layer: str, table: str, dates: list[str] | None = None, columns: list[str] | None = None) -> pa.Table:
     "Several partitions (default: all) as one Arrow table with the `date` column."
-    dates = self.list_partitions(layer, table) if dates is None else [check_date(d) for d in dates]
-    if not dates: raise PartitionNotFound(f"{layer}.{table} has no partitions at {self.table_uri(layer, table)}")
-    return pa.concat_tables([self.read_partition(layer, table, d, columns, with_date=True) for d in dates], promote_options="default")
+    return _warm(self, layer).read_table(layer, check_name(table), None if dates is None else [check_date(d) for d in dates], columns)
 
 def _table_uri(self: Lake, layer: str, table: str) -> str:
-    "The table's root location (`LOCATION` in the catalog, `basePath` for Spark)."
+    "The table's root location (its Iceberg location)."
     return self.uri(layer, check_name(table))
 
 def _table_files(self: Lake, layer: str, table: str, dates: list[str] | None = None) -> list[str]:
-    "The data files of the current partitions (default: all): what to hand DuckDB or Spark."
-    dates = self.list_partitions(layer, table) if dates is None else [check_date(d) for d in dates]
-    return [f for d in dates for f in self.store.partition_files(layer, table, d)]
-
-def _partition_uri(self: Lake, layer: str, table: str, date: str | Date) -> str:
-    "The current location of one partition, to register in a catalog (a version prefix on S3)."
-    return self.store.partition_uri(check_layer(layer), check_name(table), check_date(date))
+    "The data files of the partitions (default: all) a reader sees now: what to hand DuckDB or Spark."
+    return _warm(self, layer).table_files(layer, check_name(table), None if dates is None else [check_date(d) for d in dates])
 
 Lake.read_partition, Lake.list_partitions, Lake.read_table = _read_partition, _list_partitions, _read_table
-Lake.table_uri, Lake.table_files, Lake.partition_uri = _table_uri, _table_files, _partition_uri
+Lake.table_uri, Lake.table_files = _table_uri, _table_files
 
 # %% ../nbs/20_lake.ipynb #81c82089
 def _put(self: Lake, layer: str, key: str, src: Source) -> str:

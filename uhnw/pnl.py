@@ -2,8 +2,8 @@
 
 This is the seeds' "EMR Spark Batch → S3 Gold" box of the Portfolio Analysis Flow: the `daily_pnl` job notebook calls
 `run_daily_pnl`, which extracts that date's silver partitions (and those of the previous positions date), transforms
-them with the DataFrame API, and replaces the two gold partitions `gold.position_pnl` and `gold.client_metrics`
-atomically. Beside each client's base-currency figures, both tables carry them converted to the one reporting
+them with the DataFrame API, and writes, audits and publishes the two gold partitions `gold.position_pnl` and
+`gold.client_metrics` together (Iceberg tables: `uhnw.catalog`). Beside each client's base-currency figures, both tables carry them converted to the one reporting
 currency of the settings (`*_reporting` columns), so that cross-client views never add AED to HKD. `rds_sync` then loads
 `client_metrics` and `position_pnl` into PostgreSQL for the portfolio-health dashboard and the RM workstation."""
 
@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import duckdb
 import pandas as pd
 
+from .catalog import CATALOG_NAME, database_for, ensure_table, find_snapshot, load_table, publish, read_rows
 from .config import Settings
 from .lake import Lake, PartitionNotFound, check_date, lake_for
 from .ops.spark import spark_uri
@@ -29,7 +31,8 @@ if TYPE_CHECKING:  # pyspark is the optional `jobs` extra: imported where a Spar
 
 # %% auto #0
 __all__ = ['POSITION_KEYS', 'GOLD_TABLES', 'prev_positions_date', 'PnlInputs', 'load_inputs', 'load_inputs_arrow',
-           'check_currency', 'pnl_reference', 'pnl_mismatches', 'pnl_spark', 'conform', 'write_gold', 'run_daily_pnl']
+           'check_currency', 'pnl_reference', 'pnl_mismatches', 'pnl_spark', 'conform', 'GoldAuditFailed', 'audit_gold',
+           'write_gold', 'run_daily_pnl']
 
 # %% ../nbs/24_pnl.ipynb #25da2bc2
 POSITION_KEYS = ["client_id", "account_id", "instrument_id"]  # one gold.position_pnl row per key
@@ -291,16 +294,39 @@ def conform(df: DataFrame, settings: Settings, table: str) -> DataFrame:
     if missing: raise ValueError(f"{table}: the result lacks the column(s) {', '.join(missing)} of {td.qualified}'s DDL")
     return df.select(*(F.col(c.name).cast(c.type).alias(c.name) for c in td.columns))
 
-def write_gold(lake: Lake, date: str, position_pnl: DataFrame, client_metrics: DataFrame, settings: Settings,
-               files_per_partition: int = 4) -> dict[str, list[str]]:  # upper bound on Parquet files of position_pnl
-    "Replace the gold `position_pnl` and `client_metrics` partitions of `date`; returns each table's new files."
-    date, out = check_date(date), {}
+class GoldAuditFailed(ValueError):
+    "The gold tables of a day disagree: nothing was published, readers keep the previous publication."
+
+def audit_gold(settings: Settings, date: str, snapshots: dict[str, int], tolerance: float = 1e-6) -> dict:
+    "Check the written gold tables of `date` at `snapshots` against each other; the figures checked, or `GoldAuditFailed`."
+    pos = read_rows(settings, "gold.position_pnl", [date], ["client_id", "quantity", "market_value_reporting"], snapshots["position_pnl"])
+    cm = read_rows(settings, "gold.client_metrics", [date], ["client_id", "positions_count", "market_value_reporting"], snapshots["client_metrics"])
+    con = duckdb.connect()
+    con.register("pos", pos); con.register("cm", cm)
+    per_client = con.execute("""SELECT count(*) FILTER (WHERE p.n IS DISTINCT FROM c.positions_count) AS count_mismatches,
+        count(*) FILTER (WHERE abs(coalesce(p.mv, 0) - coalesce(c.market_value_reporting, 0)) > ? * greatest(1, abs(coalesce(c.market_value_reporting, 0)))) AS value_mismatches
+        FROM cm c FULL JOIN (SELECT client_id, count(quantity) AS n, sum(market_value_reporting) AS mv FROM pos GROUP BY 1) p USING (client_id)""",
+                             [tolerance]).fetchone()
+    figures = {"position_rows": pos.num_rows, "client_rows": cm.num_rows, "distinct_clients": len(set(cm["client_id"].to_pylist())),
+               "clients_with_other_position_count": per_client[0], "clients_with_other_market_value": per_client[1]}
+    problems = [k for k in ("clients_with_other_position_count", "clients_with_other_market_value") if figures[k]]
+    if figures["distinct_clients"] != figures["client_rows"]: problems.append("client_metrics has a client twice")
+    if problems: raise GoldAuditFailed(f"gold {date} not published: {', '.join(problems)} ({figures})")
+    return figures
+
+def write_gold(spark: SparkSession, settings: Settings, date: str, position_pnl: DataFrame, client_metrics: DataFrame,
+               run_id: str | None = None, files_per_partition: int = 4) -> dict:  # upper bound on data files of position_pnl
+    "Write both gold tables of `date` through Spark's Iceberg catalog, audit them, publish them together; returns the publication."
+    from pyspark.sql import functions as F
+    date, run_id, snapshots = check_date(date), run_id or uuid.uuid4().hex, {}
     for table, df, n in (("position_pnl", position_pnl, files_per_partition), ("client_metrics", client_metrics, 1)):
-        df = conform(df, settings, f"gold.{table}").coalesce(n)
-        with lake.writing_partition("gold", table, date) as uri:
-            df.write.mode("overwrite").option("compression", "zstd").parquet(spark_uri(settings, uri))
-        out[table] = lake.table_files("gold", table, [date])
-    return out
+        td = table_def(settings, f"gold.{table}")
+        ensure_table(settings, td)  # created (or evolved) from the DDL, at the lake's location, before Spark writes to it
+        (conform(df, settings, td.qualified).withColumn("date", F.lit(date).cast("date")).coalesce(n)
+         .writeTo(f"{CATALOG_NAME}.{database_for(settings, 'gold')}.{table}")
+         .option("snapshot-property.uhnw.run_id", run_id).overwrite(F.col("date") == F.lit(date).cast("date")))
+        snapshots[table] = find_snapshot(load_table(settings, td.qualified), {"uhnw.run_id": run_id}).snapshot_id
+    return publish(settings, "gold", date, snapshots, audit_gold(settings, date, snapshots), run_id)
 
 # %% ../nbs/24_pnl.ipynb #e886f28f
 def run_daily_pnl(spark: SparkSession, settings: Settings, date: str) -> dict:
@@ -313,7 +339,7 @@ def run_daily_pnl(spark: SparkSession, settings: Settings, date: str) -> dict:
     position_pnl = position_pnl.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         t1 = time.perf_counter()
-        files = write_gold(lake, inputs.date, position_pnl, client_metrics, settings)
+        publication = write_gold(spark, settings, inputs.date, position_pnl, client_metrics)
         t2 = time.perf_counter()
         totals = client_metrics.agg(F.count("*").alias("clients"), F.sum("positions_count").alias("positions"),
                                     F.sum("unpriced_positions").alias("unpriced_positions"),
@@ -324,5 +350,5 @@ def run_daily_pnl(spark: SparkSession, settings: Settings, date: str) -> dict:
     counts = {k: totals[k] or 0 for k in ("clients", "positions", "unpriced_positions")}
     return {"date": inputs.date, "prev_date": inputs.prev_date, **counts,
             "reporting_currency": settings.reporting_currency, "market_value_reporting_sum": totals["market_value_reporting"],
-            "daily_pnl_reporting_sum": totals["daily_pnl_reporting"], "files": files,
+            "daily_pnl_reporting_sum": totals["daily_pnl_reporting"], "publication": publication,
             "seconds": {"plan": round(t1 - t0, 3), "compute_and_write": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)}}

@@ -16,24 +16,24 @@ import json
 import math
 import re
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date as Date
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from fnmatch import fnmatchcase
 
 import sqlglot
 from sqlglot import exp
 
-from .catalog import (Catalog, CatalogTable, TableNotFound, catalog_for, catalog_table, database_for, list_tables,
-                          location_path)
+from .catalog import (TableNotFound, database_for, load_table, location_path, partition_files, publications,
+                          snapshot_as_of)
 from .config import Settings
-from .tables import table_defs
+from .tables import TableDef, table_defs
 
 # %% auto #0
 __all__ = ['READ_ONLY', 'TOO_DEEP', 'FORMATS', 'QueryError', 'statement_kind', 'parse_statement', 'qualify_tables', 'duckdb_type',
-           'PartitionFiles', 'view_sql', 'partition_files', 'resolve_table', 'local_connection', 'Result', 'run_local',
-           'run_athena', 'run_query', 'to_jsonable', 'format_result']
+           'PartitionFiles', 'view_sql', 'resolve_table', 'local_connection', 'Result', 'check_as_of', 'run_local',
+           'with_as_of', 'run_athena', 'run_query', 'to_jsonable', 'format_result']
 
 # %% ../nbs/22_query.ipynb #654ac967
 class QueryError(ValueError):
@@ -133,43 +133,39 @@ def view_sql(t: CatalogTable, parts: list[PartitionFiles]) -> str:
     return f"CREATE VIEW {_ident(t.database)}.{_ident(t.name)} AS\n{body}"
 
 # %% ../nbs/22_query.ipynb #9276c155
-def _data_files(location: str) -> list[str]:
-    "The Parquet files under a local partition location (temporaries and `_`/`.` names skipped), sorted."
-    root = location_path(location)
-    if not root.is_dir(): return []
-    return sorted(str(p) for p in root.rglob("*")
-                  if p.is_file() and not any(part.startswith(("_", ".")) for part in p.relative_to(root).parts))
-
-def partition_files(location: str, date: str) -> PartitionFiles:
-    "The files of one registered partition and the columns they hold."
+def _columns_in(files: list[str]) -> frozenset[str]:
     import pyarrow.parquet as pq
-    files = _data_files(location)
-    return PartitionFiles(date, tuple(files), frozenset(n for f in files for n in pq.read_schema(f).names))
+    return frozenset(n for f in files for n in pq.read_schema(f).names)
 
-def resolve_table(settings: Settings, catalog: Catalog, name: str) -> tuple[CatalogTable, list[tuple[str, str]]]:
-    "A table and its registered partitions, or the DDL table with none; `TableNotFound` naming what exists otherwise."
-    db, table = name.split(".", 1)
-    try:
-        t = catalog.get_table(db, table)
-        return t, catalog.get_partitions(db, table)
-    except TableNotFound: pass
+def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) -> tuple[TableDef, list[PartitionFiles], str | None]:
+    "A table (the DDL's, named by its catalog database), its partitions' files at one snapshot, and its folder; `TableNotFound` otherwise."
     ddl = {f"{database_for(settings, td.database)}.{td.name}": td for td in table_defs(settings).values()}
-    if name in ddl: return catalog_table(settings, ddl[name]), []
-    known = sorted(set(ddl) | set(list_tables(catalog)))
-    raise TableNotFound(f"unknown table {name}; the lake has {', '.join(known)}")
+    if name not in ddl: raise TableNotFound(f"unknown table {name}; the lake has {', '.join(sorted(ddl))}")
+    td = ddl[name]
+    t = replace(td, database=name.split(".", 1)[0])
+    try: table = load_table(settings, td.qualified)
+    except TableNotFound: return t, [], None  # defined, never written: an empty view
+    if td.database == "gold":  # each date at the snapshot its publication names
+        by_snapshot: dict[int, list[str]] = {}
+        for d, snaps in publications(settings, "gold", as_of).items():
+            if td.name in snaps: by_snapshot.setdefault(snaps[td.name], []).append(d)
+        files = {d: fs for snap, ds in by_snapshot.items() for d, fs in partition_files(table, snap, ds).items()}
+    else: files = partition_files(table, snapshot_as_of(table, as_of))
+    parts = [PartitionFiles(d, tuple(files[d]), _columns_in(files[d])) for d in sorted(files)]
+    return t, parts, table.location()
 
-def local_connection(settings: Settings, catalog: Catalog, tables: list[str]):
-    "An in-memory DuckDB with one view per table in `tables`, reading only their registered partitions."
+def local_connection(settings: Settings, tables: list[str], as_of: datetime | None = None):
+    "An in-memory DuckDB with one view per table in `tables`, each at one snapshot (now, or at `as_of`)."
     import duckdb
     con = duckdb.connect(":memory:")
     dirs = []
     for name in tables:
-        t, parts = resolve_table(settings, catalog, name)
+        t, parts, location = resolve_table(settings, name, as_of)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(t.database)}")
-        try: pfs = [partition_files(loc, d) for d, loc in parts]
-        except ValueError as e: raise QueryError(f"{name}: {e}") from None
-        con.execute(view_sql(t, pfs))
-        dirs += [str(location_path(loc)) + "/" for _, loc in parts]
+        con.execute(view_sql(t, parts))
+        if location:
+            try: dirs.append(str(location_path(location)) + "/")
+            except ValueError as e: raise QueryError(f"{name}: {e}") from None
     con.execute(f"SET allowed_directories = [{', '.join(map(_lit, dirs))}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
@@ -186,18 +182,28 @@ class Result:
     sql: str = ""  # the statement the engine ran (DuckDB SQL locally)
 
 # %% ../nbs/22_query.ipynb #43c9a7ad
-def _show(settings: Settings, catalog: Catalog, tree: exp.Command, database: str) -> Result:
+def check_as_of(as_of: datetime | str | None) -> datetime | None:
+    "An aware datetime from `as_of` (ISO 8601; a naive time is UTC), not in the future; None stays None."
+    if as_of is None: return None
+    if isinstance(as_of, str):
+        try: as_of = datetime.fromisoformat(as_of.strip().replace("Z", "+00:00"))
+        except ValueError: raise QueryError(f"--as-of {as_of!r} is not an ISO 8601 time, e.g. 2026-12-03T08:00:00Z") from None
+    if as_of.tzinfo is None: as_of = as_of.replace(tzinfo=UTC)
+    if as_of > datetime.now(UTC): raise QueryError(f"--as-of {as_of.isoformat()} is in the future")
+    return as_of
+
+def _show(settings: Settings, tree: exp.Command, database: str, as_of: datetime | None = None) -> Result:
     "Answer `SHOW DATABASES|SCHEMAS|TABLES|PARTITIONS|COLUMNS` from the catalog, with Athena's column names."
     kind, rest = _SHOW_RE.match(tree.expression.name).groups()
     kind, words = kind.upper(), rest.split()
     if kind in ("DATABASES", "SCHEMAS"):
-        dbs = sorted(set(catalog.list_databases()) | {database_for(settings, layer) for layer in ("silver", "gold")})
+        dbs = sorted({database_for(settings, layer) for layer in ("silver", "gold")})
         return Result(["database_name"], [(d,) for d in dbs])
     if kind == "TABLES":
         qualified = bool(words) and words[0].upper() in ("IN", "FROM") and len(words) >= 2
         db = words[1].strip('"`').lower() if qualified else database
         pattern = (rest.split(None, 2)[2:] or [""])[0] if qualified else rest
-        names = sorted({n.split(".", 1)[1] for n in _all_tables(settings, catalog) if n.split(".", 1)[0] == db})
+        names = sorted({n.split(".", 1)[1] for n in _all_tables(settings) if n.split(".", 1)[0] == db})
         if pattern:
             pats = pattern.strip().strip("'").split("|")
             names = [n for n in names if any(fnmatchcase(n, p.strip()) for p in pats)]
@@ -208,17 +214,16 @@ def _show(settings: Settings, catalog: Catalog, tree: exp.Command, database: str
     else: raise QueryError(f"unsupported form SHOW {kind} {rest}: see Athena's SHOW {kind} syntax")
     name = target.replace('"', "").replace("`", "").lower()
     name = name if "." in name else f"{database}.{name}"
-    t, parts = resolve_table(settings, catalog, name)
-    if kind == "PARTITIONS": return Result(["partition"], [(f"date={d}",) for d, _ in parts])
+    t, parts, _ = resolve_table(settings, name, as_of)
+    if kind == "PARTITIONS": return Result(["partition"], [(f"date={p.date}",) for p in parts])
     return Result(["field"], [(c.name,) for c in t.columns + t.partition_keys])
 
-def _all_tables(settings: Settings, catalog: Catalog) -> set[str]:
-    ddl = {f"{database_for(settings, td.database)}.{td.name}" for td in table_defs(settings).values()}
-    return ddl | set(list_tables(catalog))
+def _all_tables(settings: Settings) -> set[str]:
+    return {f"{database_for(settings, td.database)}.{td.name}" for td in table_defs(settings).values()}
 
-def _describe(settings: Settings, catalog: Catalog, tree: exp.Describe, database: str) -> Result:
+def _describe(settings: Settings, tree: exp.Describe, database: str) -> Result:
     (name,) = qualify_tables(tree, database)
-    t, _ = resolve_table(settings, catalog, name)
+    t, _, _ = resolve_table(settings, name)
     rows = [(c.name, c.type, c.comment) for c in t.columns]
     rows += [("", "", ""), ("# Partition Information", "", ""), ("# col_name", "data_type", "comment")]
     rows += [(k.name, k.type, k.comment) for k in t.partition_keys]
@@ -228,18 +233,19 @@ def _one_line(e: Exception) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith(("LINE ", "^"))]
     return " ".join(lines[:2]) or type(e).__name__
 
-def run_local(settings: Settings, sql: str, database: str | None = None, catalog: Catalog | None = None) -> Result:
-    "Run Athena SQL on DuckDB over the catalog's registered partitions."
+def run_local(settings: Settings, sql: str, database: str | None = None,
+              as_of: datetime | None = None) -> Result:  # read the tables as they were then (an aware datetime)
+    "Run Athena SQL on DuckDB over the lake's Iceberg tables."
     import duckdb
-    catalog = catalog or catalog_for(settings)
+    as_of = check_as_of(as_of)
     database = (database or database_for(settings, "silver")).lower()
     tree = parse_statement(sql)
     try:
-        if isinstance(tree, exp.Command): return _show(settings, catalog, tree, database)
-        if isinstance(tree, exp.Describe): return _describe(settings, catalog, tree, database)
+        if isinstance(tree, exp.Command): return _show(settings, tree, database, as_of)
+        if isinstance(tree, exp.Describe): return _describe(settings, tree, database)
         tables = qualify_tables(tree, database)
         duck = tree.sql("duckdb")
-        with closing(local_connection(settings, catalog, tables)) as con:
+        with closing(local_connection(settings, tables, as_of)) as con:
             cur = con.execute(duck)
             return Result([d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()], "duckdb", sql=duck)
     except TableNotFound as e: raise QueryError(str(e)) from None
@@ -247,11 +253,21 @@ def run_local(settings: Settings, sql: str, database: str | None = None, catalog
     except RecursionError: raise QueryError(TOO_DEEP) from None  # sqlglot's generator recurses too (about 60 levels)
 
 # %% ../nbs/22_query.ipynb #d6e00276
-def run_athena(settings: Settings, sql: str, database: str | None = None, **connect_kw) -> Result:
-    "Run Athena SQL in Athena (workgroup and output location from the settings)."
+def with_as_of(sql: str, as_of: datetime) -> str:
+    "`sql` with `FOR TIMESTAMP AS OF` on every table it reads: Athena's time travel over Iceberg tables."
+    tree = parse_statement(sql)
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    at = exp.cast(exp.Literal.string(as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")), "timestamp with time zone")
+    for t in tree.find_all(exp.Table):
+        if t.db or t.name.lower() not in ctes: t.set("version", exp.Version(this="TIMESTAMP", kind="AS OF", expression=at))
+    return tree.sql("athena")
+
+def run_athena(settings: Settings, sql: str, database: str | None = None, as_of: datetime | None = None, **connect_kw) -> Result:
+    "Run Athena SQL in Athena (workgroup and output location from the settings), as of a past time when asked."
     from pyathena import connect
     from pyathena.error import Error as AthenaError
     parse_statement(sql)
+    if (as_of := check_as_of(as_of)) is not None: sql = with_as_of(sql, as_of)
     kw = {"work_group": settings.athena_workgroup, "schema_name": database or database_for(settings, "silver"),
           "region_name": settings.region, **connect_kw}
     if settings.athena_output: kw["s3_staging_dir"] = settings.athena_output
@@ -261,10 +277,10 @@ def run_athena(settings: Settings, sql: str, database: str | None = None, **conn
             return Result([d[0] for d in cur.description or []], [tuple(r) for r in cur.fetchall()], "athena", cur.query_id or "", sql)
     except AthenaError as e: raise QueryError(f"Athena: {_one_line(e)}") from None
 
-def run_query(settings: Settings, sql: str, database: str | None = None, catalog: Catalog | None = None) -> Result:
-    "Run Athena SQL on the profile's engine: DuckDB over the local catalog, or Athena."
-    if settings.profile == "aws": return run_athena(settings, sql, database)
-    return run_local(settings, sql, database, catalog)
+def run_query(settings: Settings, sql: str, database: str | None = None, as_of: datetime | str | None = None) -> Result:
+    "Run Athena SQL on the profile's engine: DuckDB over the local Iceberg tables, or Athena; at `as_of` when given."
+    if settings.profile == "aws": return run_athena(settings, sql, database, as_of)
+    return run_local(settings, sql, database, as_of)
 
 # %% ../nbs/22_query.ipynb #a46c0efe
 FORMATS = ("table", "csv", "json")

@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC
+from datetime import date as Date
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .bus import base_topic, client_config, topic_name
-from .catalog import Catalog, add_partition, as_location, catalog_for, database_for, ensure_tables
+from .catalog import append_rows
 from .config import Settings
 from .lake import BronzeObjectExists, Lake, lake_for, parquet_bytes, partition_key
 from .schemas import ALERTS_TOPIC, CRM_TOPIC, NEWS_TOPIC, TICKS_TOPIC, AvroCodec, SchemaError, load_schema, topic_schema_name
@@ -26,8 +27,8 @@ from .tables import TableDef, arrow_schema, table_def, table_defs
 # %% auto #0
 __all__ = ['SILVER_TABLES', 'BRONZE_DATASETS', 'PARTITION_TIME', 'KAFKA_COLUMNS', 'RAW_SCHEMA', 'stream_topics',
            'missing_columns', 'check_silver_columns', 'kafka_records', 'bronze_objects', 'land_bronze',
-           'decode_records', 'day_tables', 'batch_file', 'register_day', 'BatchResult', 'write_batch', 'StreamSink',
-           'kafka_stream', 'default_checkpoint', 'StreamRun', 'run_stream', 'stream_until_caught_up']
+           'decode_records', 'day_tables', 'batch_tag', 'BatchResult', 'write_batch', 'StreamSink', 'kafka_stream',
+           'default_checkpoint', 'StreamRun', 'run_stream', 'stream_until_caught_up']
 
 # %% ../nbs/26_stream.ipynb #7b9cdd2b
 SILVER_TABLES = {NEWS_TOPIC: "news", ALERTS_TOPIC: "alerts"}  # topic -> the silver table its decoded records are appended to
@@ -112,15 +113,9 @@ def day_tables(rows: list[dict], schema: pa.Schema, time_field: str) -> dict[str
     return {day: pa.Table.from_pylist(rs, schema=schema) for day, rs in sorted(by_day.items())}
 
 # %% ../nbs/26_stream.ipynb #51895a6d
-def batch_file(query_id: str, batch_id: int) -> str:
-    "The file of micro-batch `batch_id` in each silver partition it writes: the same name when the batch is re-run."
-    return f"part-b{batch_id:09d}-{query_id}.parquet"
-
-def register_day(settings: Settings, td: TableDef, day: str, lake: Lake, catalog: Catalog) -> None:
-    "Make the silver table `td` and its partition `day` (its folder, appended to in place) known to the catalog."
-    ensure_tables(catalog, [td], lake)
-    location = as_location(lake.uri("silver", partition_key(td.name, day)))
-    add_partition(catalog, f"{database_for(settings, 'silver')}.{td.name}", day, location)
+def batch_tag(query_id: str, batch_id: int) -> dict[str, str]:
+    "The snapshot property of micro-batch `batch_id`'s append to each silver table: the same when the batch is re-run."
+    return {"uhnw.stream.batch": f"{query_id}/{batch_id}"}
 
 @dataclass
 class BatchResult:
@@ -131,16 +126,17 @@ class BatchResult:
     rejected: dict[str, int] = field(default_factory=dict)  # silver table -> records quarantined in `<table>_rejected`
     bronze_new: int = 0  # raw records landed in bronze by this run of the batch
     bronze_again: int = 0  # raw records that a failed run of the same batch had landed already
-    files: list[str] = field(default_factory=list)  # silver files written
+    snapshots: dict[str, int] = field(default_factory=dict)  # silver table -> the Iceberg snapshot this run appended
+    already: list[str] = field(default_factory=list)  # silver tables an earlier run of the same batch had appended to
     fetch_seconds: float = 0.0  # reading the batch from Kafka into Arrow (Spark)
     write_seconds: float = 0.0  # decoding and writing it (this module)
 
 # %% ../nbs/26_stream.ipynb #467e39ef
 def write_batch(settings: Settings, records: pa.Table,  # one micro-batch of Spark's Kafka source, as Arrow
-                query_id: str, batch_id: int, lake: Lake | None = None, catalog: Catalog | None = None,
+                query_id: str, batch_id: int, lake: Lake | None = None,
                 defs: dict[str, TableDef] | None = None) -> BatchResult:  # the lake's tables (`table_defs`), read once by a caller
-    "Raw records to bronze, decoded news and alerts to silver, undecodable ones to `<table>_rejected`: the same files when re-run."
-    lake, catalog, defs = lake or lake_for(settings), catalog or catalog_for(settings), defs or table_defs(settings)
+    "Raw records to bronze, decoded news and alerts to silver, undecodable ones to `<table>_rejected`: once, however often re-run."
+    lake, defs = lake or lake_for(settings), defs or table_defs(settings)
     codec = AvroCodec(settings)
     records = kafka_records(records)
     result = BatchResult(batch_id, records.num_rows)
@@ -152,9 +148,12 @@ def write_batch(settings: Settings, records: pa.Table,  # one micro-batch of Spa
         rows, rejected = decode_records(codec, base, records.filter(pc.equal(records["topic"], topic)))
         for target, part, time_field in ((table, rows, PARTITION_TIME[base]), (f"{table}_rejected", rejected, "kafka_timestamp")):
             td = defs[f"silver.{target}"]
-            for day, t in day_tables(part, arrow_schema(td), time_field).items():
-                result.files.append(lake.put("silver", partition_key(target, day, batch_file(query_id, batch_id)), parquet_bytes(t)))
-                register_day(settings, td, day, lake, catalog)
+            days = day_tables(part, arrow_schema(td), time_field)
+            if not days: continue
+            rows_by_day = [t.append_column("date", pa.array([Date.fromisoformat(d)] * t.num_rows, pa.date32())) for d, t in days.items()]
+            snapshot = append_rows(settings, f"silver.{target}", pa.concat_tables(rows_by_day), batch_tag(query_id, batch_id))
+            if snapshot is None: result.already.append(target)
+            else: result.snapshots[target] = snapshot
         result.silver[table], result.rejected[table] = len(rows), len(rejected)
     return result
 
@@ -162,7 +161,7 @@ def write_batch(settings: Settings, records: pa.Table,  # one micro-batch of Spa
 class StreamSink:
     "The `foreachBatch` function of the stream: each micro-batch through `write_batch`, its results kept in `results`."
     def __init__(self, settings: Settings):
-        self.settings, self.lake, self.catalog = settings, lake_for(settings), catalog_for(settings)
+        self.settings, self.lake = settings, lake_for(settings)
         self.defs = table_defs(settings)  # parsed once: the DDL does not change under a running query
         self.results: list[BatchResult] = []
 
@@ -172,7 +171,7 @@ class StreamSink:
         t0 = time.perf_counter()
         records = df.toArrow()
         t1 = time.perf_counter()
-        result = write_batch(self.settings, records, query_id, batch_id, self.lake, self.catalog, self.defs)
+        result = write_batch(self.settings, records, query_id, batch_id, self.lake, self.defs)
         result.fetch_seconds, result.write_seconds = round(t1 - t0, 3), round(time.perf_counter() - t1, 3)
         self.results.append(result)
 

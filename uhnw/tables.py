@@ -1,8 +1,8 @@
 """The Athena DDL in `schemas/athena/` is the one place where a lake table's columns are defined; this module reads it for everyone else.
 
-Every silver and gold table has a `CREATE EXTERNAL TABLE` file that runs unchanged in Athena. Rather than repeat its
+Every silver and gold table has a `CREATE TABLE … TBLPROPERTIES ('table_type' = 'ICEBERG')` file that runs unchanged in Athena. Rather than repeat its
 columns in Python, the validation, the Spark jobs, the catalog and the local SQL engine all derive what they need from
-it: an Arrow schema to write Parquet with, a Spark schema to read with, the Glue columns to register. sqlglot parses the
+it: an Arrow schema to write with, a Spark schema to read with, the Iceberg schema to create the table with. sqlglot parses the
 DDL (its `athena` dialect hands DDL to its Hive parser, as Athena itself does), so a column added to the DDL reaches
 every consumer and nothing drifts."""
 
@@ -34,7 +34,7 @@ class Column:
 
 @dataclass(frozen=True)
 class TableDef:
-    "A lake table: database (= layer), name, data columns, partition keys, Athena location, comment, and its DDL text."
+    "A lake table: database (= layer), name, data columns, partition keys, Athena location, comment, its DDL text and table properties."
     database: str
     name: str
     columns: tuple[Column, ...]
@@ -42,6 +42,10 @@ class TableDef:
     location: str
     comment: str
     ddl: str
+    properties: tuple[tuple[str, str], ...] = ()  # TBLPROPERTIES, e.g. (("table_type", "ICEBERG"), ...)
+
+    @property
+    def table_type(self) -> str: return dict(self.properties).get("table_type", "HIVE").upper()
 
     @property
     def qualified(self) -> str: return f"{self.database}.{self.name}"
@@ -57,8 +61,15 @@ def _comment(node) -> str:
 def _column(cd: exp.ColumnDef) -> Column:
     return Column(cd.name, cd.args["kind"].sql("hive").lower().replace(", ", ","), _comment(cd))
 
+def _properties(props) -> tuple[tuple[str, str], ...]:
+    "The `TBLPROPERTIES ('k' = 'v', ...)` of a statement (keys lower case)."
+    if props is None: return ()
+    return tuple((p.this.this.lower(), p.args["value"].this) for p in props.find_all(exp.Property)
+                 if isinstance(p.this, exp.Literal) and isinstance(p.args.get("value"), exp.Literal))
+
 def parse_ddl(sql: str) -> TableDef:
-    "A `TableDef` from one `CREATE EXTERNAL TABLE` statement in Athena DDL."
+    """A `TableDef` from one `CREATE TABLE` statement in Athena DDL: an Iceberg table (the partition column in the column
+    list, `PARTITIONED BY (col)`), or a Hive one (`CREATE EXTERNAL TABLE ... PARTITIONED BY (col type)`)."""
     try:
         create = sqlglot.parse_one(sql, read="athena")
     except sqlglot.errors.ParseError as e:
@@ -71,9 +82,17 @@ def parse_ddl(sql: str) -> TableDef:
     loc = props.find(exp.LocationProperty) if props else None
     com = props.find(exp.SchemaCommentProperty) if props else None
     if not table.db: raise ValueError(f"table {table.name} must be qualified with its database (silver./gold.)")
-    return TableDef(table.db, table.name, tuple(_column(c) for c in create.this.expressions),
-                    tuple(_column(c) for c in part.this.expressions) if part else (),
-                    loc.this.this if loc else "", com.this.this if com else "", sql)
+    columns = [_column(c) for c in create.this.expressions]
+    keys: list[Column] = []
+    for k in (part.this.expressions if part else []):
+        if isinstance(k, exp.ColumnDef): keys.append(_column(k))  # Hive: the key is not among the columns
+        else:  # Iceberg: the key names one of the columns (identity transform)
+            found = [c for c in columns if c.name == k.name]
+            if not found: raise ValueError(f"{table.db}.{table.name}: PARTITIONED BY ({k.sql()}) names no column of the table")
+            keys.append(found[0]); columns.remove(found[0])
+    return TableDef(table.db, table.name, tuple(columns), tuple(keys), loc.this.this if loc else "",
+                    com.this.this if com else "", sql, _properties(props))
+
 
 # %% ../nbs/21a_tables.ipynb #9d3e0d60
 def table_defs(settings: Settings) -> dict[str, TableDef]:

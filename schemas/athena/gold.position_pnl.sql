@@ -1,6 +1,6 @@
 -- Per-position terms of the daily P&L (the daily_pnl EMR job). One row per (client, account, instrument)
 -- held at t or at t-1 (t-1: the latest earlier date with positions in silver).
-CREATE EXTERNAL TABLE IF NOT EXISTS gold.position_pnl (
+CREATE TABLE IF NOT EXISTS gold.position_pnl (
   client_id        string  COMMENT 'client master id',
   account_id       string  COMMENT 'custody account',
   instrument_id    string  COMMENT 'instrument',
@@ -18,9 +18,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS gold.position_pnl (
   unpriced_reason  string  COMMENT 'why market_value is null for a position held at t (missing price, fx, client)',
   reporting_currency      string  COMMENT 'the settings reporting currency every cross-client view uses (ISO 4217)',
   market_value_reporting  double  COMMENT 'market_value * usd_per_unit(base)_t / usd_per_unit(reporting)_t; null when market_value or a rate is null',
-  pnl_reporting           double  COMMENT 'pnl translated at the rate of t (pnl * usd_per_unit(base)_t / usd_per_unit(reporting)_t); null when pnl or a rate is null'
+  pnl_reporting           double  COMMENT 'pnl translated at the rate of t (pnl * usd_per_unit(base)_t / usd_per_unit(reporting)_t); null when pnl or a rate is null',
+  `date`  date  COMMENT 'the partition: the business day (UTC) the row belongs to'
 )
 COMMENT 'per-position market value and daily P&L terms'
-PARTITIONED BY (`date` date)
-STORED AS PARQUET
-LOCATION 's3://data-lake-gold/position_pnl/';
+PARTITIONED BY (`date`)
+LOCATION 's3://data-lake-gold/position_pnl/'
+TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd');

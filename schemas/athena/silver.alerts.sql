@@ -1,7 +1,7 @@
 -- Alerts of enriched-alerts (EnrichedAlert), read committed (the hot path produces them in Kafka transactions, so an
 -- aborted batch never reaches here) and appended by the news_stream_to_silver stream exactly once per Kafka record:
 -- (kafka_topic, kafka_partition, kafka_offset) is unique. Partitioned by the UTC day of processed_at, when the alert fired.
-CREATE EXTERNAL TABLE IF NOT EXISTS silver.alerts (
+CREATE TABLE IF NOT EXISTS silver.alerts (
   alert_id          string         COMMENT 'deterministic id from article_id and client_id: a replayed article gives the same id',
   article_id        string         COMMENT 'the silver.news article the alert comes from',
   client_id         string         COMMENT 'resolved client id, e.g. UHNW-102',
@@ -22,9 +22,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.alerts (
   kafka_topic       string         COMMENT 'the topic the record was read from',
   kafka_partition   int            COMMENT 'its partition',
   kafka_offset      bigint         COMMENT 'its offset in that partition',
-  kafka_timestamp   timestamp      COMMENT 'its Kafka timestamp (UTC)'
+  kafka_timestamp   timestamp      COMMENT 'its Kafka timestamp (UTC)',
+  `date`  date  COMMENT 'the partition: the business day (UTC) the row belongs to'
 )
 COMMENT 'RM alerts, one row per committed record of enriched-alerts'
-PARTITIONED BY (`date` date)
-STORED AS PARQUET
-LOCATION 's3://data-lake-silver/alerts/';
+PARTITIONED BY (`date`)
+LOCATION 's3://data-lake-silver/alerts/'
+TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd');

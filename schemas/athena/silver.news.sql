@@ -1,7 +1,7 @@
 -- News articles of raw-news-events (NewsEvent), appended by the news_stream_to_silver stream one micro-batch at a time,
 -- exactly once per Kafka record: (kafka_topic, kafka_partition, kafka_offset) is unique. A provider that sends the same
 -- article twice gives two rows with the same article_id. Partitioned by the UTC day of received_at, which every record has.
-CREATE EXTERNAL TABLE IF NOT EXISTS silver.news (
+CREATE TABLE IF NOT EXISTS silver.news (
   article_id       string         COMMENT 'stable article id: the provider id, else sha256 of the canonical url',
   source           string         COMMENT 'provider or feed name, e.g. reuters, ft-rss',
   channel          string         COMMENT 'how the article reached uhnw: webhook, poll, rss or scrape',
@@ -21,9 +21,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.news (
   kafka_topic      string         COMMENT 'the topic the record was read from',
   kafka_partition  int            COMMENT 'its partition',
   kafka_offset     bigint         COMMENT 'its offset in that partition',
-  kafka_timestamp  timestamp      COMMENT 'its Kafka timestamp (UTC)'
+  kafka_timestamp  timestamp      COMMENT 'its Kafka timestamp (UTC)',
+  `date`  date  COMMENT 'the partition: the business day (UTC) the row belongs to'
 )
 COMMENT 'news articles, one row per record of raw-news-events'
-PARTITIONED BY (`date` date)
-STORED AS PARQUET
-LOCATION 's3://data-lake-silver/news/';
+PARTITIONED BY (`date`)
+LOCATION 's3://data-lake-silver/news/'
+TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd');

@@ -1,6 +1,6 @@
 -- Labelled (article, client) pairs for the relevance model: the seed set and, later, RM feedback
 -- (an alert marked useful / not useful). The latest label per (article_id, client_id) wins.
-CREATE EXTERNAL TABLE IF NOT EXISTS silver.relevance_labels (
+CREATE TABLE IF NOT EXISTS silver.relevance_labels (
   article_id        string     COMMENT 'news article id',
   client_id         string     COMMENT 'client master id the label is about',
   headline          string     COMMENT 'article headline',
@@ -14,9 +14,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.relevance_labels (
   `end`             int        COMMENT 'end offset of that mention',
   mention           string     COMMENT 'the mention text',
   resolution_score  double     COMMENT 'entity-resolution score of the match',
-  mention_spans     string     COMMENT 'every mention of the client as JSON [[field, start, end, score], ...]'
+  mention_spans     string     COMMENT 'every mention of the client as JSON [[field, start, end, score], ...]',
+  `date`  date  COMMENT 'the partition: the business day (UTC) the row belongs to'
 )
 COMMENT 'training labels of the relevance model'
-PARTITIONED BY (`date` date)
-STORED AS PARQUET
-LOCATION 's3://data-lake-silver/relevance_labels/';
+PARTITIONED BY (`date`)
+LOCATION 's3://data-lake-silver/relevance_labels/'
+TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd');

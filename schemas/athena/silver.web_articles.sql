@@ -1,5 +1,5 @@
 -- Articles extracted from the pages the niche scrapers landed in bronze/web (trafilatura), with the clients they mention.
-CREATE EXTERNAL TABLE IF NOT EXISTS silver.web_articles (
+CREATE TABLE IF NOT EXISTS silver.web_articles (
   article_id      string         COMMENT 'sha256 of the page as landed in bronze (the same content lands once)',
   url             string         COMMENT 'url the scraper was asked to fetch',
   final_url       string         COMMENT 'url the page came from, after redirects',
@@ -16,9 +16,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.web_articles (
   http_status     int            COMMENT 'HTTP status of the response',
   fetched_at      timestamp      COMMENT 'when the page was fetched (UTC)',
   bronze_key      string         COMMENT 'bronze object of the raw page (web/date=.../<sha256>.html)',
-  extracted_at    timestamp      COMMENT 'when this row was extracted (UTC)'
+  extracted_at    timestamp      COMMENT 'when this row was extracted (UTC)',
+  `date`  date  COMMENT 'the partition: the business day (UTC) the row belongs to'
 )
 COMMENT 'articles from scraped web pages'
-PARTITIONED BY (`date` date)
-STORED AS PARQUET
-LOCATION 's3://data-lake-silver/web_articles/';
+PARTITIONED BY (`date`)
+LOCATION 's3://data-lake-silver/web_articles/'
+TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd');

@@ -1,5 +1,5 @@
 -- Scraped pages the web ETL could not turn into an article, with the reason; the raw page stays in bronze.
-CREATE EXTERNAL TABLE IF NOT EXISTS silver.web_articles_rejected (
+CREATE TABLE IF NOT EXISTS silver.web_articles_rejected (
   article_id    string     COMMENT 'sha256 of the page as landed in bronze',
   url           string     COMMENT 'url the scraper was asked to fetch',
   final_url     string     COMMENT 'url the page came from, after redirects',
@@ -8,9 +8,10 @@ CREATE EXTERNAL TABLE IF NOT EXISTS silver.web_articles_rejected (
   reason        string     COMMENT 'why the page was quarantined, for a person to read',
   fetched_at    timestamp  COMMENT 'when the page was fetched (UTC)',
   bronze_key    string     COMMENT 'bronze object of the raw page',
-  extracted_at  timestamp  COMMENT 'when the extraction was tried (UTC)'
+  extracted_at  timestamp  COMMENT 'when the extraction was tried (UTC)',
+  `date`  date  COMMENT 'the partition: the business day (UTC) the row belongs to'
 )
 COMMENT 'quarantined scraped pages'
-PARTITIONED BY (`date` date)
-STORED AS PARQUET
-LOCATION 's3://data-lake-silver/web_articles_rejected/';
+PARTITIONED BY (`date`)
+LOCATION 's3://data-lake-silver/web_articles_rejected/'
+TBLPROPERTIES ('table_type' = 'ICEBERG', 'format' = 'parquet', 'write_compression' = 'zstd');

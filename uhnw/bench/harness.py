@@ -204,11 +204,9 @@ def ensure_relevance_model(settings: Settings, date: str, log=print) -> str:
         return load_model(lake_for(settings)).version
     except (FileNotFoundError, LookupError):
         pass
-    from uhnw.catalog import register_partition
     from uhnw.ops.jobs import run_job
     from uhnw.relevance import land_training_sets
     land_training_sets(lake_for(settings).ensure(), date)
-    register_partition(settings, "silver.relevance_labels", date)
     version = f"relevance-{date}"
     run = run_job(settings, "train_relevance", date, {"model_version": version, "promote": True})
     log(f"    trained and promoted {version} ({run.seconds} s): {run.output}")

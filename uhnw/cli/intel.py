@@ -160,7 +160,6 @@ def _set_names(text: str) -> tuple[str, ...] | None:
 def labels_seed(date: Annotated[str, typer.Option("--date", help="label partition date YYYY-MM-DD")],
                 sets: Annotated[str, typer.Option(help="comma-separated training sets (uhnw.relevance.TRAINING_SETS); default: all")] = ""):
     "Resolve the repository's labelled training sets (jobs/seeds/relevance*, package data) as one silver.relevance_labels partition."
-    from uhnw.catalog import register_partition
     from uhnw.lake import lake_for
     from uhnw.relevance import land_training_sets
     settings = current_settings()
@@ -168,7 +167,6 @@ def labels_seed(date: Annotated[str, typer.Option("--date", help="label partitio
         out = land_training_sets(lake_for(settings).ensure(), date, _set_names(sets))
     except ValueError as e:
         fail(str(e))
-    register_partition(settings, "silver.relevance_labels", date)
     per_set = ", ".join(f"{k} {v['landed']} of {v['labels']}" + (f" ({v['unresolved']} unresolved)" if v["unresolved"] else "")
                         for k, v in out["sets"].items())
     typer.echo(f"landed {out['landed']} labels in silver.relevance_labels date={date}: {per_set}")
@@ -182,7 +180,6 @@ def labels_feedback(clients: Annotated[Path, typer.Option("--clients", help="the
     beside the day's other labels; wrong person as entity-resolution labels in silver.resolution_labels."""
     from datetime import datetime
 
-    from uhnw.catalog import register_partition
     from uhnw.lake import check_date, lake_for
     from uhnw.ops.db import connect
     from uhnw.relevance import land_feedback
@@ -198,8 +195,6 @@ def labels_feedback(clients: Annotated[Path, typer.Option("--clients", help="the
     with connect(settings) as conn, conn.cursor() as cur:
         out = land_feedback(lake, cur, gazetteer, date, since=start)
         wrong = land_resolution_labels(lake, conn, date, since=start)
-    if out["files"]: register_partition(settings, "silver.relevance_labels", date)
-    if wrong["files"]: register_partition(settings, "silver.resolution_labels", date)
     typer.echo(f"{out['alerts']} alerts with votes: {out['ties']} tied (left out), {out['landed']} landed as rm_feedback labels in "
                f"silver.relevance_labels date={date} beside {out['kept_other_sources']} labels of other sources, "
                f"{out['unresolved']} quarantined in silver.relevance_labels_rejected (client not found in the text); "

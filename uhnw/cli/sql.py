@@ -26,6 +26,8 @@ def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRI
                                               "'-' reads it from stdin"),
         fmt: Format = typer.Option(Format.table, "--format", "-f", help="table for people, csv, or json (one array of row objects)"),
         database: str = typer.Option(None, "--database", "-d", help="database of unqualified table names (default: the silver one)"),
+        as_of: str = typer.Option(None, "--as-of", help="read every table as it was at this time (ISO 8601, e.g. 2026-12-03T08:00:00Z): "
+                                                        "Iceberg snapshots, gold days as published then"),
         profile: str = typer.Option(None, help="profile (default: UHNW_PROFILE, else local)")):
     "Run Athena SQL over the lake's catalog tables: DuckDB locally, Athena on the aws profile."
     from botocore.exceptions import BotoCoreError, ClientError
@@ -35,7 +37,7 @@ def sql(query: str = typer.Argument(..., help="one SELECT / WITH / SHOW / DESCRI
     if query == "-": query = sys.stdin.read()
     try:
         settings = load_settings(profile)
-        result = run_query(settings, query, database)
+        result = run_query(settings, query, database, as_of)
     except (QueryError, ValueError, LookupError) as e:
         fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except (BotoCoreError, ClientError, OSError) as e:

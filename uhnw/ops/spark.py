@@ -56,6 +56,14 @@ def _emulator_conf(settings: Settings) -> dict[str, str]:
                 "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"}
 
 
+def _iceberg_conf(settings: Settings) -> dict[str, str]:
+    "The warm tier's Iceberg catalog as Spark's `uhnw` catalog (none when the settings name a catalog Spark cannot reach)."
+    from uhnw.catalog import spark_catalog_conf
+    try: conf = spark_catalog_conf(settings)
+    except ValueError: return {}  # a SQLite catalog (a notebook's demo): pyiceberg only
+    return {**conf, "spark.sql.catalog.uhnw.cache-enabled": "false"}  # pyiceberg commits to the same tables: no stale cached metadata
+
+
 def _artifact(jar: Path) -> str:
     "A jar's artifact name without its version: `kafka-clients-3.9.1.jar` -> `kafka-clients`."
     return re.sub(r"-\d[\w.]*$", "", jar.stem)
@@ -79,16 +87,16 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
     if settings.profile == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM it launches stays on loopback, without a host-name warning
         builder = SparkSession.builder.master(master).appName(app_name)
-        options = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"), **(conf or {})}
+        options = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"), **_iceberg_conf(settings), **(conf or {})}
         if jars := connector_jars(settings): options.setdefault("spark.jars", ",".join(map(str, jars)))
     elif settings.profile == "aws":
         active = SparkSession.getActiveSession()
         if active is not None:
-            for k, v in {**AWS_CONF, **(conf or {})}.items():
+            for k, v in {**AWS_CONF, **{k: v for k, v in _iceberg_conf(settings).items() if k != "spark.sql.extensions"}, **(conf or {})}.items():
                 if not k.startswith("spark.hadoop."): active.conf.set(k, str(v))
             return active
         builder = SparkSession.builder.appName(app_name)
-        options = {**AWS_CONF, **_emulator_conf(settings), **(conf or {})}
+        options = {**AWS_CONF, **_emulator_conf(settings), **_iceberg_conf(settings), **(conf or {})}
     else:
         raise ValueError(f"no Spark session for profile {settings.profile!r}")
     for k, v in options.items(): builder = builder.config(k, str(v))

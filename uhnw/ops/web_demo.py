@@ -40,8 +40,7 @@ def serve_pages(folder: Path):
 def run_web_demo(settings: Settings, pages: tuple[str, ...] = DEMO_PAGES, folder: Path | None = None,
                  log: Callable[[str], object] = print) -> dict:
     """Scrape `pages` of `folder` (default: the repository's tests/data/web) from a loopback server into bronze, run the web ETL
-    for today against the client master in PostgreSQL, and register both silver partitions; returns what happened."""
-    from uhnw.catalog import register_partition
+    for today against the client master in PostgreSQL (both silver tables are Iceberg commits); returns what happened."""
     from uhnw.lake import lake_for
     from uhnw.resolve import Gazetteer
     from uhnw.scrape import Scraper, scrape_policy
@@ -58,7 +57,6 @@ def run_web_demo(settings: Settings, pages: tuple[str, ...] = DEMO_PAGES, folder
     date = (landed[0].fetched_at if landed else datetime.now(UTC)).date().isoformat()
     book = client_book(settings, date, lake)
     report = web_etl(settings, date, Gazetteer.from_clients(book), lake)
-    for table in report.written: register_partition(settings, table, date, lake=lake)
     log(f"{report.summary()}; client book of {len(book)} clients; query it with "
         f"`uhnw sql \"select title, client_ids from silver.web_articles where date = date '{date}'\"`")
     return {"date": date, "scraped": [r.to_dict() for r in results], "pages": report.pages, "articles": report.articles,

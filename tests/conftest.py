@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,25 @@ def stack(uhnw_env):
     started = any(s.started for s in up(settings))
     yield settings
     if started and not os.environ.get("UHNW_KEEP_STACK"): down(settings)
+
+
+_SESSION_SALT = uuid.uuid4().hex
+
+
+@pytest.fixture(autouse=True)
+def warm_namespaces(request, monkeypatch, uhnw_env):
+    """Each test's silver and gold Iceberg tables in namespaces of its own, in the session stack's catalog: tests share one
+    PostgreSQL catalog (as jobs share one in production) without seeing each other's tables. Exported, so the `uhnw`
+    subprocesses, job notebooks and tmp-path homes of the test (which read the environment) use the same ones."""
+    import hashlib
+
+    from uhnw.catalog import postgres_catalog_uri
+    from uhnw.config import load_settings
+    tag = "t" + hashlib.sha1(f"{_SESSION_SALT}/{request.node.nodeid}".encode()).hexdigest()[:10]  # new per session: a kept stack's old tables stay apart
+    monkeypatch.setenv("UHNW_GLUE_DATABASE_SILVER", f"{tag}_silver")
+    monkeypatch.setenv("UHNW_GLUE_DATABASE_GOLD", f"{tag}_gold")
+    monkeypatch.setenv("UHNW_CATALOG_URI", postgres_catalog_uri(load_settings(profile="local")))  # the session stack's passfile
+    return tag
 
 
 def _uhnw_cmd() -> list[str]:

@@ -1,7 +1,8 @@
-"""The catalog (SQLite locally, Glue on a moto server) and `uhnw sql` over it (DuckDB locally, Athena on moto).
+"""The warm tier's Iceberg catalog (pyiceberg's SQL catalog on the session's PostgreSQL, Glue on a moto server) and
+`uhnw sql` over it (DuckDB locally, Athena on moto).
 
-Lake partitions are written with `uhnw.lake` from Arrow tables built from the Athena DDL, registered with
-`uhnw.catalog`, and queried in Trino dialect the way a user does: `uhnw sql ...` as a subprocess.
+Lake partitions are written with `uhnw.lake` (Iceberg commits) from Arrow tables built from the Athena DDL and queried in
+Trino dialect the way a user does: `uhnw sql ...` as a subprocess. Each test has namespaces of its own (conftest).
 The AWS tests run the real boto3 / pyathena calls against a moto server on a free local port.
 """
 from __future__ import annotations
@@ -18,16 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from uhnw.catalog import (
-    add_partition,
-    catalog_for,
-    drop_partition,
-    ensure_tables,
-    get_table,
-    list_partitions,
-    list_tables,
-    register_partition,
-)
+from uhnw.catalog import catalog_for, ensure_table, load_table, publications, publish, write_partition
 from uhnw.config import load_settings
 from uhnw.lake import lake_for
 from uhnw.query import QueryError, run_athena, run_local
@@ -53,15 +45,14 @@ def positions(*rows) -> list[dict]:
     return [dict(zip(["account_id", "client_id", "instrument_id", "quantity"], r, strict=True)) for r in rows]
 
 
-def write(settings, table: str, day: str, rows: list[dict], register: bool = True) -> None:
+def write(settings, table: str, day: str, rows: list[dict]) -> None:
     layer, name = table.split(".")
     lake_for(settings).ensure().replace_partition(layer, name, day, rows_of(settings, table, rows))
-    if register: register_partition(settings, table, day)
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    "Settings of a fresh local UHNW_HOME, also exported so that `uhnw` subprocesses use it."
+def home(tmp_path, monkeypatch, stack):
+    "Settings of a fresh local UHNW_HOME (its catalog: the session stack's PostgreSQL), also exported so that `uhnw` subprocesses use it."
     monkeypatch.setenv("UHNW_HOME", str(tmp_path))
     monkeypatch.setenv("UHNW_PROFILE", "local")
     return load_settings(home=tmp_path)
@@ -69,10 +60,9 @@ def home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def lake_data(home):
-    "Two registered days of positions (and a third written but not registered), clients, and gold metrics."
+    "Two days of positions (the first and the second written, a third written and then corrected), clients, and gold metrics."
     write(home, "silver.positions", D1, positions(("A1", "C1", "AAPL", 10.0), ("A2", "C2", "MSFT", 5.0)))
     write(home, "silver.positions", D2, positions(("A1", "C1", "AAPL", 12.0), ("A2", "C2", "MSFT", 5.0), ("A3", "C2", "NVDA", 1.0)))
-    write(home, "silver.positions", D3, positions(("A1", "C1", "AAPL", 1000.0)), register=False)
     write(home, "silver.clients", D2, [
         {"client_id": "C1", "full_name": "Ada Lovelace", "aliases": ["Ada", "Countess of Lovelace"], "rm_id": "RM1",
          "base_currency": "GBP", "extra": [("segment", "UHNW")], "extract_date": date(2025, 1, 1)},
@@ -96,11 +86,11 @@ def uhnw_sql(cli):
     return run
 
 
-def test_sql_json_aggregates_by_date_over_registered_partitions_only(lake_data, uhnw_sql):
+def test_sql_json_aggregates_by_date(lake_data, uhnw_sql):
     r = uhnw_sql("SELECT date, count(*) AS n, sum(quantity) AS qty FROM silver.positions "
                  "WHERE date BETWEEN DATE '2025-01-01' AND DATE '2025-12-31' GROUP BY date ORDER BY date", "--format", "json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == [{"date": D1, "n": 2, "qty": 15.0}, {"date": D2, "n": 3, "qty": 18.0}]  # D3 is not registered
+    assert json.loads(r.stdout) == [{"date": D1, "n": 2, "qty": 15.0}, {"date": D2, "n": 3, "qty": 18.0}]
 
 
 def test_sql_table_format_unnests_client_aliases(lake_data, uhnw_sql):
@@ -127,7 +117,7 @@ def test_sql_refuses_a_statement_that_writes_in_one_line_with_the_reason(lake_da
         assert r.returncode == 1 and r.stdout == ""
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
         assert "statements are not allowed: uhnw sql only reads the lake" in r.stderr
-    assert [d for d, _ in list_partitions(catalog_for(lake_data), "silver.positions")] == [D1, D2]
+    assert lake_for(lake_data).list_partitions("silver", "positions") == [D1, D2]
 
 
 def test_sql_syntax_error_and_unknown_table_are_one_line_errors(lake_data, uhnw_sql):
@@ -137,27 +127,41 @@ def test_sql_syntax_error_and_unknown_table_are_one_line_errors(lake_data, uhnw_
     for r in (bad, unknown, column):
         assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert bad.stderr.startswith("error: syntax error at line 1, column 36 near 'WHERE'")
-    assert unknown.stderr.startswith("error: unknown table silver.no_such_table; the lake has gold.client_metrics")
+    assert unknown.stderr.startswith("error: unknown table silver.no_such_table; the lake has ") and "_gold.client_metrics" in unknown.stderr
     assert "no_such_column" in column.stderr
 
 
 # --- the query engine
 
 
-def test_unregistered_partition_is_invisible_until_registered(lake_data):
-    q = "SELECT date, sum(quantity) FROM silver.positions GROUP BY date ORDER BY date"
-    assert [r[0] for r in run_local(lake_data, q).rows] == [date(2025, 1, 1), date(2025, 1, 2)]
-    register_partition(lake_data, "silver.positions", D3)
-    assert run_local(lake_data, q).rows[-1] == (date(2025, 1, 3), 1000.0)
-    drop_partition(catalog_for(lake_data), "silver.positions", D3)
-    assert len(run_local(lake_data, q).rows) == 2
-
-
-def test_rewritten_and_reregistered_partition_shows_only_the_new_data(lake_data):
+def test_rewritten_partition_shows_only_the_new_data_and_as_of_the_old(lake_data, uhnw_sql):
+    import time
+    from datetime import UTC, datetime
+    time.sleep(0.02); before = datetime.now(UTC); time.sleep(0.02)
     write(lake_data, "silver.positions", D2, positions(("A9", "C1", "TSLA", 7.0)))
-    rows = run_local(lake_data, "SELECT account_id, quantity FROM silver.positions WHERE date = DATE '2025-01-02'").rows
-    assert rows == [("A9", 7.0)]
-    assert len(list_partitions(catalog_for(lake_data), "silver.positions")) == 2
+    q = "SELECT account_id, quantity FROM silver.positions WHERE date = DATE '2025-01-02' ORDER BY 1"
+    assert run_local(lake_data, q).rows == [("A9", 7.0)]
+    assert run_local(lake_data, q, as_of=before).rows == [("A1", 12.0), ("A2", 5.0), ("A3", 1.0)]
+    r = uhnw_sql(q, "--as-of", before.isoformat(), "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["account_id,quantity", "A1,12.0", "A2,5.0", "A3,1.0"]
+    assert lake_for(lake_data).list_partitions("silver", "positions") == [D1, D2]
+    bad = uhnw_sql(q, "--as-of", "last tuesday")
+    assert bad.returncode == 1 and "ISO 8601" in bad.stderr
+
+
+def test_gold_day_is_read_through_its_publication_never_half_written(lake_data):
+    "A P&L re-run writes position_pnl and dies before client_metrics and the publication: readers keep the published pair."
+    q = "SELECT (SELECT count(*) FROM gold.position_pnl WHERE date = DATE '2025-01-03'), (SELECT count(*) FROM gold.client_metrics WHERE date = DATE '2025-01-03')"
+    pp = write_partition(lake_data, "gold.position_pnl", D3, rows_of(lake_data, "gold.position_pnl", [{"client_id": "C1"}, {"client_id": "C1"}]))
+    cm = write_partition(lake_data, "gold.client_metrics", D3, rows_of(lake_data, "gold.client_metrics", [{"client_id": "C1"}]))
+    assert run_local(lake_data, q).rows == [(0, 0)]  # written, audited perhaps, not published: invisible
+    publish(lake_data, "gold", D3, {"position_pnl": pp, "client_metrics": cm}, {"rows": 3}, "run-1")
+    assert run_local(lake_data, q).rows == [(2, 1)]
+    write_partition(lake_data, "gold.position_pnl", D3, rows_of(lake_data, "gold.position_pnl", [{"client_id": "C1"}] * 5))  # the crash
+    assert run_local(lake_data, q).rows == [(2, 1)]
+    assert load_table(lake_data, "gold.position_pnl").current_snapshot().snapshot_id != pp  # the table moved on; readers did not
+    assert publications(lake_data, "gold")[D3] == {"position_pnl": pp, "client_metrics": cm}
 
 
 def test_approx_percentile_try_cast_and_date_trunc_run_locally(lake_data):
@@ -172,12 +176,24 @@ def test_table_without_partitions_is_an_empty_view_with_the_ddl_columns(home):
     assert r.rows == [] and r.columns == table_def(home, "silver.prices_rejected").column_names + ["date"]
 
 
-def test_column_missing_from_older_files_reads_as_null(home):
-    lake = lake_for(home).ensure()
-    old = rows_of(home, "silver.fx", [{"currency": "EUR", "usd_per_unit": 1.1}]).drop_columns(["source_row"])
-    lake.replace_partition("silver", "fx", D1, lambda uri: pq.write_table(old, f"{uri.rstrip('/')}/part-0.parquet"))
-    register_partition(home, "silver.fx", D1)
-    assert run_local(home, "SELECT currency, source_row FROM silver.fx").rows == [("EUR", None)]
+def test_column_added_to_the_ddl_reads_as_null_in_older_partitions(home, tmp_path):
+    "Schema evolution: a DDL edit adds the column to the Iceberg table; the partitions written before it still read."
+    import shutil
+    from dataclasses import replace as _replace
+
+    from uhnw.tables import Column
+    write(home, "silver.fx", D1, [{"currency": "EUR", "usd_per_unit": 1.1}])
+    schemas = tmp_path / "schemas"
+    shutil.copytree(home.schemas_dir, schemas)
+    ddl = schemas / "athena" / "silver.fx.sql"
+    ddl.write_text(ddl.read_text().replace("  `date`  date", "  publisher  string  COMMENT 'who published the rate',\n  `date`  date"))
+    evolved = _replace(home, schemas_dir=schemas)
+    assert table_def(evolved, "silver.fx").column_names[-1] == "publisher"
+    write(evolved, "silver.fx", D2, [{"currency": "EUR", "usd_per_unit": 1.2, "publisher": "ECB"}])
+    assert "publisher" in [f.name for f in load_table(evolved, "silver.fx").schema().fields]
+    assert run_local(evolved, "SELECT date, usd_per_unit, publisher FROM silver.fx ORDER BY date").rows == [
+        (date(2025, 1, 1), 1.1, None), (date(2025, 1, 2), 1.2, "ECB")]
+    assert run_local(home, "SELECT count(*) FROM silver.fx").rows == [(2,)]  # the old DDL still reads the evolved table
 
 
 def test_query_cannot_read_files_outside_the_catalog(lake_data, tmp_path):
@@ -189,28 +205,19 @@ def test_query_cannot_read_files_outside_the_catalog(lake_data, tmp_path):
 # --- the local catalog
 
 
-def test_ensure_tables_is_idempotent_and_mirrors_the_ddl(home):
-    cat = catalog_for(home)
-    assert set(ensure_tables(cat, table_defs(home)).values()) == {"created"}
-    assert set(ensure_tables(cat, table_defs(home)).values()) == {"unchanged"}
-    assert list_tables(cat) == sorted(table_defs(home))
-    t = get_table(cat, "silver.positions")
-    assert t.location == f"file://{home.home}/lake/silver/positions/"
-    assert [(c.name, c.type) for c in t.columns][:4] == [("account_id", "string"), ("client_id", "string"),
-                                                         ("instrument_id", "string"), ("quantity", "double")]
-    assert [k.name for k in t.partition_keys] == ["date"] and t.parameters["classification"] == "parquet"
-    assert Path(home.home, "catalog.sqlite").is_file()
-
-
-def test_register_partition_is_idempotent_and_can_move_a_partition(home):
+def test_tables_are_iceberg_tables_in_the_postgres_catalog_that_spark_shares(home, stack):
+    import psycopg
     write(home, "silver.positions", D1, positions(("A1", "C1", "AAPL", 1.0)))
-    cat = catalog_for(home)
-    loc = f"file://{home.home}/lake/silver/positions/date={D1}/"
-    assert list_partitions(cat, "silver.positions") == [(D1, loc)]
-    assert register_partition(home, "silver.positions", D1) == loc
-    assert add_partition(cat, "silver.positions", D1, loc) == "unchanged"
-    assert add_partition(cat, "silver.positions", D1, "s3://data-lake-silver/positions/date=2025-01-01/v-2/") == "updated"
-    assert list_partitions(cat, "silver.positions") == [(D1, "s3://data-lake-silver/positions/date=2025-01-01/v-2/")]
+    t = load_table(home, "silver.positions")
+    assert t.location() == f"file://{home.home}/lake/silver/positions"
+    assert [f.name for f in t.schema().fields][:4] == ["account_id", "client_id", "instrument_id", "quantity"]
+    assert [str(f.transform) for f in t.spec().fields] == ["identity"] and t.properties["write.parquet.compression-codec"] == "zstd"
+    assert ensure_table(home, table_def(home, "silver.positions")).metadata_location == t.metadata_location  # no change, no commit
+    with psycopg.connect(stack.dsn()) as conn:  # Iceberg's JdbcCatalog tables: what Spark's `uhnw` catalog reads
+        row = conn.execute("SELECT metadata_location FROM iceberg_tables WHERE catalog_name = 'uhnw' AND table_namespace = %s "
+                           "AND table_name = 'positions'", (home.glue_database_silver,)).fetchone()
+    assert row == (t.metadata_location,)
+    assert not Path(home.home, "catalog.sqlite").exists()
 
 
 # --- AWS: Glue and Athena on a moto server
@@ -242,45 +249,19 @@ def aws(moto_endpoint, tmp_path, monkeypatch):
 
 
 @pytest.mark.aws
-def test_glue_catalog_creates_databases_tables_and_partitions_and_reads_them_back(aws, moto_endpoint):
+def test_iceberg_tables_in_glue_over_s3_are_written_and_read_back(aws, moto_endpoint):
+    "pyiceberg's Glue catalog and S3 FileIO against the emulator: the table Athena would query, its Iceberg parameters, a rewrite."
     import boto3
+    lake_for(aws).ensure()
+    write(aws, "silver.positions", D1, positions(("A1", "C1", "AAPL", 1.0)))
+    write(aws, "silver.positions", D1, positions(("A1", "C1", "AAPL", 2.0), ("A2", "C2", "MSFT", 3.0)))
     glue = boto3.client("glue", region_name="eu-west-1", endpoint_url=moto_endpoint)
-    cat = catalog_for(aws, client=glue)
-    assert set(ensure_tables(cat, table_defs(aws)).values()) == {"created"}
-    assert set(ensure_tables(cat, table_defs(aws)).values()) == {"unchanged"}
-    assert sorted(d["Name"] for d in glue.get_databases()["DatabaseList"]) == ["gold", "silver"]
-    raw = glue.get_table(DatabaseName="silver", Name="clients")["Table"]
-    assert raw["StorageDescriptor"]["Location"] == "s3://data-lake-silver/clients/"
-    assert raw["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"] == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-    assert {"Name": "aliases", "Type": "array<string>",
-            "Comment": "other names and nicknames (the extract separates them with |)"} in raw["StorageDescriptor"]["Columns"]
-    assert raw["PartitionKeys"] == [{"Name": "date", "Type": "date"}] and raw["Parameters"]["classification"] == "parquet"
-    assert get_table(cat, "silver.clients").columns == table_def(aws, "silver.clients").columns
-    raw["Parameters"]["transient_lastDdlTime"] = "1735689600"  # Athena adds parameters of its own; they are kept
-    glue.update_table(DatabaseName="silver", TableInput={k: raw[k] for k in ("Name", "Description", "TableType", "Parameters",
-                                                                              "PartitionKeys", "StorageDescriptor")})
-    assert ensure_tables(cat, [table_def(aws, "silver.clients")]) == {"silver.clients": "unchanged"}
-
-    loc = "s3://data-lake-silver/clients/date=2025-01-02/v-1/"
-    assert add_partition(cat, "silver.clients", D2, loc) == "created"
-    assert add_partition(cat, "silver.clients", D2, loc) == "unchanged"
-    assert add_partition(cat, "silver.clients", D2, loc.replace("v-1", "v-2")) == "updated"
-    part = glue.get_partition(DatabaseName="silver", TableName="clients", PartitionValues=[D2])["Partition"]
-    assert part["StorageDescriptor"]["Location"] == loc.replace("v-1", "v-2")
-    assert list_partitions(cat, "silver.clients") == [(D2, loc.replace("v-1", "v-2"))]
-    assert drop_partition(cat, "silver.clients", D2) is True and list_partitions(cat, "silver.clients") == []
-
-
-@pytest.mark.aws
-def test_register_partition_on_s3_follows_the_lake_to_the_new_version_after_a_rewrite(aws):
-    lake = lake_for(aws).ensure()
-    write(aws, "silver.positions", D1, positions(("A1", "C1", "AAPL", 1.0)), register=False)
-    first = register_partition(aws, "silver.positions", D1)
-    write(aws, "silver.positions", D1, positions(("A1", "C1", "AAPL", 2.0)), register=False)
-    second = register_partition(aws, "silver.positions", D1)
-    assert first != second and second == lake.partition_uri("silver", "positions", D1)
-    assert second.startswith("s3://data-lake-silver/positions/date=2025-01-01/v-")
-    assert list_partitions(catalog_for(aws), "silver.positions") == [(D1, second)]
+    raw = glue.get_table(DatabaseName=aws.glue_database_silver, Name="positions")["Table"]
+    assert raw["Parameters"]["table_type"].upper() == "ICEBERG"  # what Athena needs to read it as an Iceberg table
+    assert raw["Parameters"]["metadata_location"].startswith("s3://data-lake-silver/positions/metadata/")
+    got = lake_for(aws).read_partition("silver", "positions", D1).select(["account_id", "quantity"]).to_pylist()
+    assert got == [{"account_id": "A1", "quantity": 2.0}, {"account_id": "A2", "quantity": 3.0}]
+    assert lake_for(aws).list_partitions("silver", "positions") == [D1]
 
 
 def _athena_results(endpoint: str, columns: list[tuple[str, str]], rows: list[list[str]]) -> None:
@@ -304,7 +285,7 @@ def test_athena_query_goes_to_the_profiles_workgroup_output_and_database(aws, mo
     r = run_athena(aws, q)
     assert (r.engine, r.columns, r.rows) == ("athena", ["date", "n"], [(date(2025, 1, 2), 3)])
     ex = athena.get_query_execution(QueryExecutionId=r.query_id)["QueryExecution"]
-    assert (ex["Query"], ex["WorkGroup"], ex["QueryExecutionContext"]["Database"]) == (q, "uhnw-analysts", "silver")
+    assert (ex["Query"], ex["WorkGroup"], ex["QueryExecutionContext"]["Database"]) == (q, "uhnw-analysts", aws.glue_database_silver)
     assert ex["ResultConfiguration"]["OutputLocation"].startswith("s3://uhnw-athena-results/adhoc/")
     with pytest.raises(QueryError, match="DELETE statements are not allowed"):
         run_athena(aws, "DELETE FROM silver.positions")

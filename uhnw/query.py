@@ -140,7 +140,9 @@ def _columns_in(files: list[str]) -> frozenset[str]:
 def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) -> tuple[TableDef, list[PartitionFiles], str | None]:
     "A table (the DDL's, named by its catalog database), its partitions' files at one snapshot, and its folder; `TableNotFound` otherwise."
     ddl = {f"{database_for(settings, td.database)}.{td.name}": td for td in table_defs(settings).values()}
-    if name not in ddl: raise TableNotFound(f"unknown table {name}; the lake has {', '.join(sorted(ddl))}")
+    if name not in ddl:  # the layer's own name (`silver.positions`) reaches the table wherever the settings put its database
+        if name in (layers := {td.qualified: td for td in ddl.values()}): ddl[name] = layers[name]
+        else: raise TableNotFound(f"unknown table {name}; the lake has {', '.join(sorted(ddl))}")
     td = ddl[name]
     t = replace(td, database=name.split(".", 1)[0])
     try: table = load_table(settings, td.qualified)

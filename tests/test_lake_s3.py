@@ -1,6 +1,7 @@
 """uhnw.lake against both backends: local folders and S3 (a moto S3 server on a free port, real boto3 calls).
 
-Every behavioural test is parametrized over `local` and `s3`; the S3 runs carry the `aws` marker.
+Every behavioural test is parametrized over `local` and `s3`; the S3 runs carry the `aws` marker. Silver and gold go
+through the warm tier: Iceberg tables in the session stack's PostgreSQL catalog locally, in Glue over S3 on moto.
 A few S3-only tests check that the emulator enforces the conditional writes the design relies on.
 """
 import threading
@@ -12,8 +13,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from uhnw.config import Settings
-from uhnw.lake import BronzeObjectExists, Lake, PartitionConflict, PartitionNotFound, lake_for, parquet_bytes, partition_key
+from uhnw.config import Settings, load_settings
+from uhnw.lake import BronzeObjectExists, Lake, PartitionNotFound, lake_for, partition_key
+from uhnw.tables import arrow_schema, table_def
 
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
            "AWS_DEFAULT_REGION": "eu-west-1"}
@@ -42,12 +44,13 @@ def _reset(endpoint: str):
 
 @pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.aws)])
 def lake(request, tmp_path) -> Lake:
-    "An empty lake on each backend; the S3 one uses the seeds' bucket names on a freshly reset moto server."
+    "An empty lake on each backend; the S3 one uses the seeds' bucket names (and Glue) on a freshly reset moto server."
     if request.param == "local":
-        return lake_for(Settings(profile="local", home=tmp_path)).ensure()
+        request.getfixturevalue("stack")  # the Iceberg catalog is the session stack's PostgreSQL
+        return lake_for(load_settings(profile="local", home=tmp_path)).ensure()
     endpoint = request.getfixturevalue("moto_endpoint")
     _reset(endpoint)
-    return lake_for(Settings(profile="aws", home=tmp_path, s3_endpoint_url=endpoint, region="eu-west-1")).ensure()
+    return lake_for(load_settings(profile="aws", home=tmp_path, s3_endpoint_url=endpoint, region="eu-west-1")).ensure()
 
 
 def all_objects(lake: Lake, layer: str) -> dict[str, bytes]:
@@ -55,8 +58,9 @@ def all_objects(lake: Lake, layer: str) -> dict[str, bytes]:
 
 
 def positions(tag: str, n: int) -> pd.DataFrame:
-    return pd.DataFrame({"account_id": [f"A{i}" for i in range(n)], "instrument_id": ["AAPL"] * n,
-                         "quantity": [float(i) for i in range(n)], "version": [tag] * n})
+    "`n` silver.positions rows of version `tag` (the tag in `source_file`)."
+    return pd.DataFrame({"account_id": [f"A{i}" for i in range(n)], "client_id": ["C1"] * n, "instrument_id": ["AAPL"] * n,
+                         "quantity": [float(i) for i in range(n)], "source_file": [tag] * n, "source_row": list(range(1, n + 1))})
 
 
 # --- bronze
@@ -114,28 +118,23 @@ def test_replace_partition_then_read_returns_only_the_new_data(lake):
     assert len(files) == 1 and lake.table_files("silver", "positions") == files
 
 
-def test_list_partitions_lists_committed_dates_only(lake):
+def test_list_partitions_lists_the_dates_with_rows(lake):
     for d in ("2025-01-03", "2025-01-01", "2025-01-02"):
-        lake.replace_partition("gold", "client_metrics", d, positions(d, 1))
-    with pytest.raises(RuntimeError):
-        with lake.writing_partition("gold", "client_metrics", "2025-01-04") as uri:
-            lake.store.write_file(f"{uri.rstrip('/')}/part-0.parquet", b"half")
-            raise RuntimeError("job died")
-    assert lake.list_partitions("gold", "client_metrics") == ["2025-01-01", "2025-01-02", "2025-01-03"]
-    assert lake.list_partitions("gold", "no_such_table") == []
+        lake.replace_partition("silver", "positions", d, positions(d, 1))
+    lake.replace_partition("silver", "positions", "2025-01-04", positions("empty", 0))
+    assert lake.list_partitions("silver", "positions") == ["2025-01-01", "2025-01-02", "2025-01-03"]
+    assert lake.list_partitions("silver", "no_such_table") == []
     with pytest.raises(PartitionNotFound):
-        lake.read_partition("gold", "client_metrics", "2025-01-04")
-    t = lake.read_table("gold", "client_metrics")
+        lake.read_partition("silver", "positions", "2025-01-04")
+    t = lake.read_table("silver", "positions")
     assert t.column("date").to_pylist() == [pd.Timestamp(d).date() for d in ("2025-01-01", "2025-01-02", "2025-01-03")]
 
 
-def test_failed_rewrite_keeps_the_previous_partition(lake):
+def test_a_failed_rewrite_keeps_the_previous_partition(lake):
     lake.replace_partition("silver", "positions", DAY, positions("v1", 3))
-    def dies(uri):
-        lake.store.write_file(f"{uri.rstrip('/')}/part-0.parquet", b"not parquet")
-        raise OSError("disk full")
-    with pytest.raises(OSError, match="disk full"):
-        lake.replace_partition("silver", "positions", DAY, dies)
+    bad = positions("v2", 2).assign(quantity=["ten", "eleven"])  # not a double: refused before anything is committed
+    with pytest.raises((ValueError, pa.ArrowInvalid)):
+        lake.replace_partition("silver", "positions", DAY, bad)
     pd.testing.assert_frame_equal(lake.read_partition("silver", "positions", DAY).to_pandas(), positions("v1", 3))
 
 
@@ -149,38 +148,45 @@ def test_rerunning_a_partition_write_never_touches_bronze(lake):
         lake.replace_partition("bronze", "positions", DAY, positions("x", 1))
 
 
-def test_money_types_are_kept_as_given(lake):
-    from decimal import Decimal
-    schema = pa.schema([("client_id", pa.string()), ("market_value", pa.decimal128(38, 9)), ("daily_pnl", pa.float64())])
-    t = pa.table({"client_id": ["C1"], "market_value": [Decimal("1234567.123456789")], "daily_pnl": [-0.1]}, schema=schema)
-    lake.replace_partition("gold", "client_metrics", DAY, t)
-    assert lake.read_partition("gold", "client_metrics", DAY).equals(t)
+def test_types_follow_the_ddl(lake):
+    td = table_def(lake.warm.settings, "silver.tick_closes")
+    row = {c: None for c in td.column_names}
+    t = pa.Table.from_pylist([row], schema=arrow_schema(td))
+    lake.replace_partition("silver", "tick_closes", DAY, t)
+    got = lake.read_partition("silver", "tick_closes", DAY)
+    assert [f.name for f in got.schema] == td.column_names and got.to_pylist() == t.to_pylist()
 
 
 def test_a_reader_sees_a_whole_old_or_whole_new_partition_while_it_is_replaced(lake):
-    "Each version is two files; a reader racing the writer must never get one file of each or a single file."
-    def writer_for(tag):
-        def write(uri):
-            for i in range(2):
-                body = parquet_bytes(pa.Table.from_pandas(positions(tag, 5), preserve_index=False))
-                lake.store.write_file(f"{uri.rstrip('/')}/part-{i}.parquet", body)
-        return write
-    lake.replace_partition("silver", "positions", DAY, writer_for("v0"))
+    "Each version is 10 rows of one tag; a reader racing the writer must never get rows of two versions, or none."
+    lake.replace_partition("silver", "positions", DAY, positions("v0", 10))
     stop, seen, errors = threading.Event(), set(), []
     def reader():
         while not stop.is_set():
             try:
                 t = lake.read_partition("silver", "positions", DAY).to_pandas()
-                seen.add((len(t), frozenset(t["version"])))
+                seen.add((len(t), frozenset(t["source_file"])))
             except Exception as e:  # noqa: BLE001 - any failure is a finding
                 errors.append(repr(e)); return
     th = threading.Thread(target=reader); th.start()
     try:
-        for i in range(1, 9): lake.replace_partition("silver", "positions", DAY, writer_for(f"v{i}"))
+        for i in range(1, 7): lake.replace_partition("silver", "positions", DAY, positions(f"v{i}", 10))
     finally:
         stop.set(); th.join(30)
     assert errors == [] and seen, (errors, seen)
     assert all(n == 10 and len(tags) == 1 for n, tags in seen), seen
+
+
+def test_concurrent_writers_of_one_table_both_land(lake, request):
+    """Three jobs commit to the same table at once (other dates): optimistic concurrency retries, nothing is lost.
+    Local only: moto's Glue `update_table` ignores the `VersionId` condition that real Glue (and pyiceberg's Glue
+    catalog) use for the same compare-and-swap, so on the emulator concurrent commits overwrite each other."""
+    if "s3" in request.node.callspec.id: pytest.skip("moto's Glue does not enforce update_table's VersionId (real Glue does)")
+    days = [f"2025-02-{d:02d}" for d in range(1, 7)]
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda d: lake.replace_partition("silver", "positions", d, positions(d, 2)), days))
+    assert lake.list_partitions("silver", "positions") == days
+    assert sorted(set(lake.read_table("silver", "positions").to_pandas()["source_file"])) == days
 
 
 # --- S3 specifics: the emulator enforces the conditions the design relies on
@@ -202,42 +208,6 @@ def test_moto_enforces_if_none_match_and_if_match_on_put_object(moto_endpoint):
         s3.put_object(Bucket="cond-bucket", Key="k", Body=b"4", IfMatch=etag)  # stale ETag: someone else wrote since
     assert e.value.response["Error"]["Code"] == "PreconditionFailed"
     assert s3.get_object(Bucket="cond-bucket", Key="k")["Body"].read() == b"3"
-
-
-@pytest.mark.aws
-def test_s3_partition_switches_by_pointer_and_keeps_one_previous_version(moto_endpoint, tmp_path):
-    _reset(moto_endpoint)
-    lake = lake_for(Settings(profile="aws", home=tmp_path, s3_endpoint_url=moto_endpoint)).ensure()
-    for i in range(4):
-        lake.replace_partition("silver", "positions", DAY, positions(f"v{i}", 1))
-    keys = lake.store.list_keys("silver", "positions/")
-    versions = sorted({k.split("/")[2] for k in keys} - {"_current.json"})
-    assert len(versions) == 2 and "positions/date=2025-01-01/_current.json" in keys
-    current = lake.partition_uri("silver", "positions", DAY)
-    assert current.startswith("s3://data-lake-silver/positions/date=2025-01-01/v-") and current.endswith("/")
-    assert all(f.startswith(current) for f in lake.table_files("silver", "positions"))
-    assert lake.read_partition("silver", "positions", DAY).to_pandas()["version"].tolist() == ["v3"]
-
-
-@pytest.mark.aws
-def test_s3_commit_refuses_when_another_writer_switched_the_partition_first(moto_endpoint, tmp_path):
-    _reset(moto_endpoint)
-    lake = lake_for(Settings(profile="aws", home=tmp_path, s3_endpoint_url=moto_endpoint)).ensure()
-    lake.replace_partition("silver", "positions", DAY, positions("v1", 1))
-    store = lake.store
-    # writer B reads the pointer, then writer A commits, then B commits with what it read: replay that interleaving
-    snapshot = store._pointer("silver", "positions", DAY)
-    lake.replace_partition("silver", "positions", DAY, positions("A", 1))
-    st = store.stage("silver", "positions", DAY)
-    store.write_file(st.uri + "part-0.parquet", b"B's bytes")
-    store._pointer = lambda *a: snapshot  # B's view is the one it read before A's commit
-    try:
-        with pytest.raises(PartitionConflict):
-            store.commit(st)
-    finally:
-        del store._pointer
-    assert lake.read_partition("silver", "positions", DAY).to_pandas()["version"].tolist() == ["A"]
-    assert not [k for k in store.list_keys("silver", "positions/") if st.token in k], "B's staged files are cleaned up"
 
 
 @pytest.mark.aws

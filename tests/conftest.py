@@ -79,7 +79,8 @@ def warm_namespaces(request, monkeypatch, uhnw_env):
 
     from uhnw.catalog import postgres_catalog_uri
     from uhnw.config import load_settings
-    tag = "t" + hashlib.sha1(f"{_SESSION_SALT}/{request.node.nodeid}".encode()).hexdigest()[:10]  # new per session: a kept stack's old tables stay apart
+    # new names each session: the tables a kept stack still holds from an earlier session stay apart
+    tag = "t" + hashlib.sha1(f"{_SESSION_SALT}/{request.node.nodeid}".encode()).hexdigest()[:10]
     monkeypatch.setenv("UHNW_GLUE_DATABASE_SILVER", f"{tag}_silver")
     monkeypatch.setenv("UHNW_GLUE_DATABASE_GOLD", f"{tag}_gold")
     monkeypatch.setenv("UHNW_CATALOG_URI", postgres_catalog_uri(load_settings(profile="local")))  # the session stack's passfile

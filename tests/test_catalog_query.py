@@ -16,14 +16,13 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from uhnw.catalog import catalog_for, ensure_table, load_table, publications, publish, write_partition
+from uhnw.catalog import ensure_table, load_table, publications, publish, write_partition
 from uhnw.config import load_settings
 from uhnw.lake import lake_for
 from uhnw.query import QueryError, run_athena, run_local
-from uhnw.tables import arrow_schema, table_def, table_defs
+from uhnw.tables import arrow_schema, table_def
 
 REPO = Path(__file__).resolve().parent.parent
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -127,7 +126,8 @@ def test_sql_syntax_error_and_unknown_table_are_one_line_errors(lake_data, uhnw_
     for r in (bad, unknown, column):
         assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert bad.stderr.startswith("error: syntax error at line 1, column 36 near 'WHERE'")
-    assert unknown.stderr.startswith("error: unknown table silver.no_such_table; the lake has ") and "_gold.client_metrics" in unknown.stderr
+    assert unknown.stderr.startswith("error: unknown table silver.no_such_table; the lake has ")
+    assert "_gold.client_metrics" in unknown.stderr
     assert "no_such_column" in column.stderr
 
 
@@ -152,8 +152,10 @@ def test_rewritten_partition_shows_only_the_new_data_and_as_of_the_old(lake_data
 
 def test_gold_day_is_read_through_its_publication_never_half_written(lake_data):
     "A P&L re-run writes position_pnl and dies before client_metrics and the publication: readers keep the published pair."
-    q = "SELECT (SELECT count(*) FROM gold.position_pnl WHERE date = DATE '2025-01-03'), (SELECT count(*) FROM gold.client_metrics WHERE date = DATE '2025-01-03')"
-    pp = write_partition(lake_data, "gold.position_pnl", D3, rows_of(lake_data, "gold.position_pnl", [{"client_id": "C1"}, {"client_id": "C1"}]))
+    q = ("SELECT (SELECT count(*) FROM gold.position_pnl WHERE date = DATE '2025-01-03'), "
+         "(SELECT count(*) FROM gold.client_metrics WHERE date = DATE '2025-01-03')")
+    two = rows_of(lake_data, "gold.position_pnl", [{"client_id": "C1"}, {"client_id": "C1"}])
+    pp = write_partition(lake_data, "gold.position_pnl", D3, two)
     cm = write_partition(lake_data, "gold.client_metrics", D3, rows_of(lake_data, "gold.client_metrics", [{"client_id": "C1"}]))
     assert run_local(lake_data, q).rows == [(0, 0)]  # written, audited perhaps, not published: invisible
     publish(lake_data, "gold", D3, {"position_pnl": pp, "client_metrics": cm}, {"rows": 3}, "run-1")
@@ -181,7 +183,6 @@ def test_column_added_to_the_ddl_reads_as_null_in_older_partitions(home, tmp_pat
     import shutil
     from dataclasses import replace as _replace
 
-    from uhnw.tables import Column
     write(home, "silver.fx", D1, [{"currency": "EUR", "usd_per_unit": 1.1}])
     schemas = tmp_path / "schemas"
     shutil.copytree(home.schemas_dir, schemas)

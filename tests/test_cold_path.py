@@ -1,7 +1,6 @@
 """The cold path end to end, as an analyst or the scheduler runs it: synthetic EOD files landed in
 bronze, `uhnw job run` for positions_etl → daily_pnl → rds_sync → portfolio_health, `uhnw sql` over
 the lake — on a UHNW_HOME of this test's own, against the session's PostgreSQL."""
-import dataclasses
 import json
 import math
 import os
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from uhnw.config import load_settings
 from uhnw.lake import lake_for
 from uhnw.ops.jobs import job_notebook, notebook_parameters
 
@@ -82,7 +82,7 @@ def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
     assert "Market value (USD)" in report.read_text(), "cross-client figures are in the reporting currency"
 
     # gold → PostgreSQL: every client's figures also in the reporting currency (USD), base × the date's USD rate
-    lake = lake_for(dataclasses.replace(stack, home=cold_home))
+    lake = lake_for(load_settings(home=cold_home))
     usd_per_unit = {r["currency"]: r["usd_per_unit"] for r in lake.read_partition("silver", "fx", day2).to_pylist()}
     rate = lambda ccy: usd_per_unit.get(ccy, 1.0 if ccy == "USD" else None)
     positions_sql = ("select base_currency, market_value::float8, pnl::float8, reporting_currency, market_value_reporting::float8, "

@@ -48,7 +48,6 @@ X2,XLON,n/a,GBP,5,,,{DAY}T10:00:00Z,
 
 def test_the_feeds_close_fills_silver_prices_and_the_vendor_file_wins_whichever_runs_last(cli, home, tmp_path):
     from uhnw.bus import read_dead_letters, topic_name
-    from uhnw.catalog import register_partition
     from uhnw.ingest.market import eod_close
     from uhnw.lake import lake_for, partition_key
     from uhnw.query import run_local
@@ -112,13 +111,8 @@ def test_the_feeds_close_fills_silver_prices_and_the_vendor_file_wins_whichever_
     assert (from_bronze.official, from_bronze.last_trade, from_bronze.filled, undecodable) == (1, 1, 1, 0)
     assert as_tuples(lake.read_partition("silver", "prices", DAY)) == expected
 
-    # a partition written before the `source` column existed still reads, its source null
-    old = "2030-06-13"
-    lake.replace_partition("silver", "prices", old, pa.table({"instrument_id": ["GB1"], "close": [99.0], "currency": ["GBP"],
-                                                              "source_file": ["px.csv"], "source_row": pa.array([1], pa.int64())}))
-    register_partition(settings, "silver.prices", old)
     got = run_local(settings, "SELECT instrument_id, source, CAST(date AS varchar) FROM silver.prices ORDER BY date, instrument_id")
-    assert got.rows == [("GB1", None, old), ("GB1", "vendor", DAY), ("US1", "ticks", DAY), ("X9", "vendor", DAY)]
+    assert got.rows == [("GB1", "vendor", DAY), ("US1", "ticks", DAY), ("X9", "vendor", DAY)]  # (old partitions: test_catalog_query)
 
 
 def test_the_synthetic_feed_quotes_the_books_instruments_only_where_their_venue_is_in_session(cli, home, stack, workstation_book):

@@ -249,8 +249,10 @@ def test_run_daily_pnl_twice_replaces_the_gold_partitions(spark, lake_settings):
     first = run_daily_pnl(spark, lake_settings, T1)
     assert (first["prev_date"], first["clients"], first["positions"], first["unpriced_positions"]) == (T0, 2, 6, 2)
     second = run_daily_pnl(spark, lake_settings, T1)
-    assert set(second["files"]["position_pnl"]).isdisjoint(first["files"]["position_pnl"])  # new files...
-    for f in first["files"]["position_pnl"] + first["files"]["client_metrics"]: assert not Path(f).exists()  # ...old ones gone
+    assert second["publication"]["publication_id"] > first["publication"]["publication_id"]  # published again...
+    for table in ("position_pnl", "client_metrics"):  # ...at new snapshots of both tables
+        assert second["publication"]["snapshots"][table] != first["publication"]["snapshots"][table]
+    assert second["publication"]["audit"] == first["publication"]["audit"] | {"client_rows": 2}
     pp = lake.read_partition("gold", "position_pnl", T1).to_pandas()
     cm = lake.read_partition("gold", "client_metrics", T1).to_pandas()
     assert not pp.duplicated(POSITION_KEYS).any() and len(pp) == len(EXPECTED_POSITIONS)

@@ -54,7 +54,7 @@ def test_seed_set_is_a_few_hundred_labelled_pairs_of_every_event_type_for_known_
 
 
 def test_seed_set_lands_in_silver_resolved_and_reads_back(tmp_path, gazetteer):
-    lake = lake_for(load_settings(env={}, home=tmp_path)).ensure()
+    lake = lake_for(load_settings(home=tmp_path)).ensure()
     out = land_seed(lake, "2026-05-01", gazetteer)
     assert out["landed"] + out["unresolved"] == out["labels"] and out["landed"] >= 0.95 * out["labels"]
     back = read_labels(lake)
@@ -63,7 +63,7 @@ def test_seed_set_lands_in_silver_resolved_and_reads_back(tmp_path, gazetteer):
 
 
 def test_labels_without_resolution_are_refused_by_the_lake_writer(tmp_path):
-    lake = lake_for(load_settings(env={}, home=tmp_path)).ensure()
+    lake = lake_for(load_settings(home=tmp_path)).ensure()
     raw, _ = read_seed()
     with pytest.raises(ValueError, match="run resolve_labels first"):
         land_labels(lake, raw, "2026-05-01")

@@ -7,7 +7,6 @@ The session's one Spark session (conftest); each test has its own topics (the `b
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import uuid
 from collections import Counter
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from uhnw.bus import EventProducer, producer_config, topic_name
+from uhnw.config import load_settings
 from uhnw.query import run_query
 from uhnw.schemas import ALERTS_TOPIC, CRM_TOPIC, NEWS_TOPIC, TICKS_TOPIC, AvroCodec
 
@@ -28,7 +28,7 @@ N_NEWS, M_ALERTS, N_CRM, N_TICKS = 30, 8, 3, 5
 @pytest.fixture
 def lake_bus(bus, tmp_path):
     "Settings with topics of this test's own and a lake and catalog of its own."
-    return dataclasses.replace(bus, home=tmp_path)
+    return load_settings(home=tmp_path, topic_prefix=bus.topic_prefix)  # reads the test's catalog and namespaces
 
 
 def _produce(settings, run: str) -> dict:
@@ -75,35 +75,37 @@ def test_stream_stopped_by_a_failed_batch_and_restarted_writes_each_record_once(
     checkpoint = str(s.home / "checkpoint")
 
     class CrashesMidBatch(StreamSink):
-        """Writes batch 0 completely, then crashes inside the first later batch that writes two silver files, between them:
-        its bronze objects and one silver file are written, the rest and its commit are not."""
+        """Writes batch 0 completely, then crashes inside the first later batch that appends to two silver tables, between
+        them: its bronze objects and one silver append are committed, the other append and the batch's commit are not."""
         crashed_in: int | None = None
 
         def __call__(self, df, batch_id):
-            put, written = self.lake.put, []
+            import uhnw.stream as stream_module
+            append, written = stream_module.append_rows, []
 
-            def put_then_crash(*args, **kwargs):
+            def append_then_crash(*args, **kwargs):
                 if batch_id > 0 and written:
                     type(self).crashed_in = batch_id
                     raise RuntimeError("stream stopped mid-way")
-                written.append(put(*args, **kwargs))
+                written.append(append(*args, **kwargs))
                 return written[-1]
-            self.lake.put = put_then_crash
+            stream_module.append_rows = append_then_crash
             try:
                 super().__call__(df, batch_id)
             finally:
-                del self.lake.put
+                stream_module.append_rows = append
 
     with pytest.raises(Exception, match="stream stopped mid-way"):
         run_stream(spark, s, checkpoint, max_offsets_per_trigger=12, sink=CrashesMidBatch(s))
     partial = _one(s, "SELECT count(*) FROM silver.news")
-    assert 0 < partial < N_NEWS  # stopped mid-way, and `uhnw sql` does see the crashed batch's first file
+    assert 0 < partial < N_NEWS  # stopped mid-way, and `uhnw sql` does see the crashed batch's first append
 
     sink = StreamSink(s)
     done = run_stream(spark, s, checkpoint, max_offsets_per_trigger=12, sink=sink)
     assert done.stopped_by == "caught up"
     crashed = CrashesMidBatch.crashed_in
     assert crashed and sink.results[0].batch_id == crashed and sink.results[0].bronze_again > 0  # re-run, not skipped
+    assert sink.results[0].already  # the append the crash had committed is not made twice
 
     # what an analyst counts: every news event and committed alert once, the aborted ones never
     assert _one(s, "SELECT count(*) FROM silver.news") == N_NEWS

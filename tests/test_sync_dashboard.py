@@ -1,5 +1,4 @@
 """gold → PostgreSQL sync and the portfolio-health dashboard, against the real PostgreSQL of the session stack."""
-import dataclasses
 import math
 import uuid
 from datetime import date as Date
@@ -7,6 +6,7 @@ from datetime import date as Date
 import pyarrow as pa
 import pytest
 
+from uhnw.config import load_settings
 from uhnw.lake import lake_for
 from uhnw.ops.db import connect
 from uhnw.sync import rds_sync
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.postgres]
 @pytest.fixture
 def book(stack, tmp_path):
     "A lake of this test's own (under a temp home) and client ids no other test uses."
-    lake = lake_for(dataclasses.replace(stack, home=tmp_path))
+    lake = lake_for(load_settings(home=tmp_path))  # this test's lake, its tables in the test's namespaces of the session catalog
     lake.ensure()
     return lake, f"T{uuid.uuid4().hex[:6]}-"
 

@@ -38,7 +38,7 @@ def scrape_pages(home: Path, web_site) -> str:
     for path, (name, ctype) in PAGES.items():
         web_site.route(path, (200, {"Content-Type": ctype}, (DATA / name).read_bytes()))
     base = f"http://pages.test:{web_site.port}"
-    settings = load_settings("local", env={}, home=home)
+    settings = load_settings("local", home=home)
     with Scraper(settings, resolve=lambda host, port: ["127.0.0.1"] if host == "pages.test" else [], sleep=lambda s: None,
                  now=lambda: datetime(2026, 12, 3, 8, tzinfo=UTC)) as s:
         assert [r.outcome for r in s.scrape_all(base + p for p in PAGES)] == ["landed"] * len(PAGES)
@@ -47,7 +47,7 @@ def scrape_pages(home: Path, web_site) -> str:
 
 def test_real_pages_become_articles_with_their_clients_and_the_page_without_one_is_quarantined(tmp_path, web_site):
     base = scrape_pages(tmp_path, web_site)
-    settings = load_settings("local", env={}, home=tmp_path)
+    settings = load_settings("local", home=tmp_path)
     (tmp_path / "clients.csv").write_text(CLIENTS)
     report = web_etl(settings, DAY, Gazetteer.from_clients(load_clients(tmp_path / "clients.csv")))
     assert (report.pages, report.articles, report.rejected, dict(report.reasons)) == (5, 4, 1, {"too_short": 1})
@@ -84,7 +84,7 @@ def test_the_glue_job_declares_its_parameters_and_writes_silver_tables_uhnw_sql_
     env = {"UHNW_HOME": str(home)}
     run = cli("job", "run", "web_etl", "--date", DAY, "-p", "clients_file", str(tmp_path / "clients.csv"), env=env)
     assert run.returncode == 0, run.stdout + run.stderr
-    settings = load_settings("local", env={}, home=home)  # `uhnw sql` is run_query over the catalog the job registered in
+    settings = load_settings("local", home=home)  # `uhnw sql` is run_query over the catalog the job registered in
     got = run_query(settings, "select client_ids, language from silver.web_articles where cardinality(client_ids) > 0 order by 1")
     assert [tuple(r) for r in got.rows] == [(["UHNW-901"], "en"), (["UHNW-902"], "en")]
     got = run_query(settings, "select reason_code, count(*) as n from silver.web_articles_rejected group by 1")
@@ -97,7 +97,7 @@ def test_the_book_is_postgres_client_master_a_crm_deleted_client_is_matched_no_m
     from uhnw.ops.db import connect
     from uhnw.web import client_book
     scrape_pages(tmp_path, web_site)
-    settings = load_settings("local", env={}, home=tmp_path)  # this test's lake; the client master is the session's PostgreSQL
+    settings = load_settings("local", home=tmp_path)  # this test's lake; the client master is the session's PostgreSQL
     run = uuid.uuid4().hex[:6].upper()
     maher, stodden = f"WEB-{run}-1", f"WEB-{run}-2"
     with connect(stack, autocommit=True) as conn:

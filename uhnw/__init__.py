@@ -31,7 +31,7 @@ Modules:
 - `uhnw.ingest.market`: `uhnw ingest ticks`: a vendor file replayed or the synthetic feed published to `market-ticks` keyed by instrument, bad rows dead-lettered with their reason; and the day's ticks read back for the end-of-day close.
 - `uhnw.ingest.news`: Verify a provider's signed webhook call (HMAC-SHA256 over timestamp and raw body, a ±300 s window, replay protection) and map its article JSON to a `NewsEvent` record, with every reason it does not fit.
 - `uhnw.ingest.poll`: Poll an RSS/Atom feed or a JSON news API with conditional requests and backoff, and produce each article to `raw-news-events` exactly once across restarts.
-- `uhnw.lake`: Immutable bronze and atomically replaced silver/gold partitions, on local folders or the seeds' S3 buckets, behind one interface.
+- `uhnw.lake`: Immutable bronze and mutable objects on local folders or the seeds' S3 buckets, and silver/gold partitions through the warm tier (Iceberg), behind one interface.
 - `uhnw.language`: What entity resolution needs to know about the language an article is written in: which tokens are ordinary words of that language, so that a common word never stands in for a client's name.
 - `uhnw.market`: Trades and quotes of the instruments the book holds: validated `MarketTick`s from a file or a synthetic feed that respects each exchange's session, the latest price per instrument, the per-socket conflation that keeps a busy instrument from flooding a browser, and the end-of-day close the cold path can price from.
 - `uhnw.names`: Folding, phonetic keys and a pairwise similarity for person names, the name layer under entity resolution (`uhnw.resolve`).

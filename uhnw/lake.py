@@ -1,4 +1,4 @@
-"""Immutable bronze and atomically replaced silver/gold partitions, on local folders or the seeds' S3 buckets, behind one interface.
+"""Immutable bronze and mutable objects on local folders or the seeds' S3 buckets, and silver/gold partitions through the warm tier (Iceberg), behind one interface.
 
 Every job, ingest command and query in uhnw reaches the lake through a `Lake`, built from the settings by
 `lake_for(settings)`. On the `local` profile the lake is the folders `UHNW_HOME/lake/{bronze,silver,gold}`; on `aws` the
@@ -10,16 +10,12 @@ ever name a *layer* and a *key* (`positions/date=2025-01-01/positions.csv`), so 
 # %% ../nbs/20_lake.ipynb #6dde15ab
 from __future__ import annotations
 
-import ctypes
-import errno
 import hashlib
 import json
 import os
 import re
-import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from datetime import date as Date
@@ -33,12 +29,11 @@ import pyarrow.parquet as pq
 from .config import Settings
 
 # %% auto #0
-__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'POINTER', 'TableLike', 'WARM_LAYERS', 'SUPERSESSIONS',
-           'WITHDRAWN', 'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists',
-           'PartitionNotFound', 'PartitionConflict', 'Landing', 'sha256_of', 'exchange_dirs', 'Staged', 'LocalStore',
-           'S3Store', 'Lake', 'lake_for', 'to_arrow', 'parquet_bytes', 'land_file', 'SupersessionRefused',
-           'Supersession', 'supersessions', 'superseded_by', 'check_supersession', 'record_supersession',
-           'withdraw_file']
+__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'TableLike', 'WARM_LAYERS', 'SUPERSESSIONS', 'WITHDRAWN',
+           'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists',
+           'PartitionNotFound', 'Landing', 'sha256_of', 'LocalStore', 'S3Store', 'Lake', 'lake_for', 'to_arrow',
+           'parquet_bytes', 'land_file', 'SupersessionRefused', 'Supersession', 'supersessions', 'superseded_by',
+           'check_supersession', 'record_supersession', 'withdraw_file']
 
 # %% ../nbs/20_lake.ipynb #9ca3ed16
 LAYERS = ("bronze", "silver", "gold", "models", "reports")
@@ -95,9 +90,6 @@ class BronzeObjectExists(FileExistsError):
 class PartitionNotFound(FileNotFoundError):
     "The requested partition (or object) does not exist in the lake."
 
-class PartitionConflict(RuntimeError):
-    "Another writer replaced the same partition while this one was writing; nothing of this write is visible."
-
 @dataclass(frozen=True)
 class Landing:
     "Lineage record of one object landed in an immutable layer."
@@ -149,37 +141,6 @@ def _write_tmp(folder: Path, name: str, src: Source, mode: int) -> Path:
         tmp.unlink(missing_ok=True); raise
     return tmp
 
-# %% ../nbs/20_lake.ipynb #2e4e3957
-_RENAME_EXCHANGE = 2
-
-def _libc():
-    try: return ctypes.CDLL(None, use_errno=True)
-    except OSError: return None
-
-def exchange_dirs(a: Path, b: Path) -> bool:
-    "Atomically swap the paths `a` and `b` with Linux `renameat2(RENAME_EXCHANGE)`; False if the system cannot."
-    libc = _libc()
-    fn = getattr(libc, "renameat2", None) if libc is not None else None
-    if fn is None: return False
-    AT_FDCWD = -100
-    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0: return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EPERM): return False
-    raise OSError(err, os.strerror(err), str(a), None, str(b))
-
-# %% ../nbs/20_lake.ipynb #992e3353
-@dataclass(frozen=True)
-class Staged:
-    "A partition write in progress: the writer puts files under `uri`, then the store commits or aborts it."
-    layer: str
-    table: str
-    date: str
-    uri: str  # folder path (local) or s3:// prefix ending in '/' to write into
-    token: str  # backend detail: staging folder (local) or version name (S3)
-
-def _is_data_file(name: str) -> bool: return not name.startswith(("_", "."))  # skips _SUCCESS, .crc, temporaries
-
-
 # %% ../nbs/20_lake.ipynb #c3d8e1d4
 class _LocalObjects:
     "The objects of `LocalStore`: one folder per layer under `root`, write-once (`create`) and overwriting (`put`) writes."
@@ -225,84 +186,12 @@ class _LocalObjects:
         if not start.is_dir(): return []
         return sorted(p.relative_to(base).as_posix() for p in start.rglob("*") if p.is_file() and not p.name.startswith("."))
 
-# %% ../nbs/20_lake.ipynb #38aae103
-class _LocalWrites(_LocalObjects):
-    "Partition writes of `LocalStore`: a staging folder per write, swapped into place by `commit`."
-    def _live(self, layer, table, date) -> Path: return self.path(layer, partition_key(table, date))
-
-    def stage(self, layer: str, table: str, date: str) -> Staged:
-        d = self.path(layer, f"_staging/{check_name(table)}/{check_date(date)}-{uuid.uuid4().hex}")
-        d.mkdir(parents=True)
-        return Staged(layer, table, date, str(d), str(d))
-
-    def commit(self, st: Staged) -> list[str]:
-        "Make the staged files the partition, atomically (see above); returns the new partition's files."
-        staging, live = Path(st.token), self._live(st.layer, st.table, st.date)
-        if not [p for p in staging.iterdir() if _is_data_file(p.name)]:
-            self.abort(st)
-            raise ValueError(f"refusing to commit an empty partition for {live}: the writer produced no data files")
-        live.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.rename(staging, live)  # first version of the partition (or an empty leftover folder)
-        except OSError as e:
-            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY): raise
-            if exchange_dirs(staging, live): shutil.rmtree(staging)  # staging now holds the old files
-            else:
-                old = staging.with_name(staging.name + "-old")
-                os.rename(live, old); os.rename(staging, live)  # the partition is absent, never half, in between
-                shutil.rmtree(old)
-        _fsync_dir(live.parent)
-        return self.partition_files(st.layer, st.table, st.date)
-
-    def write_file(self, uri: str, data: bytes):
-        "Write one file of a staged partition (`uri` inside `Staged.uri`)."
-        Path(uri).write_bytes(data)
-
-    def abort(self, st: Staged): shutil.rmtree(st.token, ignore_errors=True)
-
-    def partition_files(self, layer: str, table: str, date: str) -> list[str]:
-        "Paths of the data files of the partition as it is now (empty if it does not exist)."
-        live = self._live(layer, table, date)
-        if not live.is_dir(): return []
-        return sorted(str(p) for p in live.rglob("*") if p.is_file() and _is_data_file(p.name))
-
-
 # %% ../nbs/20_lake.ipynb #c7b2444b
-class LocalStore(_LocalWrites):
+class LocalStore(_LocalObjects):
     "The lake as folders under `root` (`UHNW_HOME/lake`): one folder per layer."
-    def read_file(self, uri: str) -> bytes:
-        try: return Path(uri).read_bytes()
-        except FileNotFoundError: raise PartitionNotFound(f"no object {uri}") from None
-
-    def partition_uri(self, layer: str, table: str, date: str) -> str: return str(self._live(layer, table, date))
-
-    def open_partition(self, layer: str, table: str, date: str) -> list:
-        "Open every data file of the partition from one directory snapshot (see below); [] if it does not exist."
-        live, out = self._live(layer, table, date), []
-        if not live.is_dir(): return []
-        try:
-            for _, dirs, names, dfd in os.fwalk(live):
-                dirs[:] = sorted(dirs)
-                for n in sorted(filter(_is_data_file, names)): out.append(open(os.open(n, os.O_RDONLY, dir_fd=dfd), "rb"))
-        except BaseException:
-            for f in out: f.close()
-            raise
-        return out
-
-    def partition_dates(self, layer: str, table: str) -> list[str]:
-        base = self.path(layer, check_name(table))
-        if not base.is_dir(): return []
-        pre = f"{PARTITION_KEY}="
-        names = [p.name for p in base.iterdir() if p.is_dir() and p.name.startswith(pre)]
-        return sorted(n[len(pre):] for n in names if _DATE_RE.fullmatch(n[len(pre):]))
-
 
 # %% ../nbs/20_lake.ipynb #b0d4ae79
-POINTER = "_current.json"
-
 def _code(e) -> str: return e.response.get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
-
-def _version_name() -> str: return f"v-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
 
 class _S3Layout:
     "Where `S3Store` keeps each layer: one bucket (or bucket and prefix) per layer, and the boto3 client."
@@ -396,90 +285,9 @@ class _S3Objects(_S3Layout):
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p)
         return sorted(o["Key"][strip:] for page in pages for o in page.get("Contents", []))
 
-# %% ../nbs/20_lake.ipynb #4e1fbcf8
-class _S3Versions(_S3Objects):
-    "Partition writes of `S3Store`: versions under the partition and the `_current.json` pointer that names one."
-    def stage(self, layer: str, table: str, date: str) -> Staged:
-        v = _version_name()
-        return Staged(layer, table, date, self.uri(layer, f"{partition_key(table, date)}/{v}/"), v)
-
-    def _pointer(self, layer, table, date) -> tuple[dict | None, str | None]:
-        try: r = self._get(layer, f"{partition_key(table, date)}/{POINTER}")
-        except PartitionNotFound: return None, None
-        return json.loads(r["Body"].read()), r["ETag"]
-
-    def _delete(self, layer: str, keys: list[str]):
-        bucket, strip = self.buckets[layer][0], self.buckets[layer][1]
-        for i in range(0, len(keys), 1000):
-            self.client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": strip + k} for k in keys[i:i + 1000]], "Quiet": True})
-
-    def commit(self, st: Staged) -> list[str]:
-        "Switch the partition to the staged version by one conditional PUT of its pointer; returns the new files' URIs."
-        from botocore.exceptions import ClientError
-        part = partition_key(st.table, st.date)
-        files = [k for k in self.list_keys(st.layer, f"{part}/{st.token}/") if _is_data_file(k.rsplit("/", 1)[-1])]
-        if not files:
-            self.abort(st)
-            raise ValueError(f"refusing to commit an empty partition for {self.uri(st.layer, part)}: the writer produced no data files")
-        old, etag = self._pointer(st.layer, st.table, st.date)
-        body = json.dumps({"table": st.table, "date": st.date, "version": st.token, "files": files,
-                           "previous": old["version"] if old else None,
-                           "committed_at": datetime.now(UTC).isoformat(timespec="seconds")}, indent=1).encode()
-        cond = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
-        try: self.put(st.layer, f"{part}/{POINTER}", body, ContentType="application/json", **cond)
-        except ClientError as e:
-            if _code(e) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"): raise
-            self.abort(st)
-            raise PartitionConflict(f"{self.uri(st.layer, part)} was replaced by another writer during this write; "
-                                    "re-run the job") from None
-        keep = {st.token, old["version"] if old else None}
-        stale = [k for k in self.list_keys(st.layer, f"{part}/") if k.split("/")[2] not in keep | {POINTER}]
-        self._delete(st.layer, stale)
-        return [self.uri(st.layer, k) for k in files]
-
-
 # %% ../nbs/20_lake.ipynb #65179a89
-class S3Store(_S3Versions):
+class S3Store(_S3Objects):
     "The lake as S3 buckets: one bucket (or bucket and prefix) per layer."
-    def write_file(self, uri: str, data: bytes):
-        "Write one file of a staged partition (`uri` inside `Staged.uri`)."
-        bucket, key = uri.removeprefix("s3://").split("/", 1)
-        self.client.put_object(Bucket=bucket, Key=key, Body=data)
-
-    def read_file(self, uri: str) -> bytes:
-        from botocore.exceptions import ClientError
-        bucket, key = uri.removeprefix("s3://").split("/", 1)
-        try: return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as e:
-            if _code(e) in ("NoSuchKey", "404"): raise PartitionNotFound(f"no object {uri}") from None
-            raise
-
-    def partition_uri(self, layer: str, table: str, date: str) -> str:
-        "The current version's prefix: the location to register for this partition in Glue/Athena."
-        ptr, _ = self._pointer(layer, table, date)
-        if not ptr: raise PartitionNotFound(f"no partition {self.uri(layer, partition_key(table, date))}")
-        return self.uri(layer, f"{partition_key(table, date)}/{ptr['version']}/")
-
-    def abort(self, st: Staged): self._delete(st.layer, self.list_keys(st.layer, f"{partition_key(st.table, st.date)}/{st.token}/"))
-
-    def partition_files(self, layer: str, table: str, date: str) -> list[str]:
-        ptr, _ = self._pointer(layer, table, date)
-        return [self.uri(layer, k) for k in ptr["files"]] if ptr else []
-
-    def open_partition(self, layer: str, table: str, date: str) -> list:
-        "The data files of the version the pointer names now, read into memory; [] if there is no partition."
-        import io
-        return [io.BytesIO(self.read_file(u)) for u in self.partition_files(layer, table, date)]
-
-    def partition_dates(self, layer: str, table: str) -> list[str]:
-        "Dates whose pointer exists (a partition still being written for the first time is not listed)."
-        pre = f"{PARTITION_KEY}="
-        out = []
-        for k in self.list_keys(layer, f"{check_name(table)}/{pre}"):
-            parts = k.split("/")
-            if len(parts) == 3 and parts[2] == POINTER and _DATE_RE.fullmatch(parts[1][len(pre):]): out.append(parts[1][len(pre):])
-        return sorted(out)
-
 
 # %% ../nbs/20_lake.ipynb #48fb2d45
 class Lake:

@@ -16,7 +16,7 @@ import json
 import math
 import re
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date as Date
 from datetime import UTC, datetime, time
 from decimal import Decimal

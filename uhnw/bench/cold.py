@@ -4,11 +4,11 @@ Speed and memory targets are met here, never in timed unit tests. Every bench pr
 last line, one JSON object with the figures; results are recorded in BENCHMARKS.md with the machine and the command.
 """
 
-import dataclasses
 import json
 import platform
 import shutil
 import time
+import uuid
 
 import psutil
 
@@ -41,6 +41,7 @@ def compare_results(got, want, keys: list[str], rtol: float = 1e-9) -> dict:
 
 def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict:
     "Wall time and peak memory per cold-path stage for each size, Spark vs the DuckDB reference, with agreement checked."
+    from uhnw.catalog import drop_namespaces, scratch_settings
     from uhnw.lake import lake_for
     from uhnw.ops.spark import get_spark
     from uhnw.pnl import POSITION_KEYS, load_inputs_arrow, pnl_reference, run_daily_pnl
@@ -55,7 +56,7 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
     for size in sizes:
         home = settings.home / "bench" / f"cold-{size}"
         shutil.rmtree(home, ignore_errors=True)
-        s = dataclasses.replace(settings, home=home)
+        s = scratch_settings(settings, home, f"bench_cold_{size}_{uuid.uuid4().hex[:6]}")  # tables of its own in the catalog
         lake = lake_for(s)
         clients = max(50, size // 200)
         with stage(rows, size, "synth (2 days)"):
@@ -91,6 +92,7 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
               f"{agree_positions['agree']} (max rel {agree_positions['max_rel_error']:.1e}), client_metrics "
               f"{agree_metrics['agree']} (max rel {agree_metrics['max_rel_error']:.1e})", flush=True)
         if not keep:
+            drop_namespaces(s)
             shutil.rmtree(home, ignore_errors=True)
     if spark is not None:
         spark.stop()

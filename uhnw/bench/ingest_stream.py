@@ -49,11 +49,13 @@ def measure_stream(settings: Settings, n_events: int, max_offsets_per_trigger: i
     from confluent_kafka.admin import AdminClient
 
     from uhnw.bus import client_config, ensure_topics, topic_specs
+    from uhnw.catalog import drop_namespaces, scratch_settings
     from uhnw.ops.spark import get_spark
     from uhnw.query import run_query
     from uhnw.stream import StreamSink, run_stream
     run_id = uuid.uuid4().hex[:8]
-    s = dataclasses.replace(settings, home=settings.home / "bench" / f"stream-{run_id}", topic_prefix=f"bench-stream-{run_id}.")
+    s = dataclasses.replace(scratch_settings(settings, settings.home / "bench" / f"stream-{run_id}", f"bench_stream_{run_id}"),
+                            topic_prefix=f"bench-stream-{run_id}.")
     admin = AdminClient(client_config(s))
     specs = topic_specs(s)
     ensure_topics(admin, specs)
@@ -68,6 +70,7 @@ def measure_stream(settings: Settings, n_events: int, max_offsets_per_trigger: i
         counted = {t: run_query(s, f"SELECT count(*) FROM silver.{t}").rows[0][0] for t in ("news", "alerts")}
     finally:
         if spark is not None: spark.stop()
+        drop_namespaces(s)
         for f in admin.delete_topics([t.name for t in specs]).values():
             try: f.result(30)
             except Exception: pass  # a topic left behind is harmless: its prefix is this run's own

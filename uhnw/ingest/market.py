@@ -131,10 +131,9 @@ class CloseShrinks(ValueError):
     "Writing the close again would drop instruments a previous run closed (the feed's ticks have expired from Kafka, say)."
 
 def eod_close(settings: Settings, day: str, force: bool = False) -> tuple[CloseReport, int]:
-    """Write `day`'s close from the feed (`uhnw.market.write_eod_close`) and register the partitions; the report and the
+    """Write `day`'s close from the feed (`uhnw.market.write_eod_close`) (Iceberg commits); the report and the
     undecodable messages. The ticks are the topic's and bronze's (the stream's copy outlives the topic's 7 days), each message
     once; a close that would drop an instrument an earlier run closed is refused (`CloseShrinks`) unless `force`."""
-    from uhnw.catalog import register_partition
     from uhnw.lake import lake_for
     from uhnw.market import session_closes, tick_closes
     from uhnw.validate import check_date
@@ -150,7 +149,6 @@ def eod_close(settings: Settings, day: str, force: bool = False) -> tuple[CloseR
         if lost: raise CloseShrinks(f"the close of {day} would lose {len(lost)} instrument(s) an earlier run closed "
                                     f"({', '.join(sorted(lost)[:5])}): their ticks are neither on the topic nor in bronze; --force to write it anyway")
     report = write_eod_close(settings, day, ticks, lake)
-    for table in ("silver.tick_closes", "silver.prices"): register_partition(settings, table, day)
     return report, bad
 
 def demo_ticks(settings: Settings, seconds: float, rate: float = 20.0, stop: threading.Event | None = None) -> dict:

@@ -87,12 +87,14 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
     if settings.profile == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM it launches stays on loopback, without a host-name warning
         builder = SparkSession.builder.master(master).appName(app_name)
-        options = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"), **_iceberg_conf(settings), **(conf or {})}
+        options = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(settings.home / "spark-warehouse"), **_iceberg_conf(settings),
+                   **(conf or {})}
         if jars := connector_jars(settings): options.setdefault("spark.jars", ",".join(map(str, jars)))
     elif settings.profile == "aws":
         active = SparkSession.getActiveSession()
         if active is not None:
-            for k, v in {**AWS_CONF, **{k: v for k, v in _iceberg_conf(settings).items() if k != "spark.sql.extensions"}, **(conf or {})}.items():
+            runtime = {k: v for k, v in _iceberg_conf(settings).items() if k != "spark.sql.extensions"}  # extensions are static
+            for k, v in {**AWS_CONF, **runtime, **(conf or {})}.items():
                 if not k.startswith("spark.hadoop."): active.conf.set(k, str(v))
             return active
         builder = SparkSession.builder.appName(app_name)

@@ -92,6 +92,8 @@ class _SettingsFields:
     bronze_bucket: str = "data-lake-bronze"
     silver_bucket: str = "data-lake-silver"
     gold_bucket: str = "data-lake-gold"
+    archive_bucket: str = "data-lake-archive"  # the cold tier: Object Lock (compliance) and a lifecycle rule to Glacier
+    archive_retain_years: int = 7  # how long an archived object is locked (SEC 17a-4(f), FINRA 4511: 6 years and more)
     s3_endpoint_url: str = ""  # a local S3-compatible server (moto) for tests
     glue_database_silver: str = "silver"
     glue_database_gold: str = "gold"

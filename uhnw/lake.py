@@ -29,15 +29,15 @@ import pyarrow.parquet as pq
 from .config import Settings
 
 # %% auto #0
-__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'TableLike', 'WARM_LAYERS', 'SUPERSESSIONS', 'WITHDRAWN',
-           'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key', 'BronzeObjectExists',
-           'PartitionNotFound', 'Landing', 'sha256_of', 'LocalStore', 'S3Store', 'Lake', 'lake_for', 'to_arrow',
-           'parquet_bytes', 'land_file', 'SupersessionRefused', 'Supersession', 'supersessions', 'superseded_by',
-           'check_supersession', 'record_supersession', 'withdraw_file']
+__all__ = ['LAYERS', 'IMMUTABLE_LAYERS', 'PARTITION_KEY', 'Source', 'ARCHIVE_LIFECYCLE', 'TableLike', 'WARM_LAYERS',
+           'SUPERSESSIONS', 'WITHDRAWN', 'check_date', 'check_layer', 'check_name', 'check_key', 'partition_key',
+           'BronzeObjectExists', 'PartitionNotFound', 'Landing', 'sha256_of', 'LocalStore', 'S3Store', 'Lake',
+           'lake_for', 'to_arrow', 'parquet_bytes', 'land_file', 'SupersessionRefused', 'Supersession', 'supersessions',
+           'superseded_by', 'check_supersession', 'record_supersession', 'withdraw_file']
 
 # %% ../nbs/20_lake.ipynb #9ca3ed16
-LAYERS = ("bronze", "silver", "gold", "models", "reports")
-IMMUTABLE_LAYERS = frozenset({"bronze"})
+LAYERS = ("bronze", "silver", "gold", "models", "reports", "archive")
+IMMUTABLE_LAYERS = frozenset({"bronze", "archive"})  # write-once; archive objects are never deleted either (the cold tier)
 PARTITION_KEY = "date"  # the Hive partition column of every lake table
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -153,9 +153,9 @@ class _LocalObjects:
         for layer in LAYERS: self.path(layer).mkdir(parents=True, exist_ok=True)
 
     # --- objects
-    def create(self, layer: str, key: str, src: Source) -> bool:
+    def create(self, layer: str, key: str, src: Source, retain_until: datetime | None = None) -> bool:
         "Write `src` at `key` only if nothing is there (atomic, read-only result); False if the key existed."
-        final = self.path(layer, key)
+        final = self.path(layer, key)  # (`retain_until`: S3 Object Lock; a local file is read-only and `remove` refuses the archive)
         tmp = _write_tmp(final.parent, final.name, src, 0o400)  # write-once, and client data: this account only
         try: os.link(tmp, final)
         except FileExistsError: return False
@@ -167,6 +167,11 @@ class _LocalObjects:
         "Write `src` at `key`, replacing any previous object atomically."
         final = self.path(layer, key)
         os.replace(_write_tmp(final.parent, final.name, src, 0o600), final)  # client data: this account only
+
+    def delete(self, layer: str, key: str):
+        "Remove one object (the caller, `Lake.remove`, decides whether it may)."
+        self.path(layer, key).unlink()
+        _fsync_dir(self.path(layer, key).parent)
 
     def read_bytes(self, layer: str, key: str) -> bytes:
         try: return self.path(layer, key).read_bytes()
@@ -193,6 +198,9 @@ class LocalStore(_LocalObjects):
 # %% ../nbs/20_lake.ipynb #b0d4ae79
 def _code(e) -> str: return e.response.get("Error", {}).get("Code", "") if hasattr(e, "response") else ""
 
+ARCHIVE_LIFECYCLE = {"Rules": [{"ID": "cold-tier-to-glacier", "Status": "Enabled", "Filter": {"Prefix": ""},
+                                "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]}]}  # the seeds' cold tier: S3 Glacier
+
 class _S3Layout:
     "Where `S3Store` keeps each layer: one bucket (or bucket and prefix) per layer, and the boto3 client."
     def __init__(self, client, buckets: dict[str, tuple[str, str]],  # layer -> (bucket, key prefix)
@@ -206,7 +214,7 @@ class _S3Layout:
             import boto3
             client = boto3.client("s3", region_name=s.region, endpoint_url=s.s3_endpoint_url or None)
         b = {"bronze": (s.bronze_bucket, ""), "silver": (s.silver_bucket, ""), "gold": (s.gold_bucket, ""),
-             "models": (s.gold_bucket, "models/"), "reports": (s.gold_bucket, "reports/")}
+             "models": (s.gold_bucket, "models/"), "reports": (s.gold_bucket, "reports/"), "archive": (s.archive_bucket, "")}
         return cls(client, b, **kw)
 
     def __repr__(self): return f"S3Store({self.buckets!r})"
@@ -218,30 +226,42 @@ class _S3Layout:
     def ensure(self):
         "Create the buckets that do not exist (for a local emulator; on AWS they come from infrastructure code)."
         from botocore.exceptions import ClientError
+        archive = self.buckets["archive"][0]
         for bucket in sorted({b for b, _ in self.buckets.values()}):
             try: self.client.head_bucket(Bucket=bucket)
             except ClientError:
                 region = self.client.meta.region_name
                 kw = {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+                if bucket == archive: kw["ObjectLockEnabledForBucket"] = True  # only at creation; it turns versioning on
                 self.client.create_bucket(Bucket=bucket, **kw)
+                if bucket == archive: self.client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=ARCHIVE_LIFECYCLE)
 
 
 # %% ../nbs/20_lake.ipynb #859b375a
 class _S3Objects(_S3Layout):
     "The objects of `S3Store`: conditional (write-once) and plain PUTs, reads and listings."
-    def create(self, layer: str, key: str, src: Source) -> bool:
+    def create(self, layer: str, key: str, src: Source,
+               retain_until: datetime | None = None) -> bool:  # Object Lock (compliance mode) until then: the archive's objects
         "Write `src` at `key` only if nothing is there (conditional PUT); False if the key existed."
         from botocore.exceptions import ClientError
         bucket, k = self._loc(layer, key)
         body = b"".join(_iter_source(src))  # one PUT (up to 5 GB); larger files would need a conditional multipart upload
+        kw = {"Body": body, "Metadata": {"sha256": sha256_of(body)[0]}}
+        if retain_until is not None: kw.update(ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=retain_until)
         if not self.conditional_writes:
             if self.exists(layer, key): return False
-            self.client.put_object(Bucket=bucket, Key=k, Body=body, Metadata={"sha256": sha256_of(body)[0]}); return True
-        try: self.client.put_object(Bucket=bucket, Key=k, Body=body, Metadata={"sha256": sha256_of(body)[0]}, IfNoneMatch="*")
+            self.client.put_object(Bucket=bucket, Key=k, **kw); return True
+        # a locked, versioned bucket would take a second PUT as a new version: If-None-Match makes it a refusal instead
+        try: self.client.put_object(Bucket=bucket, Key=k, IfNoneMatch="*", **kw)
         except ClientError as e:
             if _code(e) in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"): return False
             raise
         return True
+
+    def delete(self, layer: str, key: str):
+        "Remove one object (the caller, `Lake.remove`, decides whether it may; Object Lock has the last word on S3)."
+        bucket, k = self._loc(layer, key)
+        self.client.delete_object(Bucket=bucket, Key=k)
 
     def put(self, layer: str, key: str, src: Source, **kw):
         bucket, k = self._loc(layer, key)
@@ -417,7 +437,18 @@ def _read_bytes(self: Lake, layer: str, key: str) -> bytes:
     "The bytes of one object."
     return self.store.read_bytes(check_layer(layer), check_key(key))
 
-Lake.put, Lake.read_bytes = _put, _read_bytes
+def _remove(self: Lake, layer: str, key: str, archived_sha256: str) -> str:
+    """Remove a bronze object whose archive copy was verified (`archived_sha256`: the original bytes' sha256 the archive's
+    manifest keeps). The one deletion bronze allows, and only by retention; archive objects are never removed."""
+    if check_layer(layer) == "archive": raise ValueError("the archive is write-once: its objects are never deleted (Object Lock on S3)")
+    if layer != "bronze": raise ValueError(f"{layer} objects are replaced with put(), not removed")
+    there = self.store.sha256(layer, check_key(key))
+    if there != archived_sha256:
+        raise ValueError(f"refusing to remove {self.uri(layer, key)}: its sha256 {there[:12]}… is not the archived copy's {archived_sha256[:12]}…")
+    self.store.delete(layer, key)
+    return self.uri(layer, key)
+
+Lake.put, Lake.read_bytes, Lake.remove = _put, _read_bytes, _remove
 
 # %% ../nbs/20_lake.ipynb #056b81e2
 def land_file(lake: Lake, dataset: str, path: Path, date: str | Date,

@@ -15,7 +15,26 @@ PRIVATE_UMASK = 0o077  # client data: files 0600, folders 0700, whatever the she
 
 def build_app() -> typer.Typer:
     "The whole `uhnw` command tree, built fresh (nothing is registered at import time)."
-    from uhnw.cli import access, bench, bus, config, crm, demo, intel, jobs, lake, market, news, schemas, scrape, serve, sql, stack, stream
+    from uhnw.cli import (
+        access,
+        bench,
+        bus,
+        config,
+        crm,
+        demo,
+        intel,
+        jobs,
+        lake,
+        market,
+        news,
+        retention,
+        schemas,
+        scrape,
+        serve,
+        sql,
+        stack,
+        stream,
+    )
     app = typer.Typer(help="uhnw: event-driven lakehouse for UHNW wealth management.", no_args_is_help=True,
                       pretty_exceptions_enable=False, add_completion=False)
     app.add_typer(config.app, name="config")
@@ -43,6 +62,8 @@ def build_app() -> typer.Typer:
     app.add_typer(serve.serve_app, name="serve")
     app.add_typer(crm.crm_app, name="crm")
     app.add_typer(market.ticks_app, name="ticks")
+    app.add_typer(retention.retention_app, name="retention")
+    app.add_typer(retention.archive_app, name="archive")
     app.add_typer(serve.token_app, name="token")
     app.add_typer(access.users_app, name="users")
     app.add_typer(access.audit_app, name="audit")

@@ -43,7 +43,8 @@ def fill(s, tag: str) -> dict:
     lake.replace_partition("silver", "fx", OLD, fx(1.1))
     lake.replace_partition("silver", "fx", RECENT, fx(1.2))
     cm = rows_of(s, "gold.client_metrics", [{"client_id": f"{tag}-C1", "market_value": 10.0, "positions_count": 1}])
-    pp = rows_of(s, "gold.position_pnl", [{"client_id": f"{tag}-C1", "instrument_id": "X", "quantity": 1.0, "market_value_reporting": 10.0}])
+    pp = rows_of(s, "gold.position_pnl", [{"client_id": f"{tag}-C1", "instrument_id": "X", "quantity": 1.0,
+                                           "market_value_reporting": 10.0}])
     publish(s, "gold", OLD, {"client_metrics": write_partition(s, "gold.client_metrics", OLD, cm),
                              "position_pnl": write_partition(s, "gold.position_pnl", OLD, pp)}, run_id="test")
     raw = b"as_of_date,account_id,client_id,instrument_id,quantity\n2001-06-01,A1,C1,X,1\n"
@@ -52,7 +53,8 @@ def fill(s, tag: str) -> dict:
     with psycopg.connect(load_settings(profile="local").dsn(), autocommit=True) as conn:
         conn.execute("INSERT INTO audit_log (at, actor, action, subject) VALUES (%s, %s, 'test.old', %s), (%s, %s, 'test.old', %s)",
                      (f"{OLD}T10:00:00Z", tag, "s1", f"{OLD}T11:00:00Z", tag, "s2"))
-        conn.execute("INSERT INTO client_metrics (client_id, date, base_currency, market_value) VALUES (%s, %s, 'USD', 10)", (f"{tag}-C1", OLD))
+        conn.execute("INSERT INTO client_metrics (client_id, date, base_currency, market_value) VALUES (%s, %s, 'USD', 10)",
+                     (f"{tag}-C1", OLD))
     return {"fx_old": fx(1.1).to_pylist(), "raw": raw}
 
 
@@ -73,7 +75,8 @@ def test_retention_moves_old_days_down_a_tier_and_restore_brings_one_back(home, 
     assert {(s["tier"], s["source"], s["date"]) for s in json.loads(run.stdout)} >= due - {("serving", "alerts", OLD)}
     assert lake.list_partitions("silver", "fx") == [RECENT]
     assert lake.list_partitions("gold", "client_metrics") == [] and lake.list_partitions("gold", "position_pnl") == []
-    assert not lake.store.exists("bronze", f"positions/date={OLD}/eod.csv") and lake.store.exists("bronze", f"positions/date={RECENT}/eod.csv")
+    assert not lake.store.exists("bronze", f"positions/date={OLD}/eod.csv")
+    assert lake.store.exists("bronze", f"positions/date={RECENT}/eod.csv")
     import psycopg
     with psycopg.connect(load_settings(profile="local").dsn()) as conn:
         assert conn.execute("SELECT count(*) FROM audit_log WHERE actor = %s", (tag,)).fetchone() == (0,)
@@ -157,7 +160,8 @@ def test_archive_bucket_object_lock_keeps_the_locked_version_whatever_is_put_or_
     assert rule["Transitions"][0]["StorageClass"] == "GLACIER"
     policy = retention.load_policy(s)
     content = b'{"a": 1}\n'
-    m = retention.archive_blob(lake, "tables/silver.fx/date=2001-06-01/snapshot-1.jsonl.zst", content, "warm", "silver.fx", OLD, policy, rows=1)
+    key = "tables/silver.fx/date=2001-06-01/snapshot-1.jsonl.zst"
+    m = retention.archive_blob(lake, key, content, "warm", "silver.fx", OLD, policy, rows=1)
     head = s3.head_object(Bucket=s.archive_bucket, Key=m.key)
     assert head["ObjectLockMode"] == "COMPLIANCE"
     assert head["ObjectLockRetainUntilDate"] > datetime.now(UTC) + timedelta(days=7 * 365 - 2)

@@ -49,6 +49,7 @@ Modules:
 - `uhnw.relevance`: A calibrated probability that an (article, client) pair is a wealth event the client's RM should hear about now.
 - `uhnw.resolve`: Finding the bank's clients in a news article: a gazetteer of client names, candidate spans from a phonetic token index, and a score that weighs spelling, near misses and context.
 - `uhnw.retention`: Every day moves down a tier when its window ends — archived as compressed JSON lines (or the raw file's exact bytes) in a write-once archive, verified, and only then expired from where it was.
+- `uhnw.schedule`: The platform's scheduled runs as data (`jobs/schedule.toml`): cron triggers in a time zone, a business calendar, dependencies, retries — planned here, run by `uhnw schedule run`, exported to EventBridge Scheduler and Step Functions on AWS.
 - `uhnw.schemas`: Avro schemas for every topic and file contract, a schema registry with three backends, and the codec that turns records into registry-framed bytes and back.
 - `uhnw.scrape`: Fetch web pages politely and safely, and land each distinct page once, unchanged, in bronze with its `RawPage` record.
 - `uhnw.serve.alerts`: Wiring of the alert feed: a consumer thread of `enriched-alerts` → PostgreSQL `alerts` → fan-out hub → each RM's WebSocket sessions.

@@ -28,6 +28,7 @@ def build_app() -> typer.Typer:
         market,
         news,
         retention,
+        schedule,
         schemas,
         scrape,
         serve,
@@ -64,6 +65,8 @@ def build_app() -> typer.Typer:
     app.add_typer(market.ticks_app, name="ticks")
     app.add_typer(retention.retention_app, name="retention")
     app.add_typer(retention.archive_app, name="archive")
+    app.add_typer(schedule.schedule_app, name="schedule")
+    jobs.job_app.command("backfill")(schedule.job_backfill)
     app.add_typer(serve.token_app, name="token")
     app.add_typer(access.users_app, name="users")
     app.add_typer(access.audit_app, name="audit")

@@ -45,6 +45,7 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
     from uhnw.lake import lake_for
     from uhnw.ops.spark import get_spark
     from uhnw.pnl import POSITION_KEYS, load_inputs_arrow, pnl_reference, run_daily_pnl
+    from uhnw.retention import archive_warm_day, load_policy
     from uhnw.synth import land_synth, synth_cold
     from uhnw.validate import etl_date
 
@@ -76,9 +77,12 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
             summary = run_daily_pnl(spark, s, day2)
         with stage(rows, size, "reference P&L (duckdb)"):
             want_positions, want_metrics = pnl_reference(*load_inputs_arrow(lake, day2), reporting_currency=settings.reporting_currency)
-        with stage(rows, size, "compare"):
+        with stage(rows, size, "warm read (Iceberg → Arrow)"):  # the published gold day, as rds_sync and uhnw sql read it
             got_positions = lake.read_partition("gold", "position_pnl", day2)
             got_metrics = lake.read_partition("gold", "client_metrics", day2)
+        with stage(rows, size, "archive (gold position_pnl)"):  # the cold tier: JSON lines, zstd, write-once, verified
+            archived = archive_warm_day(s, lake, "gold.position_pnl", day2, load_policy(s))
+        with stage(rows, size, "compare"):
             agree_positions = compare_results(got_positions, want_positions, POSITION_KEYS)
             agree_metrics = compare_results(got_metrics, want_metrics, ["client_id"])
         by_stage = {r["stage"]: r for r in rows if r["positions"] == size}
@@ -87,10 +91,14 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
             "clients": clients, "position_rows": summary["positions"], "unpriced_positions": summary["unpriced_positions"],
             "stages": {r["stage"]: {"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]} for r in by_stage.values()},
             "spark_over_reference": round(spark_s / ref_s, 2) if ref_s else None,
+            "archive": {"rows": archived.rows, "rows_per_s": round(archived.rows / by_stage["archive (gold position_pnl)"]["seconds"]),
+                        "json_bytes": archived.content_bytes, "stored_bytes": archived.object_bytes,
+                        "compression_ratio": round(archived.content_bytes / archived.object_bytes, 1)},
             "agree_position_pnl": agree_positions, "agree_client_metrics": agree_metrics}
         print(f"  {size:>12,}  spark/reference {results[str(size)]['spark_over_reference']}x; agree: position_pnl "
               f"{agree_positions['agree']} (max rel {agree_positions['max_rel_error']:.1e}), client_metrics "
-              f"{agree_metrics['agree']} (max rel {agree_metrics['max_rel_error']:.1e})", flush=True)
+              f"{agree_metrics['agree']} (max rel {agree_metrics['max_rel_error']:.1e}); archive "
+              f"{results[str(size)]['archive']['rows_per_s']:,} rows/s, {results[str(size)]['archive']['compression_ratio']}x", flush=True)
         if not keep:
             drop_namespaces(s)
             shutil.rmtree(home, ignore_errors=True)

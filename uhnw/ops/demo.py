@@ -322,8 +322,10 @@ def run_cold_demo(settings: Settings, timings: dict) -> dict:
     from uhnw.lake import lake_for
     from uhnw.ops.db import connect
     from uhnw.ops.jobs import run_job
+    from uhnw.ops.scheduler import history, run_night
     from uhnw.portfolio_health import report_path
     from uhnw.query import format_result, run_query
+    from uhnw.schedule import load_schedule
     from uhnw.synth import land_synth, synth_cold
 
     with _stage(timings, "synth_and_ingest"):
@@ -334,16 +336,23 @@ def run_cold_demo(settings: Settings, timings: dict) -> dict:
         print(f"    {len(landings)} EOD files for {manifest['dates'][0]}..{manifest['dates'][-1]}: {new} landed, "
               f"{len(landings) - new} already in bronze (immutable)")
     dates = manifest["dates"]
-    for name in ("positions_etl", "daily_pnl", "rds_sync"):
-        with _stage(timings, name):
-            for d in dates:
-                run = run_job(settings, name, d)
-                print(f"    {d}  {run.seconds:>5.1f} s  {run.output}")
+    schedule = load_schedule()
+    with _stage(timings, "scheduled_nights"):  # the nightly cold path as the scheduler runs it: in order, retried, recorded
+        for d in dates:
+            print(f"    uhnw schedule run --night {d} --jobs positions_etl")
+            records = run_night(settings, schedule, d, ["positions_etl"], log=lambda line: print("    " + line))
+            if bad := [f"{r.job} {r.status} ({r.error})" for r in records if r.status != "succeeded"]:
+                raise RuntimeError(f"the scheduled night of {d} did not complete: {', '.join(bad)}")
     rm = "RM-01"
-    with _stage(timings, "portfolio_health"):
-        for rm_id in ("", rm):
-            run_job(settings, "portfolio_health", dates[-1], {"rm_id": rm_id})
-            print(f"    report: {report_path(settings, dates[-1], rm_id or None)}")
+    with _stage(timings, "portfolio_health"):  # the RM's own report beside the scheduled book-wide one
+        run_job(settings, "portfolio_health", dates[-1], {"rm_id": rm})
+        for rm_id in ("", rm): print(f"    report: {report_path(settings, dates[-1], rm_id or None)}")
+    with _stage(timings, "schedule_status"):
+        print("    uhnw schedule status")
+        runs = [r for r in history(settings, 200) if r["run_date"].isoformat() in dates]
+        for r in sorted(runs, key=lambda r: (r["run_date"], r["started_at"])):
+            took = (r["finished_at"] - r["started_at"]).total_seconds() if r["finished_at"] else 0
+            print(f"    {r['job']:<18} {r['run_date'].isoformat()}  {r['status']:<9} attempt {r['attempt']}  {took:>5.1f} s")
     with _stage(timings, "sql"):
         sql = ("SELECT date, count(*) AS clients, sum(positions_count) AS positions, sum(unpriced_positions) AS unpriced, "
                "count(daily_pnl) AS with_pnl FROM gold.client_metrics GROUP BY date ORDER BY date")

@@ -120,12 +120,15 @@ from uhnw.config import load_settings
 from uhnw.ops.db import find_migrations
 from uhnw.ops.jobs import job_notebook
 from uhnw.relevance import read_seed
+from uhnw.retention import load_policy
+from uhnw.schedule import load_schedule
 from uhnw.tables import table_defs
 s = load_settings()
 labels, clients = read_seed()
 print(json.dumps({"migrations": [m.path.name for m in find_migrations(s.schemas_dir / "sql")],
                   "tables": sorted(table_defs(s)), "labels": len(labels), "clients": len(clients),
-                  "jobs": sorted(n for n in JOBS if job_notebook(n).exists())}))
+                  "jobs": sorted(n for n in JOBS if job_notebook(n).exists()),
+                  "scheduled": sorted(load_schedule().jobs), "warm_days": load_policy(s).days("warm", "silver.news")}))
 """.replace("JOBS", repr(JOB_NOTEBOOKS))
     p = run(fresh_venv, "-c", code, cwd=outside)
     assert p.returncode == 0, p.stderr
@@ -134,3 +137,4 @@ print(json.dumps({"migrations": [m.path.name for m in find_migrations(s.schemas_
     assert got["tables"] == ATHENA_DDL and len(ATHENA_DDL) >= 10
     assert got["jobs"] == JOB_NOTEBOOKS and "positions_etl" in JOB_NOTEBOOKS
     assert got["labels"] > 500 and got["clients"] > 30
+    assert "positions_etl" in got["scheduled"] and got["warm_days"] == 365  # the schedule and the retention policy ship too

@@ -204,6 +204,7 @@ def _show(settings: Settings, tree: exp.Command, database: str, as_of: datetime 
     if kind == "TABLES":
         qualified = bool(words) and words[0].upper() in ("IN", "FROM") and len(words) >= 2
         db = words[1].strip('"`').lower() if qualified else database
+        if db in ("silver", "gold"): db = database_for(settings, db)  # a layer's name reaches its database, as in FROM
         pattern = (rest.split(None, 2)[2:] or [""])[0] if qualified else rest
         names = sorted({n.split(".", 1)[1] for n in _all_tables(settings) if n.split(".", 1)[0] == db})
         if pattern:

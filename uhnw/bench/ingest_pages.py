@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from itertools import cycle, islice
 from pathlib import Path
 
+from uhnw.catalog import drop_namespaces, scratch_settings
 from uhnw.config import Settings, repo_root
-from uhnw.lake import Lake, LocalStore, partition_key
+from uhnw.lake import Lake, lake_for, partition_key
 from uhnw.resolve import Gazetteer
 from uhnw.scrape import RawPage, land_page
 from uhnw.web import web_etl
@@ -52,11 +54,15 @@ def measure_pages(settings: Settings, n_pages: int, clients: int = 10_000, corpu
     gazetteer = Gazetteer.from_clients(client_book(clients, seed=0))
     build = time.perf_counter() - t0
     with tempfile.TemporaryDirectory(prefix="uhnw-bench-pages-") as home:
-        lake = Lake(LocalStore(Path(home) / "lake")).ensure()
+        scratch = scratch_settings(settings, Path(home), f"bench_pages_{uuid.uuid4().hex[:8]}")  # the settings' own lake is untouched
+        lake = lake_for(scratch).ensure()
         _land(lake, pages, n_pages)
         t0 = time.perf_counter()
-        report = web_etl(settings, DAY, gazetteer, lake)  # the lake is the temporary one: the settings' own is untouched
-        seconds = time.perf_counter() - t0
+        try:
+            report = web_etl(scratch, DAY, gazetteer, lake)
+            seconds = time.perf_counter() - t0
+        finally:
+            drop_namespaces(scratch)
     return {"rate_per_s": round(report.pages / seconds, 2), "unit": "pages/s extracted and resolved", "seconds": round(seconds, 2),
             "pages": report.pages, "articles": report.articles, "rejected": report.rejected, "rejected_reasons": dict(report.reasons),
             "client_mentions": sum(report.clients.values()), "distinct_pages": len(pages), "clients": clients,

@@ -108,6 +108,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'uhnw.catalog._commit_retrying': ('catalog.html#_commit_retrying', 'uhnw/catalog.py'),
                               'uhnw.catalog._create_namespace': ('catalog.html#_create_namespace', 'uhnw/catalog.py'),
                               'uhnw.catalog._iceberg_arrow_schema': ('catalog.html#_iceberg_arrow_schema', 'uhnw/catalog.py'),
+                              'uhnw.catalog._nothing_to_replace': ('catalog.html#_nothing_to_replace', 'uhnw/catalog.py'),
                               'uhnw.catalog._passfile_password': ('catalog.html#_passfile_password', 'uhnw/catalog.py'),
                               'uhnw.catalog._publications': ('catalog.html#_publications', 'uhnw/catalog.py'),
                               'uhnw.catalog._with_date': ('catalog.html#_with_date', 'uhnw/catalog.py'),

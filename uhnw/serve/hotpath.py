@@ -218,7 +218,9 @@ def _http_server(host: str, port: int, health, metrics: HotpathMetrics) -> Threa
 
 # --- the transaction cycle ----------------------------------------------------------------------------------------
 
-TXN_TIMEOUT = 30.0  # seconds each transactional call may block
+TXN_TIMEOUT = 10.0  # seconds each transactional call may block: a batch commits in milliseconds, and a call that hangs
+# (send_offsets_to_transaction after a broker restart, seen for >30 s) is cheaper to abandon than to wait out: re-creating
+# the producer fences it, and the batch is consumed again from the committed offsets
 STUCK_GRACE = 5.0  # past its own timeout a transactional call is deemed stuck and its producer abandoned
 
 

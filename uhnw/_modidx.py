@@ -695,6 +695,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'uhnw.retention.due_serving': ('retention.html#due_serving', 'uhnw/retention.py'),
                                 'uhnw.retention.due_warm': ('retention.html#due_warm', 'uhnw/retention.py'),
                                 'uhnw.retention.encode_rows': ('retention.html#encode_rows', 'uhnw/retention.py'),
+                                'uhnw.retention.encode_table': ('retention.html#encode_table', 'uhnw/retention.py'),
                                 'uhnw.retention.expire_warm_day': ('retention.html#expire_warm_day', 'uhnw/retention.py'),
                                 'uhnw.retention.load_policy': ('retention.html#load_policy', 'uhnw/retention.py'),
                                 'uhnw.retention.read_manifest': ('retention.html#read_manifest', 'uhnw/retention.py'),

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .config import Settings
+from .config import Settings, passfile_password
 from .lake import (PARTITION_KEY, WARM_LAYERS, PartitionNotFound, TableLike, _drop_partition_column, check_date, check_layer,
                        check_name, lake_for, to_arrow)
 from .tables import TableDef, arrow_schema, table_def
@@ -111,13 +111,11 @@ def catalog_for(settings: Settings):
     raise ValueError(f"no catalog for profile {settings.profile!r}")
 
 # %% ../nbs/21_catalog.ipynb #c11fb7d3
-def _passfile_password(settings: Settings) -> str:
-    "The password of the catalog's libpq passfile (`host:port:db:user:password`): the one `catalog_uri` names, else the stack's."
+def _catalog_password(settings: Settings) -> str:
+    "The password of the catalog's libpq passfile: the one `catalog_uri` names, else the stack's."
     from urllib.parse import parse_qs
     named = parse_qs(urlparse(settings.catalog_uri).query).get("passfile", [])
-    try: lines = Path(named[0] if named else settings.pg_passfile).read_text().splitlines()
-    except FileNotFoundError: return ""
-    return next((f[4] for f in (ln.split(":", 4) for ln in lines if ln.strip() and not ln.startswith("#")) if len(f) == 5), "")
+    return passfile_password(Path(named[0] if named else settings.pg_passfile)) or ""
 
 def spark_catalog_conf(settings: Settings) -> dict[str, str]:
     "Spark settings that open the same catalog as `uhnw`: Iceberg's `JdbcCatalog` on the stack's PostgreSQL, or its Glue catalog."
@@ -134,7 +132,7 @@ def spark_catalog_conf(settings: Settings) -> dict[str, str]:
     return {**conf, f"{pre}.type": "jdbc",
             f"{pre}.uri": f"jdbc:postgresql://{url.host}:{url.port}/{url.database}",
             f"{pre}.jdbc.user": url.username,
-            f"{pre}.jdbc.password": _passfile_password(settings),  # Spark redacts `password` keys wherever it shows its settings
+            f"{pre}.jdbc.password": _catalog_password(settings),  # Spark redacts `password` keys wherever it shows its settings
             f"{pre}.warehouse": as_location(str(Path(settings.home) / "lake"))}
 
 # %% ../nbs/21_catalog.ipynb #37168589

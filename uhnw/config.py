@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 # %% auto #0
-__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'resource_path', 'mask_credentials', 'Settings', 'read_settings_file',
-           'load_settings', 'format_settings']
+__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'resource_path', 'mask_credentials', 'Settings', 'passfile_password',
+           'read_settings_file', 'load_settings', 'format_settings']
 
 # %% ../nbs/00_config.ipynb #57edddbd
 def repo_root() -> Path:
@@ -151,6 +151,22 @@ class Settings(_SettingsFields):
 
     def __repr__(self) -> str:  # dataclass repr would print the secrets
         return f"Settings({self.public()!r})"
+
+# %% ../nbs/00_config.ipynb #6a50862b
+def passfile_password(path: Path, user: str | None = None) -> str | None:
+    "The password of the first line of libpq passfile `path` for `user` (any user when None, `*` matches all); None when none."
+    try: text = Path(path).read_text()
+    except OSError: return None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"): continue
+        fields, field, chars = [], "", iter(line)
+        for ch in chars:
+            if ch == "\\": field += next(chars, "")
+            elif ch == ":" and len(fields) < 4: fields.append(field); field = ""
+            else: field += ch
+        fields.append(field)
+        if len(fields) == 5 and (user is None or fields[3] in (user, "*")): return fields[4]
+    return None
 
 # %% ../nbs/00_config.ipynb #88fbbd44
 def _coerce(name: str, raw: str, typ: Any, source: str):

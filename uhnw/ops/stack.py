@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from uhnw.config import Settings
+from uhnw.config import Settings, passfile_password
 
 __all__ = ["COMPONENTS", "PG_SYSTEM_USER", "PG_SYSTEM_ROOT", "StackError", "ComponentStatus", "up", "down", "status", "kafka_jars",
            "pg_bin"]
@@ -500,22 +500,11 @@ def _write_passfile(s: Settings, password: str) -> None:
     os.replace(tmp, path)
 
 
-def _read_password(s: Settings) -> str | None:
-    "The password from our passfile, if present."
-    try:
-        for line in s.pg_passfile.read_text().splitlines():
-            parts = line.split(":", 4)
-            if len(parts) == 5 and parts[3] == s.postgres_user: return parts[4]
-    except OSError:
-        return None
-    return None
-
-
 def _pg_initdb(s: Settings) -> None:
     "initdb once: scram-sha-256 everywhere, superuser `postgres_user` with a generated password kept in the passfile."
     data = _pg_data(s)
     if (data / "PG_VERSION").exists():
-        password = _read_password(s)
+        password = passfile_password(s.pg_passfile, s.postgres_user)
         if password is None:
             raise StackError(f"{s.pg_passfile} is missing, so the password of the local PostgreSQL in {data} is lost; "
                              f"run `uhnw stack down` and delete {data} to start from an empty database")

@@ -43,13 +43,34 @@ def cell_flags(by_notebook: dict | None = None) -> Counter:
     return found
 
 
-def run_nbdev_test(*flags: str, env: dict | None = None, only: list[str] | None = None) -> subprocess.CompletedProcess:
+def start_nbdev_test(*flags: str, env: dict | None = None, only: list[str] | None = None) -> subprocess.Popen:
     args = [str(NBDEV_TEST), "--n-workers", "1"]
     if flags:
         args += ["--flags", " ".join(flags)]
     if only:  # these notebook files only
         args += ["--file-re", "^(" + "|".join(re.escape(name) for name in only) + ")$"]
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=1200, env={**os.environ, **(env or {})})
+    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def finished(proc: subprocess.Popen, timeout: float = 1200) -> subprocess.CompletedProcess:
+    try: out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill(); out, err = proc.communicate(); err += f"\n(timed out after {timeout:g} s)"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_nbdev_test(*flags: str, env: dict | None = None, only: list[str] | None = None) -> subprocess.CompletedProcess:
+    return finished(start_nbdev_test(*flags, env=env, only=only))
+
+
+@pytest.fixture(scope="module")
+def without_services():
+    """The pass without services, started in the background as soon as a test asks for it: it runs beside the pass
+    with services (each pass is one kernel at a time, the machine has two cores), a minute and a half of make test."""
+    proc = start_nbdev_test()
+    yield proc
+    if proc.poll() is None: proc.kill(); proc.communicate()
 
 
 def test_every_declared_flag_is_carried_by_cells_and_every_cell_flag_is_declared():
@@ -60,16 +81,11 @@ def test_every_declared_flag_is_carried_by_cells_and_every_cell_flag_is_declared
     assert not unused, f"declared flags no cell carries: {unused} (cells per flag: {dict(flags)})"
 
 
-def test_notebook_inline_tests_pass_without_services():
-    result = run_nbdev_test()
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-
-
 @pytest.mark.kafka
 @pytest.mark.postgres
 @pytest.mark.spark
 @pytest.mark.aws
-def test_notebook_cells_flagged_for_services_pass_against_the_stack_and_moto(stack, moto_endpoint):
+def test_notebook_cells_flagged_for_services_pass_against_the_stack_and_moto(stack, moto_endpoint, without_services):
     by_notebook: dict[str, int] = {}
     flags = cell_flags(by_notebook)
     executed = sum(flags[f] for f in SERVICE_FLAGS)
@@ -78,4 +94,9 @@ def test_notebook_cells_flagged_for_services_pass_against_the_stack_and_moto(sta
     assert by_notebook and sum(by_notebook.values()) == sum(flags.values())
     env = {"UHNW_S3_ENDPOINT_URL": moto_endpoint, "AWS_ENDPOINT_URL": moto_endpoint}
     result = run_nbdev_test(*SERVICE_FLAGS, env=env, only=sorted(by_notebook))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+def test_notebook_inline_tests_pass_without_services(without_services):
+    result = finished(without_services)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -55,9 +56,12 @@ def test_readme_marks_the_walk_throughs_runnable():
 @pytest.mark.kafka
 @pytest.mark.postgres
 @pytest.mark.spark
-def test_readme_runnable_blocks_run_in_order_from_a_fresh_home(stack, tmp_path_factory):
+def test_readme_runnable_blocks_run_in_order_from_a_fresh_home(stack, model_home, tmp_path_factory):
     home = tmp_path_factory.mktemp("readme-home")
     (home / "stack").symlink_to(stack.stack_dir)  # the session's Kafka and PostgreSQL, passfile included
+    # the session's promoted model, as `make demo` leaves one: the hot-path block keeps it instead of training (the
+    # training command itself runs in tests/test_relevance.py, a minute of make test saved here)
+    shutil.copytree(model_home / "lake" / "models", home / "lake" / "models")
     env = {**os.environ, "UHNW_HOME": str(home), "UHNW_TOPIC_PREFIX": f"readme{uuid.uuid4().hex[:8]}.",
            "PYTHONUNBUFFERED": "1"}
     blocks = runnable_blocks(README.read_text(encoding="utf-8"))
@@ -81,3 +85,4 @@ def test_readme_runnable_blocks_run_in_order_from_a_fresh_home(stack, tmp_path_f
         assert report.stat().st_size > 0
     hot = next(out for block, out in outputs if "serve hotpath" in block)
     assert '"type": "alert"' in hot and '"client_id": "UHNW-102"' in hot, f"the hot path showed no alert:\n{_tail(hot)}"
+    assert "relevance-hotpath-test" in hot, "the hot path serves the promoted model it found (no training when one exists)"

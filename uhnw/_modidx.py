@@ -927,6 +927,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'uhnw.tables.TableDef.table_type': ('tables.html#tabledef.table_type', 'uhnw/tables.py'),
                              'uhnw.tables._column': ('tables.html#_column', 'uhnw/tables.py'),
                              'uhnw.tables._comment': ('tables.html#_comment', 'uhnw/tables.py'),
+                             'uhnw.tables._parsed_ddl': ('tables.html#_parsed_ddl', 'uhnw/tables.py'),
                              'uhnw.tables._properties': ('tables.html#_properties', 'uhnw/tables.py'),
                              'uhnw.tables._split_top': ('tables.html#_split_top', 'uhnw/tables.py'),
                              'uhnw.tables.arrow_schema': ('tables.html#arrow_schema', 'uhnw/tables.py'),

@@ -152,7 +152,7 @@ class Settings(_SettingsFields):
     def __repr__(self) -> str:  # dataclass repr would print the secrets
         return f"Settings({self.public()!r})"
 
-# %% ../nbs/00_config.ipynb #6a50862b
+# %% ../nbs/00_config.ipynb #9ee3b8f6
 def passfile_password(path: Path, user: str | None = None) -> str | None:
     "The password of the first line of libpq passfile `path` for `user` (any user when None, `*` matches all); None when none."
     try: text = Path(path).read_text()

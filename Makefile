@@ -6,6 +6,7 @@ BIN       := $(VENV)/bin
 JAR_CACHE ?= $(HOME)/.cache/uhnw/jars
 KAFKA_JARS := $(JAR_CACHE)/kafka
 SPARK_JARS := $(JAR_CACHE)/spark
+SPARK_AWS_JARS := $(JAR_CACHE)/spark-aws
 MVN       := mvn -q -B -s jvm/settings.xml
 ARGS      ?=
 
@@ -13,7 +14,7 @@ export UHNW_JAR_CACHE := $(JAR_CACHE)
 
 .PHONY: setup browser demo test lint export clean-nbs check-nbdev stack-up stack-down
 
-setup: $(VENV)/.installed $(KAFKA_JARS)/.complete $(SPARK_JARS)/.complete browser
+setup: $(VENV)/.installed $(KAFKA_JARS)/.complete $(SPARK_JARS)/.complete $(SPARK_AWS_JARS)/.complete browser
 
 # Debian's Chromium for the workstation's browser tests (Playwright drives it; no browser download). Installed when
 # missing and we are root with apt; otherwise a note, and the `browser` tests skip (with CI=true they fail instead).
@@ -46,6 +47,12 @@ $(KAFKA_JARS)/.complete: jvm/pom.xml jvm/settings.xml
 $(SPARK_JARS)/.complete: jvm/spark/pom.xml jvm/settings.xml
 	@rm -rf $(SPARK_JARS)
 	$(MVN) -f jvm/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(SPARK_JARS))
+	@touch $@
+
+# ... and the ones a Spark job adds on the `aws` profile (MSK's IAM login handler)
+$(SPARK_AWS_JARS)/.complete: jvm/spark-aws/pom.xml jvm/settings.xml
+	@rm -rf $(SPARK_AWS_JARS)
+	$(MVN) -f jvm/spark-aws/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(SPARK_AWS_JARS))
 	@touch $@
 
 demo: setup

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import jwt
 
-from .config import Settings
+from .config import Settings, resolve_secret
 
 # %% auto #0
 __all__ = ['REQUIRED_CLAIMS', 'LOCAL_ISSUER', 'DEFAULT_AUDIENCE', 'AuthError', 'Principal', 'TokenVerifier', 'auth_secret_path',
@@ -88,8 +88,8 @@ def auth_secret_path(settings: Settings) -> Path:
 def local_secret(settings: Settings, env: Mapping[str, str] | None = None) -> bytes:
     "The local HS256 secret: `UHNW_AUTH_SECRET`, else the stack's secret file (created on first use, mode 0600)."
     env = os.environ if env is None else env
-    if env.get("UHNW_AUTH_SECRET"):
-        secret = env["UHNW_AUTH_SECRET"].encode()
+    if env.get("UHNW_AUTH_SECRET"):  # the secret, or a `secretsmanager:` reference to it
+        secret = resolve_secret(env["UHNW_AUTH_SECRET"], settings.region).encode()
         if len(secret) < 32: raise AuthError("UHNW_AUTH_SECRET must be at least 32 bytes")
         return secret
     path = auth_secret_path(settings)

@@ -25,10 +25,11 @@ from .config import Settings
 from .schemas import ALERTS_TOPIC, CRM_TOPIC, DLQ_SUFFIX, NEWS_TOPIC, TICKS_TOPIC
 
 # %% auto #0
-__all__ = ['DLQ_RETENTION_DAYS', 'DAY_MS', 'BASE_TOPICS', 'DLQ_HEADERS', 'log', 'REPLAYED_FROM', 'REPLAYED_SUFFIX', 'TopicSpec',
-           'dlq_topic', 'topic_name', 'base_topic', 'topic_specs', 'client_config', 'producer_config',
-           'consumer_config', 'ensure_topics', 'dlq_headers', 'dead_letter', 'DeadLetter', 'Poison', 'Event', 'Outcome',
-           'handle_message', 'handle_batch', 'on_sigterm', 'ConsumerStats', 'close_producer', 'run_consumer',
+__all__ = ['DLQ_RETENTION_DAYS', 'DAY_MS', 'BASE_TOPICS', 'MSK_IAM_JVM_CONFIG', 'DLQ_HEADERS', 'log', 'REPLAYED_FROM',
+           'REPLAYED_SUFFIX', 'TopicSpec', 'dlq_topic', 'topic_name', 'base_topic', 'topic_specs', 'client_config',
+           'producer_config', 'consumer_config', 'uses_msk_iam', 'msk_iam_token', 'msk_iam_oauth_cb',
+           'jvm_client_config', 'ensure_topics', 'dlq_headers', 'dead_letter', 'DeadLetter', 'Poison', 'Event',
+           'Outcome', 'handle_message', 'handle_batch', 'on_sigterm', 'ConsumerStats', 'close_producer', 'run_consumer',
            'EventProducer', 'TopicMessage', 'read_topic', 'read_dead_letters', 'replay_marker_topic',
            'replay_marker_spec', 'dead_letter_id', 'Replay', 'plan_replay', 'replayed_dead_letters',
            'replay_dead_letters']
@@ -74,12 +75,14 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 
 # %% ../nbs/02_bus.ipynb #ed1ff7a6
 def client_config(settings: Settings) -> dict:
-    "Connection settings shared by producers, consumers and the admin client."
+    "Connection settings shared by producers, consumers and the admin client (librdkafka's)."
     conf = {"bootstrap.servers": settings.bootstrap_servers, "client.id": "uhnw"}
     if settings.kafka_security_protocol != "PLAINTEXT":
         conf["security.protocol"] = settings.kafka_security_protocol
     if settings.kafka_sasl_mechanism:
         conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if uses_msk_iam(settings):
+        conf["oauth_cb"] = msk_iam_oauth_cb(settings.region)
     return conf
 
 def producer_config(settings: Settings, **extra) -> dict:
@@ -92,6 +95,36 @@ def consumer_config(settings: Settings, group: str, **extra) -> dict:
     return {**client_config(settings), "group.id": group, "enable.auto.commit": False,
             "enable.auto.offset.store": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "session.timeout.ms": 10000, **extra}
+
+# %% ../nbs/02_bus.ipynb #cb68fb26
+MSK_IAM_JVM_CONFIG = {  # the Java client's MSK IAM over OAUTHBEARER (aws-msk-iam-auth's own handler)
+    "sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
+    "sasl.login.callback.handler.class": "software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler",
+    "sasl.client.callback.handler.class": "software.amazon.msk.auth.iam.IAMOAuthBearerLoginCallbackHandler"}
+
+def uses_msk_iam(settings: Settings) -> bool:
+    "Whether the bus authenticates with MSK IAM tokens (`kafka_sasl_mechanism = OAUTHBEARER`)."
+    return settings.kafka_sasl_mechanism.upper() == "OAUTHBEARER"
+
+def msk_iam_token(region: str) -> tuple[str, float]:
+    "An MSK IAM token signed with the process's AWS credentials, and its expiry in seconds since the epoch."
+    from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+    token, expiry_ms = MSKAuthTokenProvider.generate_auth_token(region)
+    return token, expiry_ms / 1000
+
+def msk_iam_oauth_cb(region: str) -> Callable[[str], tuple[str, float]]:
+    "confluent-kafka's `oauth_cb`: called with `sasl.oauthbearer.config` (unused), returns (token, expiry)."
+    def oauth_cb(_oauthbearer_config: str) -> tuple[str, float]:
+        return msk_iam_token(region)
+    return oauth_cb
+
+def jvm_client_config(settings: Settings) -> dict[str, str]:
+    "The same connection for a Java Kafka client (Spark's `kafka.` options): no callables, MSK IAM through its handler."
+    conf = {"bootstrap.servers": settings.bootstrap_servers}
+    if settings.kafka_security_protocol != "PLAINTEXT": conf["security.protocol"] = settings.kafka_security_protocol
+    if settings.kafka_sasl_mechanism: conf["sasl.mechanism"] = settings.kafka_sasl_mechanism
+    if uses_msk_iam(settings): conf.update(MSK_IAM_JVM_CONFIG)
+    return conf
 
 # %% ../nbs/02_bus.ipynb #03deaa52
 def ensure_topics(admin, specs: Iterable[TopicSpec], timeout: float = 30) -> dict[str, str]:

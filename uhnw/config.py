@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 # %% auto #0
-__all__ = ['SECRET_FIELDS', 'PROFILES', 'repo_root', 'resource_path', 'mask_credentials', 'Settings', 'passfile_password',
-           'read_settings_file', 'load_settings', 'format_settings']
+__all__ = ['SECRET_FIELDS', 'PROFILES', 'SECRET_REF', 'repo_root', 'resource_path', 'mask_credentials', 'Settings',
+           'passfile_password', 'read_settings_file', 'secrets_manager', 'secret_value', 'resolve_secret',
+           'load_settings', 'format_settings']
 
 # %% ../nbs/00_config.ipynb #57edddbd
 def repo_root() -> Path:
@@ -189,12 +190,36 @@ def read_settings_file(path: Path, profile: str) -> dict[str, str]:
         if cp.has_section(section): out.update(cp.items(section))
     return out
 
+# %% ../nbs/00_config.ipynb #5c230e75
+SECRET_REF = "secretsmanager:"
+
+def secrets_manager(region: str):
+    "A Secrets Manager client of `region` (the endpoint follows boto3's own configuration, e.g. `AWS_ENDPOINT_URL`)."
+    import boto3
+    return boto3.client("secretsmanager", region_name=region)
+
+def secret_value(ref: str, client) -> str:
+    "What `secretsmanager:<id>[#<key>]` names: the secret's string, or its JSON's `key`."
+    secret_id, _, key = ref.removeprefix(SECRET_REF).partition("#")
+    try: text = client.get_secret_value(SecretId=secret_id)["SecretString"]
+    except Exception as e:  # botocore's ClientError (not found, denied) or a connection error: name the secret only
+        raise ValueError(f"cannot read secret {secret_id!r} from Secrets Manager: {type(e).__name__}") from None
+    if not key: return text
+    try: return str(json.loads(text)[key])
+    except (ValueError, KeyError, TypeError): raise ValueError(f"secret {secret_id!r} has no JSON key {key!r}") from None
+
+def resolve_secret(value: str, region: str, client=None) -> str:
+    "`value` itself, or the secret it references."
+    if not value.startswith(SECRET_REF): return value
+    return secret_value(value, client or secrets_manager(region))
+
 # %% ../nbs/00_config.ipynb #e851284d
 def load_settings(profile: str | None = None,  # default: UHNW_PROFILE, else local
                   env: Mapping[str, str] | None = None,  # default: os.environ
                   settings_file: Path | None = None,  # default: UHNW_SETTINGS, else the packaged settings.ini
+                  secrets_client=None,  # a boto3 Secrets Manager client for `secretsmanager:` values (default: one for the region)
                   **overrides) -> Settings:
-    "Build the effective `Settings`: overrides > `UHNW_*` env > settings file > defaults."
+    "Build the effective `Settings`: overrides > `UHNW_*` env > settings file > defaults; secret references resolved."
     env = os.environ if env is None else env
     profile = profile or env.get("UHNW_PROFILE", "local")
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
@@ -211,6 +236,10 @@ def load_settings(profile: str | None = None,  # default: UHNW_PROFILE, else loc
         if env_name in env: values[name] = _coerce(name, env[env_name], f.type, env_name)
     values.update(overrides)
     values["home"] = Path(values["home"]).expanduser().resolve()
+    for name in SECRET_FIELDS:  # a secret setting may name a Secrets Manager secret instead of holding it
+        if isinstance(values.get(name), str) and values[name].startswith(SECRET_REF):
+            if secrets_client is None: secrets_client = secrets_manager(values.get("region") or _SettingsFields.region)
+            values[name] = secret_value(values[name], secrets_client)
     if not re.fullmatch(r"[A-Z]{3}", str(values.get("reporting_currency", "USD"))):
         raise ValueError(f"reporting_currency must be an upper-case ISO 4217 code such as USD, got {values['reporting_currency']!r}")
     return Settings(**values)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .bus import base_topic, client_config, topic_name
+from .bus import base_topic, jvm_client_config, topic_name
 from .catalog import append_rows
 from .config import Settings
 from .lake import BronzeObjectExists, Lake, lake_for, parquet_bytes, partition_key
@@ -182,8 +182,8 @@ def kafka_stream(spark, settings: Settings, max_offsets_per_trigger: int = 10_00
     reader = (spark.readStream.format("kafka").option("subscribe", ",".join(stream_topics(settings)))
               .option("startingOffsets", starting_offsets).option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
               .option("includeHeaders", "true").option("kafka.isolation.level", "read_committed"))
-    for k, v in client_config(settings).items():  # bootstrap servers and, on MSK, the security settings
-        if k != "client.id": reader = reader.option(f"kafka.{k}", v)
+    for k, v in jvm_client_config(settings).items():  # bootstrap servers and, on MSK, IAM authentication
+        reader = reader.option(f"kafka.{k}", v)
     return reader.load()
 
 def default_checkpoint(settings: Settings) -> str:

@@ -71,12 +71,13 @@ def _artifact(jar: Path) -> str:
 
 def connector_jars(settings: Settings) -> list[Path]:
     """The connectors `make setup` copied into `jar_cache/spark` (Kafka source, Avro, Iceberg runtime, PostgreSQL
-    JDBC) less what the pyspark wheel already ships (its Hadoop client, Scala library, ...): one copy of each class."""
-    folder = settings.jar_cache / "spark"
-    if not folder.is_dir(): return []
+    JDBC), and on `aws` those of `jar_cache/spark-aws` (MSK's IAM login handler), less what the pyspark wheel already
+    ships (its Hadoop client, Scala library, ...): one copy of each class."""
+    folders = [settings.jar_cache / "spark"] + ([settings.jar_cache / "spark-aws"] if settings.profile == "aws" else [])
     import pyspark
     shipped = {_artifact(j) for j in (Path(pyspark.__file__).parent / "jars").glob("*.jar")}
-    return sorted(j for j in folder.glob("*.jar") if _artifact(j) not in shipped)
+    return sorted((j for folder in folders if folder.is_dir() for j in folder.glob("*.jar") if _artifact(j) not in shipped),
+                  key=lambda j: j.name)
 
 
 def get_spark(settings: Settings, app_name: str = "uhnw",
@@ -99,6 +100,7 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
             return active
         builder = SparkSession.builder.appName(app_name)
         options = {**AWS_CONF, **_emulator_conf(settings), **_iceberg_conf(settings), **(conf or {})}
+        if jars := connector_jars(settings): options.setdefault("spark.jars", ",".join(map(str, jars)))  # a job image's cache
     else:
         raise ValueError(f"no Spark session for profile {settings.profile!r}")
     for k, v in options.items(): builder = builder.config(k, str(v))

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from uhnw.auth import TokenVerifier, verifier_from_env
-from uhnw.config import Settings
+from uhnw.config import Settings, resolve_secret
 from uhnw.ingest.news import NO_SECRETS, parse_webhook_secrets
 from uhnw.serve import alerts_api, health, rest_api, session, webhook
 from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group
@@ -44,7 +44,8 @@ def create_app(settings: Settings,
         st.feed = AlertFeed(settings, st.hub, asyncio.get_running_loop(), st.metrics, group or alert_group(settings, port))
         st.ticks = TickHub()  # live prices for the socket's `ticks` channel (uhnw.serve.ticks)
         st.tick_feed = TickFeed(settings, st.ticks, asyncio.get_running_loop(), tick_group(settings, port))
-        st.webhook_secrets = parse_webhook_secrets(os.environ.get("UHNW_WEBHOOK_SECRETS", ""))
+        # the providers' shared secrets, or on aws a `secretsmanager:` reference to them (resolved once, here)
+        st.webhook_secrets = parse_webhook_secrets(resolve_secret(os.environ.get("UHNW_WEBHOOK_SECRETS", ""), settings.region))
         if not st.webhook_secrets:
             log.warning("%s: POST /webhooks/news answers 503 to every provider until it is set", NO_SECRETS)
         st.news_producer = webhook.AckingProducer(settings)

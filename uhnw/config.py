@@ -190,7 +190,7 @@ def read_settings_file(path: Path, profile: str) -> dict[str, str]:
         if cp.has_section(section): out.update(cp.items(section))
     return out
 
-# %% ../nbs/00_config.ipynb #5c230e75
+# %% ../nbs/00_config.ipynb #c7b29d3f
 SECRET_REF = "secretsmanager:"
 
 def secrets_manager(region: str):

@@ -35,8 +35,10 @@ Modules:
 - `uhnw.language`: What entity resolution needs to know about the language an article is written in: which tokens are ordinary words of that language, so that a common word never stands in for a client's name.
 - `uhnw.market`: Trades and quotes of the instruments the book holds: validated `MarketTick`s from a file or a synthetic feed that respects each exchange's session, the latest price per instrument, the per-socket conflation that keeps a busy instrument from flooding a browser, and the end-of-day close the cold path can price from.
 - `uhnw.names`: Folding, phonetic keys and a pairwise similarity for person names, the name layer under entity resolution (`uhnw.resolve`).
+- `uhnw.ops.aws_jobs`: `uhnw job run NAME --on emr-serverless|glue`: a job notebook as a job run of the managed service, submitted with boto3 and waited for, printing its state and where the executed notebook lands in S3.
 - `uhnw.ops.db`: The serving store: connections and schema migrations for PostgreSQL (embedded locally, RDS on aws).
 - `uhnw.ops.demo`: The local end-to-end main job behind `make demo` / `uhnw demo`.
+- `uhnw.ops.job_entry`: What a managed service runs: one job notebook, executed in this very process, its executed copy written to S3.
 - `uhnw.ops.jobs`: Running the job and dashboard notebooks with papermill: `uhnw job run NAME --date D [-p key value ...]`.
 - `uhnw.ops.sagemaker_train`: `uhnw job run train_relevance --on sagemaker`: the same job notebook as a SageMaker training job.
 - `uhnw.ops.sources_demo`: The demo's other three sources and the stream into the lake, run while the workstation is serving (`uhnw.ops.demo`).

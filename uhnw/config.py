@@ -111,6 +111,11 @@ class _SettingsFields:
     sagemaker_relevance_endpoint: str = "uhnw-relevance"
     sagemaker_training_image: str = ""  # ECR image that runs `uhnw job run train_relevance` (aws)
     sagemaker_role_arn: str = ""  # execution role of SageMaker training jobs (aws)
+    # --- managed job runs (`uhnw job run NAME --on emr-serverless|glue`, uhnw.ops.aws_jobs)
+    emr_serverless_application_id: str = ""  # the EMR Serverless (emr-spark-8.0.0) application Spark jobs run on
+    emr_serverless_role_arn: str = ""  # its job runtime role
+    glue_role_arn: str = ""  # the role of the Glue jobs
+    glue_python_modules: str = ""  # `--additional-python-modules` of the Glue jobs: the uhnw wheel in S3 with its extras
     # --- JVM jars fetched by `make setup`
     jar_cache: Path = Path.home() / ".cache" / "uhnw" / "jars"
 

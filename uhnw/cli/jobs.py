@@ -39,9 +39,13 @@ def reports_of(executed: Path) -> list[str]:
 def job_run(ctx: typer.Context,
             name: str = typer.Argument(..., help="notebook name in jobs/ or dashboards/ (without .ipynb)"),
             date: str = typer.Option(..., "--date", help="partition date YYYY-MM-DD (the run_date parameter)"),
-            on: str = typer.Option("local", "--on", help="where to run: local (papermill here) or sagemaker (train_relevance)")):
+            on: str = typer.Option("local", "--on", help="where to run: local (papermill here), emr-serverless, glue, or "
+                                                           "sagemaker (train_relevance)"),
+            wait: bool = typer.Option(True, "--wait/--no-wait", help="follow a managed run to its end (exit 1 if it fails)")):
     """Run job NAME for --date with papermill (more parameters as `-p key value`, repeatable);
     the executed notebook is kept under UHNW_HOME/runs/ and a report the job wrote is printed as `report: <path>`.
+    `--on emr-serverless|glue` submits the notebook to the managed service (aws profile), which executes it in its driver
+    with its own Spark, and prints the run's states and the S3 URI of the executed notebook.
     `--on sagemaker` submits train_relevance as a SageMaker training job whose container runs this same command locally."""
     from uhnw.ops.jobs import JobError, check_parameters, run_job
     try:
@@ -53,8 +57,11 @@ def job_run(ctx: typer.Context,
     if on == "sagemaker":
         _submit_sagemaker(name, date, params)
         return
+    if on in ("emr-serverless", "glue"):
+        _submit_managed(on, name, date, params, wait)
+        return
     if on != "local":
-        fail(f"--on must be local or sagemaker, not {on!r}", 2)
+        fail(f"--on must be local, emr-serverless, glue or sagemaker, not {on!r}", 2)
     try:
         run = run_job(current_settings(), name, date, params)
     except (JobError, ValueError) as e:
@@ -94,3 +101,16 @@ def _submit_sagemaker(name: str, date: str, params: dict) -> None:
     except ValueError as e:
         fail(f"{e} (set UHNW_SAGEMAKER_TRAINING_IMAGE / UHNW_SAGEMAKER_ROLE_ARN)")
     typer.echo(f"submitted {job['TrainingJobName']}: {job['TrainingJobArn']}")
+
+
+def _submit_managed(service: str, name: str, date: str, params: dict, wait: bool) -> None:
+    "Submit job NAME to EMR Serverless or Glue and follow it; exit 1 when the run does not succeed."
+    from uhnw.ops.aws_jobs import submit
+    settings = current_settings()
+    if settings.profile != "aws": fail(f"--on {service} needs the aws profile (UHNW_PROFILE=aws)", 2)
+    try:
+        run = submit(settings, service, name, date, params, wait=wait, log=typer.echo)
+    except (ValueError, TimeoutError) as e:
+        fail(f"{e}")
+    if run.succeeded is False: fail(f"{service} run {run.run_id} ended {run.state}; executed notebook: {run.output}")
+    typer.echo(f"{name} for {date}: {service} run {run.run_id} {run.state}; executed notebook: {run.output}")

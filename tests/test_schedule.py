@@ -115,7 +115,8 @@ def test_the_cli_runs_a_night_shows_the_history_and_backfills(stack, cli, tmp_pa
     status = cli("schedule", "status", "--schedule", str(path), "--json", "--limit", "500")
     runs = [r for r in json.loads(status.stdout)["runs"] if r["job"].startswith(tag)]
     assert sorted((r["job"], r["status"]) for r in runs) == [(f"{tag}_{j}", "succeeded") for j in "abc"]
-    assert all("profile" in r["output"] for r in runs)  # the command's output (uhnw config show) is kept
+    # the command's output (uhnw config show) is kept: its last 2,000 characters, where the table's last setting is
+    assert all("jar_cache" in r["output"] for r in runs)
     assert json.loads(status.stdout)["next"][f"{tag}_a"]
     back = cli("job", "backfill", f"{tag}_a", "--from", "2026-12-03", "--to", FRI, "--schedule", str(path))
     assert back.returncode == 0, back.stderr

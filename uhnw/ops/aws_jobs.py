@@ -15,12 +15,12 @@ SageMaker training (`train_relevance`) keeps its own launcher, `uhnw.ops.sagemak
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from uhnw.config import Settings
+from uhnw.ops.sagemaker_train import parameter_text
 
 EMR_DONE = {"SUCCESS": True, "FAILED": False, "CANCELLED": False}
 GLUE_DONE = {"SUCCEEDED": True, "FAILED": False, "STOPPED": False, "TIMEOUT": False, "ERROR": False, "EXPIRED": False}
@@ -54,15 +54,11 @@ def entry_uri(settings: Settings) -> str:
     return f"s3://{settings.gold_bucket}/{ENTRY_KEY}"
 
 
-def _text(v) -> str:
-    return v if isinstance(v, str) else json.dumps(v)
-
-
 def emr_serverless_request(settings: Settings, name: str, run_date: str, params: dict, output: str) -> dict:
     "The `start_job_run` request of EMR Serverless for one notebook run."
     if not settings.emr_serverless_application_id: raise ValueError("emr_serverless_application_id is not set")
     if not settings.emr_serverless_role_arn: raise ValueError("emr_serverless_role_arn is not set")
-    args = [name, run_date, *[a for k, v in params.items() for a in ("--param", k, _text(v))], "--output", output]
+    args = [name, run_date, *[a for k, v in params.items() for a in ("--param", k, parameter_text(v))], "--output", output]
     return {"applicationId": settings.emr_serverless_application_id, "executionRoleArn": settings.emr_serverless_role_arn,
             "name": f"uhnw-{name}-{run_date}", "clientToken": output.rsplit("/", 1)[-1],  # a retried submit is one run
             "jobDriver": {"sparkSubmit": {"entryPoint": entry_uri(settings), "entryPointArguments": args}},
@@ -84,7 +80,7 @@ def glue_job_definition(settings: Settings, name: str) -> dict:
 
 
 def glue_run_arguments(name: str, run_date: str, params: dict, output: str) -> dict:
-    return {"--run_date": run_date, **{f"--{k}": _text(v) for k, v in params.items()}, "--uhnw_output": output}
+    return {"--run_date": run_date, **{f"--{k}": parameter_text(v) for k, v in params.items()}, "--uhnw_output": output}
 
 
 def ensure_glue_job(glue, job: dict) -> str:

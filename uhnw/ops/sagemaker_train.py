@@ -29,7 +29,7 @@ def training_job_name(version: str, now: datetime | None = None) -> str:
     return f"{base[: 63 - len(stamp) - 1]}-{stamp}"
 
 
-def _text(v) -> str:
+def parameter_text(v) -> str:
     "A parameter value as the `-p` text `uhnw job run` parses back (JSON for bools, numbers and lists)."
     import json
     return v if isinstance(v, str) else json.dumps(v)
@@ -39,7 +39,7 @@ def job_command(run_date: str, version: str, params: dict) -> list[str]:
     "The container's command: the local job runner, with the version and the parameters."
     args = ["uhnw", "job", "run", JOB, "--date", run_date, "-p", "model_version", version]
     for k, v in params.items():
-        args += ["-p", str(k), _text(v)]
+        args += ["-p", str(k), parameter_text(v)]
     return args
 
 
@@ -56,7 +56,7 @@ def training_request(settings: Settings, version: str, params: dict, *, run_date
         "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File",
                                    "ContainerEntrypoint": command[:1], "ContainerArguments": command[1:]},
         "RoleArn": role_arn,
-        "HyperParameters": {k: _text(v) for k, v in params.items()},
+        "HyperParameters": {k: parameter_text(v) for k, v in params.items()},
         "InputDataConfig": [{"ChannelName": "labels", "InputMode": "File", "ContentType": "application/x-parquet",
                              "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3DataDistributionType": "FullyReplicated",
                                                              "S3Uri": f"s3://{settings.silver_bucket}/{params['labels_table']}/"}}}],

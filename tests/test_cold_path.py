@@ -31,6 +31,9 @@ def cold_home(stack, tmp_path_factory):
     return home
 
 
+LOCAL_RUN: dict[str, str] = {}  # the namespaces of the local run's tables: the reference of the run on S3
+
+
 def run(cli, home, *args, timeout=600):
     return cli(*args, env={"UHNW_HOME": str(home), "UHNW_POSTGRES_PORT": os.environ["UHNW_POSTGRES_PORT"]}, timeout=timeout)
 
@@ -41,6 +44,7 @@ def test_cold_path_from_bronze_to_report(cli, cold_home, stack):
     # the session stack's passfile lives in the session home: point this home's stack dir at it
     (cold_home / "stack" / "postgres").mkdir(parents=True, exist_ok=True)
     (cold_home / "stack" / "postgres" / "pgpass").symlink_to(stack.pg_passfile)
+    LOCAL_RUN.update({k: os.environ[k] for k in ("UHNW_GLUE_DATABASE_SILVER", "UHNW_GLUE_DATABASE_GOLD")})
 
     synth = run(cli, cold_home, "synth", "cold", "--days", "2", "--clients", "12", "--positions", "300", "--bad-rows", "2",
                 "--start", "2032-09-06", "--ingest", "--json")  # dates no other test writes to PostgreSQL
@@ -159,3 +163,88 @@ def test_job_run_refuses_unknown_jobs_parameters_and_dates(cli):
     bad = cli("job", "run", "rds_sync", "--date", "2025-01-01", "-p", "colour", "red")
     assert bad.returncode == 1 and "has no parameter(s) colour" in bad.stderr
     assert "not a calendar date" in cli("job", "run", "rds_sync", "--date", "2025-13-01").stderr
+
+
+def same_figures(got, want, rel: float = 1e-12) -> bool:
+    "Equal rows, floats to the last bits Spark's summation order may change (the two runs read their files in other orders)."
+    def same(a, b):
+        if isinstance(a, float) and isinstance(b, float): return math.isclose(a, b, rel_tol=rel)
+        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)): return len(a) == len(b) and all(map(same, a, b))
+        if isinstance(a, dict) and isinstance(b, dict): return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a == b
+    return same(got, want)
+
+
+@pytest.fixture
+def aws_cold_env(stack, cold_home, moto_endpoint, tmp_path):
+    """The `aws` profile on the moto server: buckets, Glue and S3 of the emulator, a PostgreSQL database of its own on the
+    session's server standing in for RDS (migrated as `uhnw db migrate` would at deploy), and a home holding nothing but runs."""
+    import uuid
+
+    from uhnw.ops.db import connect, migrate
+    home = tmp_path / "aws-home"
+    database = f"aws_{uuid.uuid4().hex[:8]}"
+    with connect(stack, autocommit=True) as conn: conn.execute(f'create database "{database}"')
+    password = Path(stack.pg_passfile).read_text().splitlines()[0].split(":", 4)[4]
+    env = {"UHNW_PROFILE": "aws", "UHNW_HOME": str(home), "UHNW_S3_ENDPOINT_URL": moto_endpoint, "UHNW_REGION": "eu-west-1",
+           "AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "eu-west-1", "UHNW_POSTGRES_HOST": "127.0.0.1", "UHNW_POSTGRES_PORT": str(stack.postgres_port),
+           "UHNW_POSTGRES_DB": database, "UHNW_POSTGRES_USER": stack.postgres_user, "UHNW_POSTGRES_PASSWORD": password,
+           "UHNW_POSTGRES_SSLMODE": "disable"}
+    settings = load_settings(env={**os.environ, **env})  # and the test's own Glue databases (warm_namespaces)
+    migrate(settings)
+    lake_for(settings).ensure()  # on AWS the buckets come from the CDK app (infra/)
+    yield settings, env
+    from uhnw.catalog import _CATALOGS
+    for k in [k for k in _CATALOGS if k[0] == "publications" and database in k[1]]: _CATALOGS.pop(k).dispose()
+    with connect(stack, autocommit=True) as conn: conn.execute(f'drop database "{database}" with (force)')
+
+
+@pytest.mark.aws
+@pytest.mark.postgres
+@pytest.mark.spark
+def test_cold_path_on_s3_glue_and_rds_equals_the_local_run(cli, cold_home, aws_cold_env, stack):
+    """The same EOD files as the local test, on the `aws` profile against the emulator: bronze objects in S3, positions_etl
+    (Arrow) and daily_pnl (Spark through Iceberg's Glue catalog and S3FileIO) as papermill notebooks, rds_sync from gold in S3
+    into PostgreSQL, then `uhnw sql`. The emulator's Athena runs no SQL (it answers what a test tells it), so the SQL
+    goes to DuckDB over the same S3 objects (`--engine duckdb`). The local test above ran first and is the reference."""
+    import boto3
+
+    from uhnw.ops.db import connect
+    if not LOCAL_RUN: pytest.skip("the reference is test_cold_path_from_bronze_to_report's run: run the module")
+    settings, env = aws_cold_env
+    day1, day2 = "2032-09-06", "2032-09-07"
+    synth = cli("synth", "cold", "--days", "2", "--clients", "12", "--positions", "300", "--bad-rows", "2", "--start", day1,
+                "--out", env["UHNW_HOME"] + "/inbox", "--ingest", "--json", env=env)
+    assert synth.returncode == 0, synth.stderr
+    assert not (Path(env["UHNW_HOME"]) / "lake").exists(), "nothing lands on local disk"
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=settings.s3_endpoint_url)
+    for table in ("positions", "prices", "fx"):  # the local run's very inputs
+        key = f"{table}/date={day2}/{table}_{day2}.csv"
+        assert s3.get_object(Bucket="data-lake-bronze", Key=key)["Body"].read() == (cold_home / "lake" / "bronze" / key).read_bytes()
+
+    # day 1 needs only its silver (the P&L of day 2 reads the previous positions); day 2 runs the whole flow
+    first = cli("job", "run", "positions_etl", "--date", day1, env=env, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    result = cli("cold-path", "--date", day2, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    glue = boto3.client("glue", region_name="eu-west-1", endpoint_url=settings.s3_endpoint_url)
+    gold = glue.get_table(DatabaseName=settings.glue_database_gold, Name="client_metrics")["Table"]["Parameters"]
+    assert gold["table_type"].upper() == "ICEBERG" and gold["metadata_location"].startswith("s3://data-lake-gold/client_metrics/")
+
+    query = ("SELECT client_id, positions_count, unpriced_positions, market_value, daily_pnl, market_value_reporting "
+             f"FROM gold.client_metrics WHERE date = DATE '{day2}' ORDER BY client_id")
+    on_s3 = cli("sql", query, "--engine", "duckdb", "--format", "json", env=env)
+    assert on_s3.returncode == 0, on_s3.stderr
+    local = cli("sql", query, "--format", "json", env={"UHNW_HOME": str(cold_home), **LOCAL_RUN})
+    assert local.returncode == 0, local.stderr
+    assert len(json.loads(on_s3.stdout)) == 12 and same_figures(json.loads(on_s3.stdout), json.loads(local.stdout))
+    rejected = f"SELECT count(*) AS n FROM silver.positions_rejected WHERE date = DATE '{day2}'"
+    assert json.loads(cli("sql", rejected, "--engine", "duckdb", "-f", "json", env=env).stdout) == [{"n": 2}]
+
+    metrics_sql = ("select client_id, market_value::float8, daily_pnl::float8, market_value_reporting::float8 "
+                   "from client_metrics where date = %s order by client_id")
+    with connect(settings) as conn: rds = conn.execute(metrics_sql, (day2,)).fetchall()
+    with connect(stack) as conn: reference = conn.execute(metrics_sql, (day2,)).fetchall()
+    assert len(rds) == 12 and same_figures(rds, reference)

@@ -123,8 +123,12 @@ def spark_catalog_conf(settings: Settings) -> dict[str, str]:
     conf = {"spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
             pre: "org.apache.iceberg.spark.SparkCatalog"}
     if settings.profile == "aws":
-        return {**conf, f"{pre}.type": "glue", f"{pre}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
-                f"{pre}.warehouse": f"s3://{settings.silver_bucket}/"}
+        conf = {**conf, f"{pre}.type": "glue", f"{pre}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+                f"{pre}.warehouse": f"s3://{settings.silver_bucket}/", f"{pre}.client.region": settings.region}
+        if settings.s3_endpoint_url:  # an emulator (moto in the tests) answers for both Glue and S3
+            conf.update({f"{pre}.glue.endpoint": settings.s3_endpoint_url, f"{pre}.s3.endpoint": settings.s3_endpoint_url,
+                         f"{pre}.s3.path-style-access": "true"})
+        return conf
     if settings.catalog_uri and not settings.catalog_uri.startswith("postgresql"):
         raise ValueError(f"Spark reaches the local catalog over JDBC to PostgreSQL; {settings.catalog_uri.split(':')[0]} serves pyiceberg only")
     from sqlalchemy.engine import make_url

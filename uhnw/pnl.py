@@ -23,7 +23,6 @@ import pandas as pd
 from .catalog import CATALOG_NAME, database_for, ensure_table, find_snapshot, load_table, publish, read_rows
 from .config import Settings
 from .lake import Lake, PartitionNotFound, check_date, lake_for
-from .ops.spark import spark_uri
 from .tables import table_def
 
 if TYPE_CHECKING:  # pyspark is the optional `jobs` extra: imported where a Spark function runs
@@ -74,15 +73,19 @@ def _files(lake: Lake, table: str, date: str) -> list[str]:
 
 # %% ../nbs/24_pnl.ipynb #20821189
 def load_inputs(spark: SparkSession, lake: Lake, date: str,
-                settings: Settings | None = None) -> PnlInputs:  # to reach a local S3 emulator (s3a://); not needed otherwise
-    "Spark DataFrames of the silver partitions the P&L of `date` needs (those of `date` and of the previous positions date)."
+                settings: Settings | None = None) -> PnlInputs:  # the warm tier's catalog, for tables whose files are S3 objects
+    """Spark DataFrames of the silver partitions the P&L of `date` needs (those of `date` and of the previous positions date).
+    Local files are read as Parquet; S3 objects through Spark's Iceberg catalog (its S3FileIO: no Hadoop S3 file system)."""
     date = check_date(date)
     prev = prev_positions_date(lake, date)
     def read(table: str, d: str | None):
         if d is None: return None
         files = _files(lake, table, d)
-        if settings is not None: files = [spark_uri(settings, f) for f in files]
-        return spark.read.parquet(*files).select(*_INPUT_COLUMNS[table])
+        if settings is not None and any(f.startswith("s3://") for f in files):
+            from pyspark.sql import functions as F
+            df = spark.table(f"{CATALOG_NAME}.{database_for(settings, 'silver')}.{table}").where(F.col("date") == F.lit(d).cast("date"))
+        else: df = spark.read.parquet(*files)
+        return df.select(*_INPUT_COLUMNS[table])
     return PnlInputs(*(read(t, d) for t in ("positions", "prices", "fx", "clients") for d in (date, prev)), date, prev)
 
 def load_inputs_arrow(lake: Lake, date: str) -> PnlInputs:

@@ -30,9 +30,9 @@ from .config import Settings
 from .tables import TableDef, table_defs
 
 # %% auto #0
-__all__ = ['READ_ONLY', 'TOO_DEEP', 'FORMATS', 'QueryError', 'statement_kind', 'parse_statement', 'qualify_tables', 'duckdb_type',
-           'PartitionFiles', 'view_sql', 'resolve_table', 'local_connection', 'Result', 'check_as_of', 'run_local',
-           'with_as_of', 'run_athena', 'run_query', 'to_jsonable', 'format_result']
+__all__ = ['READ_ONLY', 'TOO_DEEP', 'ENGINES', 'FORMATS', 'QueryError', 'statement_kind', 'parse_statement', 'qualify_tables',
+           'duckdb_type', 'PartitionFiles', 'view_sql', 's3_filesystem', 'resolve_table', 'local_connection', 'Result',
+           'check_as_of', 'run_local', 'with_as_of', 'run_athena', 'run_query', 'to_jsonable', 'format_result']
 
 # %% ../nbs/22_query.ipynb #654ac967
 class QueryError(ValueError):
@@ -117,6 +117,7 @@ class PartitionFiles:
     date: str
     files: tuple[str, ...]  # its Parquet files
     columns: frozenset[str]  # column names found in those files
+    relation: str = ""  # the registered Arrow dataset that reads them, when they are objects in S3 (DuckDB reads files only)
 
 def view_sql(t: CatalogTable, parts: list[PartitionFiles]) -> str:
     "`CREATE VIEW db.table AS ...` over the partitions' files, with the catalog's columns and types."
@@ -126,15 +127,30 @@ def view_sql(t: CatalogTable, parts: list[PartitionFiles]) -> str:
     def keys(date):
         return ", ".join(f"CAST({'NULL' if date is None else _lit(date)} AS {duckdb_type(k.type)}) AS {_ident(k.name)}"
                          for k in t.partition_keys)
-    selects = [f"SELECT {cols(p.columns)}, {keys(p.date)} FROM read_parquet([{', '.join(map(_lit, p.files))}], union_by_name = true)"
-               for p in parts if p.files]
+    def source(p):
+        return _ident(p.relation) if p.relation else f"read_parquet([{', '.join(map(_lit, p.files))}], union_by_name = true)"
+    selects = [f"SELECT {cols(p.columns)}, {keys(p.date)} FROM {source(p)}" for p in parts if p.files]
     body = "\nUNION ALL\n".join(selects) or f"SELECT {cols(set())}, {keys(None)} WHERE false"
     return f"CREATE VIEW {_ident(t.database)}.{_ident(t.name)} AS\n{body}"
 
 # %% ../nbs/22_query.ipynb #9276c155
-def _columns_in(files: list[str]) -> frozenset[str]:
+def s3_filesystem(settings: Settings):
+    "Arrow's S3 file system for the profile's region (and the emulator the settings name); credentials from the environment."
+    from urllib.parse import urlparse
+    from pyarrow import fs
+    if not settings.s3_endpoint_url: return fs.S3FileSystem(region=settings.region)
+    u = urlparse(settings.s3_endpoint_url)
+    return fs.S3FileSystem(region=settings.region, endpoint_override=u.netloc, scheme=u.scheme)
+
+def _is_object(f: str) -> bool: return f.startswith(("s3://", "s3a://"))
+def _key(f: str) -> str: return f.split("://", 1)[1]  # Arrow's S3 paths are bucket/key
+
+def _schemas(files: list[str], filesystem=None) -> list:
     import pyarrow.parquet as pq
-    return frozenset(n for f in files for n in pq.read_schema(f).names)
+    return [pq.read_schema(_key(f), filesystem=filesystem) if filesystem is not None else pq.read_schema(f) for f in files]
+
+def _columns_in(files: list[str], filesystem=None) -> frozenset[str]:
+    return frozenset(n for s in _schemas(files, filesystem) for n in s.names)
 
 def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) -> tuple[TableDef, list[PartitionFiles], str | None]:
     "A table (the DDL's, named by its catalog database), its partitions' files at one snapshot, and its folder; `TableNotFound` otherwise."
@@ -149,17 +165,30 @@ def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) 
     if td.database == "gold":  # each date at the snapshot its publication names
         files = {d: fs for snap, ds in published_days(settings, td.name, as_of=as_of).items() for d, fs in partition_files(table, snap, ds).items()}
     else: files = partition_files(table, snapshot_as_of(table, as_of))
-    parts = [PartitionFiles(d, tuple(files[d]), _columns_in(files[d])) for d in sorted(files)]
+    fs = s3_filesystem(settings) if any(_is_object(f) for fs_ in files.values() for f in fs_) else None
+    parts = [PartitionFiles(d, tuple(files[d]), _columns_in(files[d], fs)) for d in sorted(files)]
     return t, parts, table.location()
+
+def _registered(con, p: PartitionFiles, table: str, filesystem) -> PartitionFiles:
+    "Register one partition's objects as an Arrow dataset (all its files' columns, by name) and name it in the view."
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    schema = pa.unify_schemas(_schemas(list(p.files), filesystem))
+    relation = f"{table}@{p.date}"
+    con.register(relation, ds.dataset([_key(f) for f in p.files], schema=schema, format="parquet", filesystem=filesystem))
+    return replace(p, relation=relation)
 
 def local_connection(settings: Settings, tables: list[str], as_of: datetime | None = None):
     "An in-memory DuckDB with one view per table in `tables`, each at one snapshot (now, or at `as_of`)."
     import duckdb
     con = duckdb.connect(":memory:")
-    dirs = []
+    dirs, fs = [], None
     for name in tables:
         t, parts, location = resolve_table(settings, name, as_of)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(t.database)}")
+        if any(_is_object(f) for p in parts for f in p.files):  # S3: Arrow reads the snapshot's objects, DuckDB scans the dataset
+            parts = [_registered(con, p, f"{t.database}.{t.name}", fs := fs or s3_filesystem(settings)) for p in parts]
+            location = None  # nothing for DuckDB itself to open
         con.execute(view_sql(t, parts))
         if location:
             try: dirs.append(str(location_path(location)) + "/")
@@ -276,9 +305,17 @@ def run_athena(settings: Settings, sql: str, database: str | None = None, as_of:
             return Result([d[0] for d in cur.description or []], [tuple(r) for r in cur.fetchall()], "athena", cur.query_id or "", sql)
     except AthenaError as e: raise QueryError(f"Athena: {_one_line(e)}") from None
 
-def run_query(settings: Settings, sql: str, database: str | None = None, as_of: datetime | str | None = None) -> Result:
-    "Run Athena SQL on the profile's engine: DuckDB over the local Iceberg tables, or Athena; at `as_of` when given."
-    if settings.profile == "aws": return run_athena(settings, sql, database, as_of)
+ENGINES = ("duckdb", "athena")
+
+def run_query(settings: Settings, sql: str, database: str | None = None, as_of: datetime | str | None = None,
+              engine: str | None = None) -> Result:  # duckdb | athena; default: the profile's (athena on aws)
+    """Run Athena SQL on an engine: DuckDB over the Iceberg tables' files (local folders, or S3 objects read by Arrow),
+    or Athena; at `as_of` when given. On `aws` DuckDB answers small questions without a per-query Athena charge."""
+    engine = engine or ("athena" if settings.profile == "aws" else "duckdb")
+    if engine not in ENGINES: raise QueryError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+    if engine == "athena":
+        if settings.profile != "aws": raise QueryError("Athena answers on the aws profile only; the local lake is DuckDB's")
+        return run_athena(settings, sql, database, as_of)
     return run_local(settings, sql, database, as_of)
 
 # %% ../nbs/22_query.ipynb #a46c0efe

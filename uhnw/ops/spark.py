@@ -4,9 +4,10 @@ Only a job's `main`/`run_*` function calls `get_spark`; nothing here runs at imp
 
 - `local`: a `local[*]` session (2 cores on the team's machines), no UI, 4 shuffle partitions, UTC,
   Arrow for `toPandas`, and a driver heap sized for the 10 M-position benchmark on a 24 GiB machine.
-- `aws` (EMR, Glue): the session the platform already started is reused; when the settings name a
-  local S3-compatible endpoint (moto, in tests) the S3A connector is pointed at it. EMR and Glue read
-  `s3://` natively (EMRFS / Glue's S3 connector), so lake URIs are passed unchanged there.
+- `aws` (EMR, Glue): the session the platform already started is reused. Elsewhere (a test on the moto
+  server) a session is built with Iceberg's AWS bundle: silver and gold are Iceberg tables in Glue, read
+  and written through the catalog's S3FileIO (pointed at the emulator when the settings name one), so
+  Spark needs no Hadoop S3 file system.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from uhnw.config import Settings
 if TYPE_CHECKING:  # pyspark is an optional dependency (the `jobs` extra)
     from pyspark.sql import SparkSession
 
-__all__ = ["LOCAL_CONF", "AWS_CONF", "connector_jars", "get_spark", "spark_uri"]
+__all__ = ["LOCAL_CONF", "AWS_CONF", "connector_jars", "get_spark"]
 
 LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
@@ -43,17 +44,6 @@ AWS_CONF: dict[str, str] = {
     "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
-
-
-def _emulator_conf(settings: Settings) -> dict[str, str]:
-    "S3A settings for a local S3-compatible endpoint (needs hadoop-aws on the classpath)."
-    if not settings.s3_endpoint_url: return {}
-    return {"spark.hadoop.fs.s3a.endpoint": settings.s3_endpoint_url,
-            "spark.hadoop.fs.s3a.path.style.access": "true",
-            "spark.hadoop.fs.s3a.connection.ssl.enabled": str(settings.s3_endpoint_url.startswith("https")).lower(),
-            "spark.hadoop.fs.s3a.endpoint.region": settings.region,
-            "spark.hadoop.fs.s3a.aws.credentials.provider":
-                "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"}
 
 
 def _iceberg_conf(settings: Settings) -> dict[str, str]:
@@ -99,7 +89,7 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
                 if not k.startswith("spark.hadoop."): active.conf.set(k, str(v))
             return active
         builder = SparkSession.builder.appName(app_name)
-        options = {**AWS_CONF, **_emulator_conf(settings), **_iceberg_conf(settings), **(conf or {})}
+        options = {**AWS_CONF, **_iceberg_conf(settings), **(conf or {})}
         if jars := connector_jars(settings): options.setdefault("spark.jars", ",".join(map(str, jars)))  # a job image's cache
     else:
         raise ValueError(f"no Spark session for profile {settings.profile!r}")
@@ -107,10 +97,3 @@ def get_spark(settings: Settings, app_name: str = "uhnw",
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
-
-
-def spark_uri(settings: Settings, uri: str) -> str:
-    "A lake URI as Spark should open it: `s3a://` when talking to a local S3 emulator, else unchanged."
-    if settings.s3_endpoint_url and uri.startswith("s3://"): return "s3a://" + uri.removeprefix("s3://")
-    return uri
-

@@ -2,6 +2,7 @@
 RM feedback from PostgreSQL as labels; the SageMaker training request against a moto server."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -272,3 +273,38 @@ def test_labels_seed_lands_the_seed_set_in_silver_and_registers_it_for_sql(cli, 
     counts = json.loads(cli("sql", "SELECT label, count(*) AS n FROM silver.relevance_labels GROUP BY label ORDER BY label",
                             "--format", "json", env=env).stdout)
     assert [(r["label"], r["n"]) for r in counts] == [(0, 322), (1, 272)]
+
+
+@pytest.mark.aws
+def test_a_model_on_s3_is_found_through_secrets_manager_and_refused_when_its_bytes_change(moto_endpoint, model_home, monkeypatch):
+    """The alert path's model on the aws profile: saved to the models prefix of the gold bucket with its sha256, the version
+    to serve named by a Secrets Manager secret (`UHNW_RELEVANCE_MODEL`), loaded by `load_runtime`'s own call, and refused
+    when the object's bytes are not the ones saved."""
+    import boto3
+
+    from uhnw.lake import lake_for
+    from uhnw.relevance import ModelIntegrityError, checksum_key, load_model, model_key, promote, save_model
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
+    trained = load_model(lake_for(load_settings(home=model_home)))
+    env = {"UHNW_PROFILE": "aws", "UHNW_REGION": "eu-west-1", "UHNW_S3_ENDPOINT_URL": moto_endpoint,
+           "UHNW_RELEVANCE_MODEL": "secretsmanager:uhnw/relevance-model"}
+    for k, v in {"AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(k, v)
+    lake = lake_for(load_settings(env={**env, "UHNW_RELEVANCE_MODEL": "latest"})).ensure()
+    for version in ("v-old", "v-serve"): save_model(trained, trained.metrics, lake, version)
+    promote(lake, "v-old")
+    boto3.client("secretsmanager", region_name="eu-west-1").create_secret(Name="uhnw/relevance-model", SecretString="v-serve")
+
+    settings = load_settings(env=env)
+    assert settings.relevance_model == "v-serve", "the version comes from the secret, not the promoted pointer"
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    stored = s3.get_object(Bucket=settings.gold_bucket, Key="models/" + model_key("v-serve"))["Body"].read()
+    saved_sha = s3.get_object(Bucket=settings.gold_bucket, Key="models/" + checksum_key("v-serve"))["Body"].read().decode()
+    assert hashlib.sha256(stored).hexdigest() == saved_sha
+    served = load_model(lake_for(settings), settings.relevance_model)  # what load_runtime does
+    assert served.version == "v-serve" and served.spec == trained.spec
+
+    s3.put_object(Bucket=settings.gold_bucket, Key="models/" + model_key("v-serve"), Body=stored[:-1] + bytes([stored[-1] ^ 1]))
+    with pytest.raises(ModelIntegrityError, match="has sha256"):
+        load_model(lake_for(settings), settings.relevance_model)
+    assert load_model(lake_for(settings), "latest").version == "v-old", "an intact version still loads"

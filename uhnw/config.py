@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 # %% auto #0
-__all__ = ['SECRET_FIELDS', 'PROFILES', 'SECRET_REF', 'repo_root', 'resource_path', 'mask_credentials', 'Settings',
-           'passfile_password', 'read_settings_file', 'secrets_manager', 'secret_value', 'resolve_secret',
+__all__ = ['SECRET_FIELDS', 'REFERENCE_FIELDS', 'PROFILES', 'SECRET_REF', 'repo_root', 'resource_path', 'mask_credentials',
+           'Settings', 'passfile_password', 'read_settings_file', 'secrets_manager', 'secret_value', 'resolve_secret',
            'load_settings', 'format_settings']
 
 # %% ../nbs/00_config.ipynb #57edddbd
@@ -39,6 +39,7 @@ def resource_path(*parts: str) -> Path:
 
 # %% ../nbs/00_config.ipynb #b59c7579
 SECRET_FIELDS = frozenset({"postgres_password", "schema_registry_password"})
+REFERENCE_FIELDS = SECRET_FIELDS | {"relevance_model", "clients_file"}  # may name a Secrets Manager secret (`secretsmanager:`)
 PROFILES = ("local", "aws")
 
 def _plain(v): return str(v) if isinstance(v, Path) else v
@@ -106,6 +107,7 @@ class _SettingsFields:
     # --- intelligence
     clients_file: str = ""  # client master (CSV path or s3:// URI) the resolver loads outside the stack (Lambda, CLI)
     resolution_threshold: float = 0.80  # entity-resolution score from which a mention counts as the client
+    relevance_model: str = "latest"  # the relevance model version the alert path serves: the promoted one (`latest`) or a version
     relevance_threshold: float = 0.80  # relevance above which an (article, client) pair becomes an alert (the seeds' 0.8)
     sagemaker_summarize_endpoint: str = "uhnw-summarize"
     sagemaker_relevance_endpoint: str = "uhnw-relevance"
@@ -241,7 +243,7 @@ def load_settings(profile: str | None = None,  # default: UHNW_PROFILE, else loc
         if env_name in env: values[name] = _coerce(name, env[env_name], f.type, env_name)
     values.update(overrides)
     values["home"] = Path(values["home"]).expanduser().resolve()
-    for name in SECRET_FIELDS:  # a secret setting may name a Secrets Manager secret instead of holding it
+    for name in REFERENCE_FIELDS:  # a secret setting (or where the model and client master are) may name a Secrets Manager secret
         if isinstance(values.get(name), str) and values[name].startswith(SECRET_REF):
             if secrets_client is None: secrets_client = secrets_manager(values.get("region") or _SettingsFields.region)
             values[name] = secret_value(values[name], secrets_client)

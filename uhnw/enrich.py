@@ -114,7 +114,9 @@ def _read_clients(settings: Settings, location: str) -> pd.DataFrame:
             return load_clients(f.name)
     return load_clients(location)
 
-def load_runtime(settings: Settings, clients_location: str, model_version: str = "latest", producer=None) -> Runtime:
+def load_runtime(settings: Settings, clients_location: str,
+                 model_version: str | None = None,  # default: `settings.relevance_model` (the promoted one unless it names a version)
+                 producer=None) -> Runtime:
     "Build the handler's runtime: client master and gazetteer, the promoted relevance model, summarizer, producer."
     from uhnw.bus import EventProducer
     from uhnw.lake import lake_for
@@ -123,7 +125,7 @@ def load_runtime(settings: Settings, clients_location: str, model_version: str =
     from uhnw.schemas import AvroCodec
     clients = _read_clients(settings, clients_location)
     codec = AvroCodec(settings)
-    return Runtime(settings, codec, Gazetteer.from_clients(clients), load_model(lake_for(settings), model_version),
+    return Runtime(settings, codec, Gazetteer.from_clients(clients), load_model(lake_for(settings), model_version or settings.relevance_model),
                    summarizer_for(settings), producer or EventProducer(settings, codec=codec), client_directory(clients),
                    settings.relevance_threshold)
 

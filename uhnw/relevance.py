@@ -14,6 +14,7 @@ is trained by the `train_relevance` job from labelled pairs in silver, stored in
 # %% ../nbs/32_relevance.ipynb #3fc43de9
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -40,9 +41,9 @@ __all__ = ['EVENT_LEXICON', 'EVENT_TYPES', 'CUE_PATTERNS', 'SEED_DIR', 'LABELS_T
            'FeatureSpec', 'HashedNgrams', 'Features', 'Featurizer', 'read_seed', 'resolve_labels', 'land_labels',
            'read_labels', 'training_labels', 'land_training_sets', 'land_seed', 'label_group', 'label_author',
            'reliability_table', 'evaluate', 'RelevanceModel', 'train', 'sigmoid_linear_terms', 'probabilities',
-           'event_types', 'predict', 'score', 'score_pairs', 'UntrustedModelError', 'model_key', 'latest_key',
-           'model_bytes', 'save_model', 'model_from_bytes', 'promote', 'latest_version', 'load_model',
-           'feedback_labels', 'land_feedback']
+           'event_types', 'predict', 'score', 'score_pairs', 'UntrustedModelError', 'ModelIntegrityError', 'model_key',
+           'checksum_key', 'latest_key', 'model_bytes', 'save_model', 'verified_bytes', 'model_from_bytes', 'promote',
+           'latest_version', 'load_model', 'feedback_labels', 'land_feedback']
 
 # %% ../nbs/32_relevance.ipynb #335a0079
 EVENT_LEXICON: dict[str, tuple[str, ...]] = {
@@ -639,7 +640,11 @@ _OPTIONAL_MEMBERS = ("event_classifier.skops",)  # absent in models trained befo
 class UntrustedModelError(ValueError):
     "The model file would construct types outside the allow-list: refused without loading."
 
+class ModelIntegrityError(ValueError):
+    "The model artifact's bytes are not the ones saved (no checksum, or another sha256): refused without loading."
+
 def model_key(version: str, name: str = MODEL_NAME) -> str: return f"{name}/{check_name(version, 'model version')}/model.tar.gz"
+def checksum_key(version: str, name: str = MODEL_NAME) -> str: return model_key(version, name) + ".sha256"
 def latest_key(name: str = MODEL_NAME) -> str: return f"{name}/LATEST"
 
 def _tar(members: dict[str, bytes]) -> bytes:
@@ -679,7 +684,23 @@ def save_model(model: RelevanceModel, metrics: dict, lake: Lake, version: str, n
     if lake.store.exists("models", key):
         raise FileExistsError(f"model version {version!r} already exists at {lake.uri('models', key)}; "
                               "versions are immutable, pick a new one")
-    return lake.put("models", key, model_bytes(model, {**metrics, "version": version}))
+    data = model_bytes(model, {**metrics, "version": version})
+    # the checksum first: a save that dies between the two leaves no artifact, and saving the version again completes it
+    lake.put("models", checksum_key(version, name), hashlib.sha256(data).hexdigest().encode())
+    return lake.put("models", key, data)
+
+def verified_bytes(lake: Lake, version: str, name: str = MODEL_NAME) -> bytes:
+    "A saved version's artifact bytes, after checking them against the sha256 saved beside them (S3 or a folder alike)."
+    key = model_key(version, name)
+    try: data = lake.read_bytes("models", key)
+    except PartitionNotFound: raise PartitionNotFound(f"no model version {version!r} at {lake.uri('models', key)}") from None
+    try: want = lake.read_bytes("models", checksum_key(version, name)).decode().strip()
+    except PartitionNotFound:
+        raise ModelIntegrityError(f"model version {version!r} has no checksum at {lake.uri('models', checksum_key(version, name))}; "
+                                  "refused (re-save it as a new version)") from None
+    if (got := hashlib.sha256(data).hexdigest()) != want:
+        raise ModelIntegrityError(f"model version {version!r} at {lake.uri('models', key)} has sha256 {got}, saved as {want}; refused")
+    return data
 
 def model_from_bytes(data: bytes, version: str, trusted: frozenset[str] = TRUSTED_TYPES) -> RelevanceModel:
     "A `RelevanceModel` from artifact bytes, refusing types outside `trusted`."
@@ -698,9 +719,7 @@ def model_from_bytes(data: bytes, version: str, trusted: frozenset[str] = TRUSTE
 # %% ../nbs/32_relevance.ipynb #4a9c8b55
 def promote(lake: Lake, version: str, name: str = MODEL_NAME) -> str:
     "Make `version` the one `load_model(lake)` serves (after checking it loads); returns the pointer's URI."
-    try: model_from_bytes(lake.read_bytes("models", model_key(version, name)), version)
-    except PartitionNotFound:
-        raise PartitionNotFound(f"no model version {version!r} at {lake.uri('models', model_key(version, name))}") from None
+    model_from_bytes(verified_bytes(lake, version, name), version)
     return lake.put("models", latest_key(name), version.encode())
 
 def latest_version(lake: Lake, name: str = MODEL_NAME) -> str:
@@ -712,7 +731,7 @@ def latest_version(lake: Lake, name: str = MODEL_NAME) -> str:
 def load_model(lake: Lake, version: str = "latest", name: str = MODEL_NAME) -> RelevanceModel:
     "Load a saved model version (default: the promoted one) safely."
     v = latest_version(lake, name) if version == "latest" else version
-    return model_from_bytes(lake.read_bytes("models", model_key(v, name)), v)
+    return model_from_bytes(verified_bytes(lake, v, name), v)
 
 
 # %% ../nbs/32_relevance.ipynb #0d6024d4

@@ -4,6 +4,8 @@ the lake — on a UHNW_HOME of this test's own, against the session's PostgreSQL
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,9 +225,15 @@ def test_cold_path_on_s3_glue_and_rds_equals_the_local_run(cli, cold_home, aws_c
         key = f"{table}/date={day2}/{table}_{day2}.csv"
         assert s3.get_object(Bucket="data-lake-bronze", Key=key)["Body"].read() == (cold_home / "lake" / "bronze" / key).read_bytes()
 
-    # day 1 needs only its silver (the P&L of day 2 reads the previous positions); day 2 runs the whole flow
-    first = cli("job", "run", "positions_etl", "--date", day1, env=env, timeout=300)
+    # day 1 needs only its silver (the P&L of day 2 reads the previous positions): run by the entry a Glue Python shell
+    # job runs (uhnw.ops.job_entry), which executes the notebook in its own process and writes it to S3; day 2 runs the flow
+    first = subprocess.run([sys.executable, "-m", "uhnw.ops.job_entry", "positions_etl", day1], env={**os.environ, **env},
+                           cwd=env["UHNW_HOME"].rsplit("/", 1)[0], capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
+    executed = first.stdout.strip().rsplit(" ", 1)[-1]
+    assert executed.startswith(f"s3://data-lake-gold/_runs/positions_etl/date={day1}/")
+    ran = json.loads(s3.get_object(Bucket="data-lake-gold", Key=executed.split("/", 3)[3])["Body"].read())
+    assert any("parameters" in c["metadata"].get("tags", []) for c in ran["cells"]), "the executed notebook, parameters and all"
     result = cli("cold-path", "--date", day2, env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
 

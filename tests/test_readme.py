@@ -47,7 +47,7 @@ def _tail(text: str, lines: int = 40) -> str:
 
 def test_readme_marks_the_walk_throughs_runnable():
     blocks = runnable_blocks(README.read_text(encoding="utf-8"))
-    assert any("cold-path --date" in b and "synth cold" in b for b in blocks), "the cold-path walk-through is not runnable"
+    assert any("job run daily_pnl" in b and "synth cold" in b for b in blocks), "the cold-path walk-through is not runnable"
     assert any("serve hotpath" in b and "serve api" in b and "/alerts" in b for b in blocks), \
         "the hot-path walk-through is not runnable"
     assert all("make demo" not in b and "stack down" not in b for b in blocks), "a runnable block would stop the stack"
@@ -78,8 +78,8 @@ def test_readme_runnable_blocks_run_in_order_from_a_fresh_home(stack, model_home
         outputs.append((block, r.stdout))
     assert ran == len(blocks)
 
-    cold = next(out for block, out in outputs if "cold-path --date" in block)
-    for name in ("portfolio_health_2025-01-01.html", "portfolio_health_2025-01-02.html", "portfolio_health_2025-01-02_RM-01.html"):
+    cold = next(out for block, out in outputs if "job run daily_pnl" in block)
+    for name in ("portfolio_health_2025-01-02.html", "portfolio_health_2025-01-02_RM-01.html"):
         report = home / "reports" / name
         assert f"report: {report}" in cold, f"the cold path did not print the path of {name}"
         assert report.stat().st_size > 0

@@ -109,7 +109,7 @@ class _SettingsFields:
     resolution_threshold: float = 0.80  # entity-resolution score from which a mention counts as the client
     relevance_model: str = "latest"  # the relevance model version the alert path serves: the promoted one (`latest`) or a version
     relevance_threshold: float = 0.80  # relevance above which an (article, client) pair becomes an alert (the seeds' 0.8)
-    sagemaker_summarize_endpoint: str = "uhnw-summarize"
+    sagemaker_summarize_endpoint: str = ""  # aws: a SageMaker summarizer endpoint; empty: the extractive summarizer in-process
     sagemaker_relevance_endpoint: str = "uhnw-relevance"
     sagemaker_training_image: str = ""  # ECR image that runs `uhnw job run train_relevance` (aws)
     sagemaker_role_arn: str = ""  # execution role of SageMaker training jobs (aws)

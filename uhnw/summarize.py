@@ -113,6 +113,8 @@ class SageMakerSummarizer:
             return self.fallback.summarize(headline, body, spans)
 
 def summarizer_for(settings: Settings, client=None) -> Summarizer:
-    "The extractive summarizer on `local`, the SageMaker endpoint (with extractive fallback) on `aws`."
-    if settings.profile == "aws": return SageMakerSummarizer(settings.sagemaker_summarize_endpoint, client, settings.region)
+    """The extractive summarizer in-process; on `aws`, when the settings name an endpoint, that SageMaker endpoint (with
+    the extractive fallback). No endpoint is the default: an alert must not pay a failed call to one that is not deployed."""
+    if settings.profile == "aws" and settings.sagemaker_summarize_endpoint:
+        return SageMakerSummarizer(settings.sagemaker_summarize_endpoint, client, settings.region)
     return ExtractiveSummarizer()

@@ -65,6 +65,28 @@ def test_a_spark_job_refuses_a_local_master_inside_a_managed_service(spark, tmp_
     assert not (tmp_path / "x.ipynb").exists()
 
 
+@pytest.mark.spark
+def test_inside_a_managed_service_get_spark_returns_the_services_session_pointed_at_glue(spark):
+    """On `aws` a job's `get_spark` takes the session EMR (or Glue) already started, and points its Iceberg catalog at
+    Glue with S3FileIO at run time (the static SQL extensions stay the service's). The session fixture stands in for
+    EMR's; its catalog settings are put back afterwards for the other tests."""
+    from uhnw.catalog import spark_catalog_conf
+    from uhnw.ops.spark import get_spark
+    aws = load_settings("aws", env={}, region="eu-west-1", s3_endpoint_url="http://127.0.0.1:1")
+    keys = {k for k, _ in spark.sparkContext.getConf().getAll() if k.startswith("spark.sql.catalog.uhnw")}
+    saved = {k: spark.conf.get(k, None) for k in keys | set(spark_catalog_conf(aws)) if k != "spark.sql.extensions"}
+    try:
+        got = get_spark(aws)
+        assert got is spark, "the service's session, not a new one"
+        assert (spark.conf.get("spark.sql.catalog.uhnw.type"), spark.conf.get("spark.sql.catalog.uhnw.io-impl")) == \
+            ("glue", "org.apache.iceberg.aws.s3.S3FileIO")
+        assert spark.conf.get("spark.sql.catalog.uhnw.glue.endpoint") == "http://127.0.0.1:1"
+    finally:
+        for k, v in saved.items():
+            if v is None: spark.conf.unset(k)
+            else: spark.conf.set(k, v)
+
+
 @pytest.fixture
 def aws(moto_endpoint, monkeypatch):
     "The aws profile against the moto server: the gold bucket, an EMR Serverless application, roles."

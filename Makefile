@@ -12,7 +12,7 @@ ARGS      ?=
 
 export UHNW_JAR_CACHE := $(JAR_CACHE)
 
-.PHONY: setup browser demo test lint export clean-nbs check-nbdev stack-up stack-down wheel
+.PHONY: setup browser demo test lint export clean-nbs check-nbdev stack-up stack-down wheel lab
 
 setup: $(VENV)/.installed $(KAFKA_JARS)/.complete $(SPARK_JARS)/.complete $(SPARK_AWS_JARS)/.complete browser
 
@@ -70,6 +70,14 @@ lint: setup
 wheel: setup
 	rm -rf build dist
 	$(BIN)/python -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w dist .
+
+# JupyterLab on the repo for analysts: the `uhnw` kernel registered, the local stack up, and the demo's lake when the
+# lake is empty (`uhnw demo --once --keep-running`: the cold days, alerts and sources, services left running)
+lab: setup
+	$(BIN)/python -m ipykernel install --user --name uhnw --display-name "uhnw (Python 3.11)"
+	@if [ -z "$$(ls -A "$${UHNW_HOME:-data}/lake/bronze" 2>/dev/null)" ]; then $(BIN)/uhnw demo --once --keep-running; \
+	  else $(BIN)/uhnw stack up; fi
+	$(BIN)/jupyter lab --notebook-dir=. $(ARGS)
 
 export: setup
 	$(BIN)/nbdev-export

@@ -323,3 +323,57 @@ def test_sql_refusal_names_the_statement_kind_as_written(lake_data, uhnw_sql, st
     assert r.returncode == 1 and r.stdout == "" and r.stderr.count("\n") == 1, r.stderr
     assert f"error: {kind} statements are not allowed: uhnw sql only reads the lake (SELECT, WITH … SELECT, SHOW, DESCRIBE)" \
         in r.stderr
+
+
+# --- the analyst's API: DataFrames, bound parameters, the audit row, the %%sql cell
+
+@pytest.mark.postgres
+def test_sql_and_table_return_what_uhnw_sql_prints_bind_their_values_and_audit_each_query(lake_data, home, cli, stack, monkeypatch):
+    import uuid
+
+    from uhnw.ops.db import connect
+    from uhnw.query import sql, table
+    actor = f"quant-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("UHNW_ANALYST", actor)
+    (home.home / "stack").symlink_to(stack.stack_dir)  # the audit rows go to the session's PostgreSQL (its passfile)
+    q = "SELECT account_id, instrument_id, quantity FROM silver.positions WHERE date = CAST(? AS DATE) ORDER BY account_id"
+    frame = sql(q, [D2], settings=home)
+    printed = json.loads(cli("sql", q.replace("?", f"'{D2}'"), "-f", "json").stdout)
+    assert len(printed) == 3 and frame.to_dict("records") == printed
+    read = table("silver.positions", D2, ["account_id", "instrument_id", "quantity"], settings=home)
+    assert read.sort_values("account_id").to_dict("records") == printed
+    injected = sql("SELECT count(*) AS n FROM silver.positions WHERE account_id = ?", ["A1' OR '1'='1"], settings=home)
+    assert injected["n"].tolist() == [0], "the quote is part of the value: no row has that account id"
+    assert sql("SELECT count(*) AS n FROM silver.positions WHERE account_id = ?", ["A1"], settings=home)["n"].tolist() == [2]
+    with connect(stack) as conn:
+        rows = conn.execute("select role, action, surface, operation, detail from audit_log where actor = %s order by id",
+                            (actor,)).fetchall()
+    assert [r[:4] for r in rows] == [("analyst", "query", "sql", "duckdb")] * 4
+    assert (rows[0][4]["sql"], rows[0][4]["params"], rows[0][4]["rows"]) == (q, [D2], 3)
+    assert rows[2][4]["params"] == ["A1' OR '1'='1"] and rows[2][4]["rows"] == 1
+
+
+@pytest.mark.postgres
+def test_a_sql_cell_in_a_kernel_answers_a_dataframe(lake_data, home, stack, monkeypatch):
+    "`%load_ext uhnw.query`, then a `%%sql` cell with bound parameters, in a kernel the test starts (as JupyterLab would)."
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+    monkeypatch.setenv("UHNW_ANALYST", "quant-kernel")
+    (home.home / "stack").symlink_to(stack.stack_dir)
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(home.home), env=dict(os.environ))
+    out: list[str] = []
+    def run(code: str) -> dict:
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda m: out.append(
+            m["content"].get("text") or m["content"].get("data", {}).get("text/plain", "") or m["content"].get("evalue", "")))
+        assert reply["content"]["status"] == "ok", (code, out)
+        return reply
+    try:
+        run("%load_ext uhnw.query\nday = '2025-01-02'")
+        run("%%sql --params [day] -o held\nSELECT account_id, quantity FROM silver.positions WHERE date = CAST(? AS DATE) ORDER BY 1")
+        out.clear()
+        run("print(type(held).__name__, held['account_id'].tolist(), held['quantity'].tolist())")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert "DataFrame ['A1', 'A2', 'A3'] [12.0, 5.0, 1.0]" in "".join(out)

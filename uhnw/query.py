@@ -11,9 +11,11 @@ Athena, and only reading statements run."""
 from __future__ import annotations
 
 import csv
+import getpass
 import io
 import json
 import math
+import os
 import re
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -21,18 +23,22 @@ from datetime import date as Date
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from fnmatch import fnmatchcase
+from typing import Mapping, Sequence
+
+import pyarrow as pa
 
 import sqlglot
 from sqlglot import exp
 
 from .catalog import TableNotFound, database_for, load_table, location_path, partition_files, published_days, snapshot_as_of
-from .config import Settings
+from .config import Settings, load_settings
 from .tables import TableDef, table_defs
 
 # %% auto #0
 __all__ = ['READ_ONLY', 'TOO_DEEP', 'ENGINES', 'FORMATS', 'QueryError', 'statement_kind', 'parse_statement', 'qualify_tables',
            'duckdb_type', 'PartitionFiles', 'view_sql', 's3_filesystem', 'resolve_table', 'local_connection', 'Result',
-           'check_as_of', 'run_local', 'with_as_of', 'run_athena', 'run_query', 'to_jsonable', 'format_result']
+           'check_as_of', 'bound_values', 'run_local', 'with_as_of', 'run_athena', 'run_query', 'to_jsonable',
+           'format_result', 'analyst', 'record_query', 'sql_arrow', 'sql', 'table', 'load_ipython_extension']
 
 # %% ../nbs/22_query.ipynb #654ac967
 class QueryError(ValueError):
@@ -261,9 +267,17 @@ def _one_line(e: Exception) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.strip().startswith(("LINE ", "^"))]
     return " ".join(lines[:2]) or type(e).__name__
 
-def run_local(settings: Settings, sql: str, database: str | None = None,
-              as_of: datetime | None = None) -> Result:  # read the tables as they were then (an aware datetime)
-    "Run Athena SQL on DuckDB over the lake's Iceberg tables."
+def bound_values(tree: exp.Expression, params) -> list:
+    "The values for the statement's `?` placeholders, as many as it has: values are bound by the engine, never formatted into SQL."
+    values = list(params or ())
+    holders = list(tree.find_all(exp.Placeholder))
+    if any(h.this for h in holders): raise QueryError("named parameters (:name) are not supported: write ? and pass a list")
+    if len(holders) != len(values):
+        raise QueryError(f"the statement has {len(holders)} parameter(s) (?) and {len(values)} value(s) were given")
+    return values
+
+def _run_duckdb(settings: Settings, sql: str, database: str | None, as_of, params, fetch):
+    "Parse, qualify and transpile `sql`, then `fetch(connection, duckdb_sql, values)` (SHOW/DESCRIBE: a `Result`)."
     import duckdb
     as_of = check_as_of(as_of)
     database = (database or database_for(settings, "silver")).lower()
@@ -271,14 +285,22 @@ def run_local(settings: Settings, sql: str, database: str | None = None,
     try:
         if isinstance(tree, exp.Command): return _show(settings, tree, database, as_of)
         if isinstance(tree, exp.Describe): return _describe(settings, tree, database)
+        values = bound_values(tree, params)
         tables = qualify_tables(tree, database)
         duck = tree.sql("duckdb")
-        with closing(local_connection(settings, tables, as_of)) as con:
-            cur = con.execute(duck)
-            return Result([d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()], "duckdb", sql=duck)
+        with closing(local_connection(settings, tables, as_of)) as con: return fetch(con, duck, values)
     except TableNotFound as e: raise QueryError(str(e)) from None
     except duckdb.Error as e: raise QueryError(_one_line(e)) from None
     except RecursionError: raise QueryError(TOO_DEEP) from None  # sqlglot's generator recurses too (about 60 levels)
+
+def run_local(settings: Settings, sql: str, database: str | None = None,
+              as_of: datetime | None = None,  # read the tables as they were then (an aware datetime)
+              params=None) -> Result:  # values of the statement's `?` placeholders
+    "Run Athena SQL on DuckDB over the lake's Iceberg tables."
+    def rows(con, duck, values):
+        cur = con.execute(duck, values) if values else con.execute(duck)
+        return Result([d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()], "duckdb", sql=duck)
+    return _run_duckdb(settings, sql, database, as_of, params, rows)
 
 # %% ../nbs/22_query.ipynb #d6e00276
 def with_as_of(sql: str, as_of: datetime) -> str:
@@ -358,3 +380,84 @@ def format_result(r: Result, fmt: str = "table") -> str:
         return "  ".join(v.rjust(w) if align and n else v.ljust(w) for v, w, n in zip(vals, widths, numeric)).rstrip()
     out = [line(r.columns, align=False), "  ".join("-" * w for w in widths)] + [line(c) for c in cells]
     return "\n".join(out + [f"({len(r.rows)} row{'s' if len(r.rows) != 1 else ''})"])
+
+# %% ../nbs/22_query.ipynb #ace14e3a
+def analyst(env: Mapping[str, str] | None = None) -> str:
+    "Who is asking: `UHNW_ANALYST`, else the operating-system user the notebook runs as (JupyterLab, SageMaker Studio)."
+    env = os.environ if env is None else env
+    return env.get("UHNW_ANALYST") or getpass.getuser()
+
+def record_query(settings: Settings, actor: str, query: str, params: list, engine: str, rows: int,
+                 as_of: datetime | None = None) -> int:
+    "Append the audit row of one analyst query (who, the statement, its values, the engine, how many rows); returns its id."
+    import psycopg
+    from psycopg.types.json import Jsonb
+    detail = {"sql": query, "params": [str(v) for v in params], "rows": rows, "as_of": as_of.isoformat() if as_of else None}
+    with psycopg.connect(settings.dsn()) as conn:
+        return conn.execute("""insert into audit_log (actor, role, action, surface, operation, detail)
+            values (%s, 'analyst', 'query', 'sql', %s, %s) returning id""", (actor, engine, Jsonb(detail))).fetchone()[0]
+
+def _athena_literal(v) -> str:
+    "An Athena execution parameter: the value as one SQL literal (Athena binds it as such)."
+    return exp.convert(v.isoformat() if isinstance(v, (Date, datetime)) else v).sql("athena")
+
+def _athena_arrow(settings: Settings, query: str, database: str | None, as_of: datetime | None, params) -> pa.Table:
+    import awswrangler as wr
+    import boto3
+    values = bound_values(parse_statement(query), params)
+    if as_of is not None: query = with_as_of(query, as_of)
+    df = wr.athena.read_sql_query(query, database=database or database_for(settings, "silver"), ctas_approach=False,
+                                  unload_approach=False, workgroup=settings.athena_workgroup, s3_output=settings.athena_output or None,
+                                  params=[_athena_literal(v) for v in values] or None, paramstyle="qmark",
+                                  boto3_session=boto3.Session(region_name=settings.region))
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+def sql_arrow(query: str, params: Sequence | None = None,  # values of the statement's `?` placeholders
+              as_of: datetime | str | None = None, settings: Settings | None = None,  # default: load_settings()
+              engine: str | None = None, database: str | None = None, actor: str | None = None,
+              audit=record_query) -> pa.Table:  # (settings, actor, query, params, engine, rows, as_of) -> id; None: no row
+    "Run Athena SQL and return an Arrow table (the analyst's call for large results); the query is audited."
+    settings = settings or load_settings()
+    engine = engine or ("athena" if settings.profile == "aws" else "duckdb")
+    if engine not in ENGINES: raise QueryError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+    as_of = check_as_of(as_of)
+    if engine == "athena": out = _athena_arrow(settings, query, database, as_of, params)
+    else:
+        out = _run_duckdb(settings, query, database, as_of, params, lambda con, duck, values: con.sql(duck, params=values or None).to_arrow_table())
+        if isinstance(out, Result): out = pa.table({c: [r[i] for r in out.rows] for i, c in enumerate(out.columns)})
+    if audit is not None: audit(settings, actor or analyst(), query, list(params or ()), engine, out.num_rows, as_of)
+    return out
+
+def sql(query: str, params: Sequence | None = None, as_of: datetime | str | None = None, settings: Settings | None = None,
+        engine: str | None = None, database: str | None = None, actor: str | None = None, audit=record_query):
+    "Run Athena SQL and return a pandas DataFrame (see `sql_arrow`)."
+    return sql_arrow(query, params, as_of, settings, engine, database, actor, audit).to_pandas()
+
+def table(name: str, date: str | Date | None = None, columns: Sequence[str] | None = None,  # default: every column
+          as_of: datetime | str | None = None, settings: Settings | None = None, **kw):
+    "One lake table (one partition when `date` is given) as a DataFrame, without writing SQL."
+    settings = settings or load_settings()
+    known = {td.qualified: td for td in table_defs(settings).values()} | {f"{database_for(settings, td.database)}.{td.name}": td
+                                                                          for td in table_defs(settings).values()}
+    if name not in known: raise QueryError(f"unknown table {name}; the lake has {', '.join(sorted(_all_tables(settings)))}")
+    have = [c.name for c in known[name].columns + known[name].partition_keys]
+    if (unknown := [c for c in (columns or ()) if c not in have]): raise QueryError(f"{name} has no column(s) {', '.join(unknown)}")
+    query = exp.select(*[exp.column(c, quoted=True) for c in (columns or have)]).from_(name)
+    if date is None: return sql(query.sql("trino"), None, as_of, settings, **kw)
+    return sql(query.where("date = CAST(? AS DATE)").sql("trino"), [str(Date.fromisoformat(str(date)))], as_of, settings, **kw)
+
+# %% ../nbs/22_query.ipynb #9acc394e
+def load_ipython_extension(ipython) -> None:
+    "`%load_ext uhnw.query`: the `%%sql` cell magic, Athena SQL in a cell answered as a DataFrame."
+    import argparse
+    import shlex
+    parser = argparse.ArgumentParser(prog="%%sql", add_help=False)
+    parser.add_argument("--params", help="a Python expression for the values of the cell's ? placeholders, e.g. [client, day]")
+    parser.add_argument("--as-of", dest="as_of"); parser.add_argument("--engine"); parser.add_argument("-o", "--out")
+    def sql_cell(line: str, cell: str):
+        args = parser.parse_args(shlex.split(line))
+        params = eval(args.params, ipython.user_ns) if args.params else None  # the analyst's own expression, in their kernel
+        df = sql(cell, params, args.as_of, engine=args.engine)
+        if args.out: ipython.user_ns[args.out] = df
+        return df
+    ipython.register_magic_function(sql_cell, "cell", "sql")

@@ -377,3 +377,24 @@ def test_a_sql_cell_in_a_kernel_answers_a_dataframe(lake_data, home, stack, monk
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert "DataFrame ['A1', 'A2', 'A3'] [12.0, 5.0, 1.0]" in "".join(out)
+
+
+@pytest.mark.aws
+def test_sql_on_aws_goes_to_athena_through_awswrangler_with_its_values_as_execution_parameters(aws, moto_endpoint):
+    import boto3
+
+    from uhnw.query import sql
+    boto3.client("s3", region_name="eu-west-1").create_bucket(Bucket="uhnw-athena-results",
+                                                            CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    athena = boto3.client("athena", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    athena.create_work_group(Name="uhnw-analysts", Configuration={})
+    _athena_results(moto_endpoint, [("client_id", "varchar"), ("n", "bigint")], [["C1", "3"]])
+    audited = []
+    q = "SELECT client_id, count(*) AS n FROM gold.client_metrics WHERE date = CAST(? AS DATE) AND client_id <> ? GROUP BY 1"
+    frame = sql(q, [date(2025, 1, 2), "x' OR '1'='1"], settings=aws, actor="quant-aws", audit=lambda *a: audited.append(a))
+    assert frame.to_dict("records") == [{"client_id": "C1", "n": 3}]
+    (qid,) = athena.list_query_executions()["QueryExecutionIds"]
+    ex = athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+    assert ex["Query"] == q and ex["WorkGroup"] == "uhnw-analysts", "the statement is sent as written, its values apart"
+    assert ex["ExecutionParameters"] == ["'2025-01-02'", "'x'' OR ''1''=''1'"], "each value one quoted literal"
+    assert [(a[1], a[4], a[5]) for a in audited] == [("quant-aws", "athena", 1)]

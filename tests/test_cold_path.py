@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from uhnw.config import load_settings
+from uhnw.config import load_settings, passfile_password
 from uhnw.lake import lake_for
 from uhnw.ops.jobs import job_notebook, notebook_parameters
 
@@ -187,7 +187,7 @@ def aws_cold_env(stack, cold_home, moto_endpoint, tmp_path):
     home = tmp_path / "aws-home"
     database = f"aws_{uuid.uuid4().hex[:8]}"
     with connect(stack, autocommit=True) as conn: conn.execute(f'create database "{database}"')
-    password = Path(stack.pg_passfile).read_text().splitlines()[0].split(":", 4)[4]
+    password = passfile_password(stack.pg_passfile, stack.postgres_user)
     env = {"UHNW_PROFILE": "aws", "UHNW_HOME": str(home), "UHNW_S3_ENDPOINT_URL": moto_endpoint, "UHNW_REGION": "eu-west-1",
            "AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": "eu-west-1", "UHNW_POSTGRES_HOST": "127.0.0.1", "UHNW_POSTGRES_PORT": str(stack.postgres_port),

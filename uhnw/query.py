@@ -36,9 +36,10 @@ from .tables import TableDef, table_defs
 
 # %% auto #0
 __all__ = ['READ_ONLY', 'TOO_DEEP', 'ENGINES', 'FORMATS', 'QueryError', 'statement_kind', 'parse_statement', 'qualify_tables',
-           'duckdb_type', 'PartitionFiles', 'view_sql', 's3_filesystem', 'resolve_table', 'local_connection', 'Result',
-           'check_as_of', 'bound_values', 'run_local', 'with_as_of', 'run_athena', 'run_query', 'to_jsonable',
-           'format_result', 'analyst', 'record_query', 'sql_arrow', 'sql', 'table', 'load_ipython_extension']
+           'duckdb_type', 'PartitionFiles', 'view_sql', 's3_filesystem', 'find_table_def', 'resolve_table',
+           'local_connection', 'Result', 'check_as_of', 'bound_values', 'run_local', 'with_as_of', 'run_athena',
+           'run_query', 'to_jsonable', 'format_result', 'analyst', 'record_query', 'sql_arrow', 'sql', 'table',
+           'load_ipython_extension']
 
 # %% ../nbs/22_query.ipynb #654ac967
 class QueryError(ValueError):
@@ -124,6 +125,7 @@ class PartitionFiles:
     files: tuple[str, ...]  # its Parquet files
     columns: frozenset[str]  # column names found in those files
     relation: str = ""  # the registered Arrow dataset that reads them, when they are objects in S3 (DuckDB reads files only)
+    schema: pa.Schema | None = None  # S3 objects: their schemas unified by name (read once, for the columns and the dataset)
 
 def view_sql(t: CatalogTable, parts: list[PartitionFiles]) -> str:
     "`CREATE VIEW db.table AS ...` over the partitions' files, with the catalog's columns and types."
@@ -151,20 +153,24 @@ def s3_filesystem(settings: Settings):
 def _is_object(f: str) -> bool: return f.startswith(("s3://", "s3a://"))
 def _key(f: str) -> str: return f.split("://", 1)[1]  # Arrow's S3 paths are bucket/key
 
-def _schemas(files: list[str], filesystem=None) -> list:
+def _partition(date: str, files: list[str], filesystem=None) -> PartitionFiles:
+    "One partition's files and the columns found in them (S3 objects: their unified schema too, kept for the dataset)."
     import pyarrow.parquet as pq
-    return [pq.read_schema(_key(f), filesystem=filesystem) if filesystem is not None else pq.read_schema(f) for f in files]
+    if filesystem is None: return PartitionFiles(date, tuple(files), frozenset(n for f in files for n in pq.read_schema(f).names))
+    schema = pa.unify_schemas([pq.read_schema(_key(f), filesystem=filesystem) for f in files])
+    return PartitionFiles(date, tuple(files), frozenset(schema.names), schema=schema)
 
-def _columns_in(files: list[str], filesystem=None) -> frozenset[str]:
-    return frozenset(n for s in _schemas(files, filesystem) for n in s.names)
+def find_table_def(settings: Settings, name: str) -> TableDef:
+    "The DDL of `db.table` (its catalog database's name, or its layer's: `silver.positions` wherever the settings put it)."
+    ddl = {f"{database_for(settings, td.database)}.{td.name}": td for td in table_defs(settings).values()}
+    if name not in ddl:
+        if name in (layers := {td.qualified: td for td in ddl.values()}): return layers[name]
+        raise TableNotFound(f"unknown table {name}; the lake has {', '.join(sorted(ddl))}")
+    return ddl[name]
 
 def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) -> tuple[TableDef, list[PartitionFiles], str | None]:
     "A table (the DDL's, named by its catalog database), its partitions' files at one snapshot, and its folder; `TableNotFound` otherwise."
-    ddl = {f"{database_for(settings, td.database)}.{td.name}": td for td in table_defs(settings).values()}
-    if name not in ddl:  # the layer's own name (`silver.positions`) reaches the table wherever the settings put its database
-        if name in (layers := {td.qualified: td for td in ddl.values()}): ddl[name] = layers[name]
-        else: raise TableNotFound(f"unknown table {name}; the lake has {', '.join(sorted(ddl))}")
-    td = ddl[name]
+    td = find_table_def(settings, name)
     t = replace(td, database=name.split(".", 1)[0])
     try: table = load_table(settings, td.qualified)
     except TableNotFound: return t, [], None  # defined, never written: an empty view
@@ -172,16 +178,14 @@ def resolve_table(settings: Settings, name: str, as_of: datetime | None = None) 
         files = {d: fs for snap, ds in published_days(settings, td.name, as_of=as_of).items() for d, fs in partition_files(table, snap, ds).items()}
     else: files = partition_files(table, snapshot_as_of(table, as_of))
     fs = s3_filesystem(settings) if any(_is_object(f) for fs_ in files.values() for f in fs_) else None
-    parts = [PartitionFiles(d, tuple(files[d]), _columns_in(files[d], fs)) for d in sorted(files)]
+    parts = [_partition(d, files[d], fs) for d in sorted(files)]
     return t, parts, table.location()
 
 def _registered(con, p: PartitionFiles, table: str, filesystem) -> PartitionFiles:
     "Register one partition's objects as an Arrow dataset (all its files' columns, by name) and name it in the view."
-    import pyarrow as pa
     import pyarrow.dataset as ds
-    schema = pa.unify_schemas(_schemas(list(p.files), filesystem))
     relation = f"{table}@{p.date}"
-    con.register(relation, ds.dataset([_key(f) for f in p.files], schema=schema, format="parquet", filesystem=filesystem))
+    con.register(relation, ds.dataset([_key(f) for f in p.files], schema=p.schema, format="parquet", filesystem=filesystem))
     return replace(p, relation=relation)
 
 def local_connection(settings: Settings, tables: list[str], as_of: datetime | None = None):
@@ -329,15 +333,18 @@ def run_athena(settings: Settings, sql: str, database: str | None = None, as_of:
 
 ENGINES = ("duckdb", "athena")
 
+def _engine(settings: Settings, engine: str | None) -> str:
+    "The engine asked for, else the profile's (Athena on aws, DuckDB locally); Athena exists on aws only."
+    engine = engine or ("athena" if settings.profile == "aws" else "duckdb")
+    if engine not in ENGINES: raise QueryError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+    if engine == "athena" and settings.profile != "aws": raise QueryError("Athena answers on the aws profile only; the local lake is DuckDB's")
+    return engine
+
 def run_query(settings: Settings, sql: str, database: str | None = None, as_of: datetime | str | None = None,
               engine: str | None = None) -> Result:  # duckdb | athena; default: the profile's (athena on aws)
     """Run Athena SQL on an engine: DuckDB over the Iceberg tables' files (local folders, or S3 objects read by Arrow),
     or Athena; at `as_of` when given. On `aws` DuckDB answers small questions without a per-query Athena charge."""
-    engine = engine or ("athena" if settings.profile == "aws" else "duckdb")
-    if engine not in ENGINES: raise QueryError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
-    if engine == "athena":
-        if settings.profile != "aws": raise QueryError("Athena answers on the aws profile only; the local lake is DuckDB's")
-        return run_athena(settings, sql, database, as_of)
+    if _engine(settings, engine) == "athena": return run_athena(settings, sql, database, as_of)
     return run_local(settings, sql, database, as_of)
 
 # %% ../nbs/22_query.ipynb #a46c0efe
@@ -418,8 +425,7 @@ def sql_arrow(query: str, params: Sequence | None = None,  # values of the state
               audit=record_query) -> pa.Table:  # (settings, actor, query, params, engine, rows, as_of) -> id; None: no row
     "Run Athena SQL and return an Arrow table (the analyst's call for large results); the query is audited."
     settings = settings or load_settings()
-    engine = engine or ("athena" if settings.profile == "aws" else "duckdb")
-    if engine not in ENGINES: raise QueryError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+    engine = _engine(settings, engine)
     as_of = check_as_of(as_of)
     if engine == "athena": out = _athena_arrow(settings, query, database, as_of, params)
     else:
@@ -437,10 +443,9 @@ def table(name: str, date: str | Date | None = None, columns: Sequence[str] | No
           as_of: datetime | str | None = None, settings: Settings | None = None, **kw):
     "One lake table (one partition when `date` is given) as a DataFrame, without writing SQL."
     settings = settings or load_settings()
-    known = {td.qualified: td for td in table_defs(settings).values()} | {f"{database_for(settings, td.database)}.{td.name}": td
-                                                                          for td in table_defs(settings).values()}
-    if name not in known: raise QueryError(f"unknown table {name}; the lake has {', '.join(sorted(_all_tables(settings)))}")
-    have = [c.name for c in known[name].columns + known[name].partition_keys]
+    try: td = find_table_def(settings, name)
+    except TableNotFound as e: raise QueryError(str(e)) from None
+    have = [c.name for c in td.columns + td.partition_keys]
     if (unknown := [c for c in (columns or ()) if c not in have]): raise QueryError(f"{name} has no column(s) {', '.join(unknown)}")
     query = exp.select(*[exp.column(c, quoted=True) for c in (columns or have)]).from_(name)
     if date is None: return sql(query.sql("trino"), None, as_of, settings, **kw)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The uhnw platform's CDK app: `cdk synth` / `cdk deploy --all` run it (cdk.json), tests call `build_app()`.
 
-Seven stacks (uhnw_infra.STACKS), one module each under uhnw_infra/. The app reads the `uhnw` package (settings,
+Eight stacks (uhnw_infra.STACKS), one module each under uhnw_infra/. The app reads the `uhnw` package (settings,
 topics, schema registry files, the schedule), so run it with the repository's virtual environment active."""
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from uhnw_infra.monitoring import MonitoringStack  # noqa: E402
 from uhnw_infra.network import NetworkStack  # noqa: E402
 from uhnw_infra.services import ServicesStack  # noqa: E402
 from uhnw_infra.streaming import StreamingStack  # noqa: E402
+from uhnw_infra.studio import StudioStack  # noqa: E402
 
 STACK_PREFIX = "Uhnw"
 
@@ -50,6 +51,8 @@ def build_app(context: dict | None = None, *, outdir: str | None = None, **app_p
               description="uhnw: EMR Serverless, Glue/SageMaker roles, the schedule (Step Functions + Scheduler)", **kw)
     MonitoringStack(app, f"{STACK_PREFIX}-Monitoring", cfg=cfg, streaming=streaming, services=services,
                     description="uhnw: alarms", **kw)
+    StudioStack(app, f"{STACK_PREFIX}-Studio", cfg=cfg, network=network, data=data, database=database, services=services,
+                description="uhnw: SageMaker Studio lifecycle configuration, analyst execution role and network", **kw)
     return app
 
 

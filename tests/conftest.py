@@ -19,6 +19,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_HOME = REPO / ".test-home"  # not pytest's tmp dirs: those are 0700 and the PostgreSQL user must traverse the path
+# `uhnw demo`'s home and stack settings once tests/test_demo.py saw it succeed: tests/test_workspace.py runs the notebooks
+# on that lake instead of building another (its stack is stopped; the workspace test starts it again and removes the home)
+DEMO_RUN: dict = {}
+CATALOG_KEYS = ("UHNW_GLUE_DATABASE_SILVER", "UHNW_GLUE_DATABASE_GOLD", "UHNW_CATALOG_URI")  # set per test by warm_namespaces
 TEST_ENV = {"UHNW_PROFILE": "local", "UHNW_HOME": str(TEST_HOME), "UHNW_KAFKA_PORT": "19092",
             "UHNW_KAFKA_CONTROLLER_PORT": "19093", "UHNW_POSTGRES_PORT": "15433"}
 

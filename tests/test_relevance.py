@@ -3,9 +3,7 @@ RM feedback from PostgreSQL as labels; the SageMaker training request against a 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import tarfile
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,15 +18,11 @@ from uhnw.relevance import (
     PartitionNotFound,
     land_labels,
     land_seed,
-    latest_version,
     load_model,
     model_key,
-    pair_from_match,
-    predict,
     read_labels,
     read_seed,
     resolve_labels,
-    score,
 )
 from uhnw.resolve import Gazetteer, load_clients
 
@@ -70,37 +64,8 @@ def test_labels_without_resolution_are_refused_by_the_lake_writer(tmp_path):
         land_labels(lake, raw, "2026-05-01")
 
 
-def test_training_job_writes_a_versioned_artifact_that_loads_and_scores(tmp_path, monkeypatch, gazetteer):
-    from uhnw.ops.jobs import run_job
-    monkeypatch.setenv("UHNW_HOME", str(tmp_path))
-    settings = load_settings()
-    lake = lake_for(settings).ensure()
-    land_seed(lake, "2026-05-01", gazetteer)
-    run = run_job(settings, "train_relevance", "2026-05-02", {"promote": True, "cv": 3})
-    assert run.output.exists() and run.output.is_relative_to(tmp_path)
-    assert latest_version(lake) == "relevance-2026-05-02"
-    with tarfile.open(fileobj=io.BytesIO(lake.read_bytes("models", model_key("relevance-2026-05-02"))), mode="r:gz") as tar:
-        assert sorted(tar.getnames()) == ["event_classifier.skops", "feature_spec.json", "metrics.json", "model.skops"]
-        metrics = json.loads(tar.extractfile("metrics.json").read())
-    assert metrics["auc"] >= 0.85 and metrics["version"] == "relevance-2026-05-02" and len(metrics["reliability"]) == 10
-    model = load_model(lake)
-    assert model.version == "relevance-2026-05-02"
-    headline = "Helena Vogt sued by former partners over Vogt Pharma deal"
-    body = ("Two former partners filed a lawsuit against Helena Vogt in the High Court, alleging breach of fiduciary duty. "
-            "The claim seeks damages of $600 million.")
-    passing = "Stocks edged lower. Guests at the dinner included Helena Vogt and several ministers."
-    hot = [m for m in gazetteer.resolve(headline, body) if m.client_id == "UHNW-103"][0]
-    cold = [m for m in gazetteer.resolve("Markets close lower", passing) if m.client_id == "UHNW-103"][0]
-    p_hot = score(model, model.featurizer.features(pair_from_match(headline, body, hot)))
-    p_cold = score(model, model.featurizer.features(pair_from_match("Markets close lower", passing, cold)))
-    assert p_hot > 0.8 > p_cold, (p_hot, p_cold)
-    probs, families = predict(model, [pair_from_match(headline, body, hot)])
-    assert families == ["legal_regulatory"] and probs[0] == p_hot  # the saved event classifier names the family
-    # a second run with the same version is refused (versions are immutable), and LATEST stays put
-    from uhnw.ops.jobs import JobError
-    with pytest.raises(JobError, match="immutable"):
-        run_job(settings, "train_relevance", "2026-05-02", {"cv": 3})
-    assert latest_version(lake) == "relevance-2026-05-02"
+# The training job's success path (a versioned artifact that loads, scores and classifies, promoted, immutable) is
+# asserted on the run of jobs/train_relevance.ipynb under nbval in tests/test_workspace.py: one training, not two.
 
 
 def test_training_job_fails_below_the_quality_floor_and_writes_nothing(tmp_path, monkeypatch, gazetteer):
@@ -283,7 +248,7 @@ def test_a_model_on_s3_is_found_through_secrets_manager_and_refused_when_its_byt
     import boto3
 
     from uhnw.lake import lake_for
-    from uhnw.relevance import ModelIntegrityError, checksum_key, load_model, model_key, promote, save_model
+    from uhnw.relevance import ModelIntegrityError, checksum_key, load_model, promote, save_model
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).read()
     trained = load_model(lake_for(load_settings(home=model_home)))
     env = {"UHNW_PROFILE": "aws", "UHNW_REGION": "eu-west-1", "UHNW_S3_ENDPOINT_URL": moto_endpoint,

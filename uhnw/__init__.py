@@ -4,6 +4,7 @@ Modules:
 
 - `uhnw.access`: One authorization model for every surface of the RM workstation: users and roles, the single coverage check, and the audit row of every read.
 - `uhnw.alerts`: The domain logic of the RM alert feed: store each EnrichedAlert once in PostgreSQL, decide which RMs may see it, replay what a reconnecting RM missed, and the JSON frames the socket sends.
+- `uhnw.analysis`: What the analysis notebooks in `dashboards/` compute: the P&L attribution of a book (price effect and FX effect, by asset class and currency), how well alerts serve the RMs (feedback rate, precision, calibration of the relevance score), and how much news each client gets — small functions over DataFrames from `uhnw.query`, PostgreSQL and the lake, so a quant can start from a notebook and end with a tested function.
 - `uhnw.auth`: Signed tokens for relationship managers: a local issuer for the demo and an OIDC/JWT validator for production, both answering `verify_token(token) -> Principal`.
 - `uhnw.bench.api`: `uhnw bench api`: the RM workstation's book read — REST `GET /api/clients` and the GraphQL book query — served by a real `uhnw serve api` process to many RMs at once, open loop.
 - `uhnw.bench.cold`: `uhnw bench cold`: the cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare), wall time and peak memory.

@@ -24,8 +24,8 @@ from typing import Any, Mapping
 
 # %% auto #0
 __all__ = ['SECRET_FIELDS', 'REFERENCE_FIELDS', 'PROFILES', 'SECRET_REF', 'repo_root', 'resource_path', 'mask_credentials',
-           'Settings', 'passfile_password', 'read_settings_file', 'secrets_manager', 'secret_value', 'resolve_secret',
-           'load_settings', 'format_settings']
+           'rds_auth_token', 'Settings', 'passfile_password', 'read_settings_file', 'secrets_manager', 'secret_value',
+           'resolve_secret', 'load_settings', 'format_settings']
 
 # %% ../nbs/00_config.ipynb #57edddbd
 def repo_root() -> Path:
@@ -89,7 +89,8 @@ class _SettingsFields:
     postgres_db: str = "uhnw"
     postgres_user: str = "uhnw"
     postgres_password: str = ""  # aws only; the local stack uses a generated passfile
-    postgres_sslmode: str = ""
+    postgres_sslmode: str = ""  # empty: libpq's default, or `require` with postgres_iam_auth
+    postgres_iam_auth: bool = False  # aws: sign in with a 15-minute IAM token (rds-db:connect) instead of a password
     # --- lake (folders locally, the seeds' buckets on aws)
     bronze_bucket: str = "data-lake-bronze"
     silver_bucket: str = "data-lake-silver"
@@ -121,6 +122,13 @@ class _SettingsFields:
     # --- JVM jars fetched by `make setup`
     jar_cache: Path = Path.home() / ".cache" / "uhnw" / "jars"
 
+# %% ../nbs/00_config.ipynb #010ff60f
+def rds_auth_token(settings) -> str:
+    "A fresh IAM authentication token for the settings' database user (valid 15 minutes; signed locally, no AWS call)."
+    import boto3
+    return boto3.client("rds", region_name=settings.region).generate_db_auth_token(
+        DBHostname=settings.postgres_host, Port=settings.postgres_port, DBUsername=settings.postgres_user)
+
 # %% ../nbs/00_config.ipynb #8a0cdf65
 class Settings(_SettingsFields):
     "Effective uhnw settings for one profile; build it with `load_settings()`."
@@ -144,8 +152,10 @@ class Settings(_SettingsFields):
         "libpq connection string; on `local` the password comes from the stack's passfile."
         parts = {"host": self.postgres_host, "port": self.postgres_port, "dbname": self.postgres_db, "user": self.postgres_user}
         if self.profile == "local": parts["passfile"] = self.pg_passfile
+        elif self.postgres_iam_auth: parts["password"] = "*****" if masked else rds_auth_token(self)
         elif self.postgres_password: parts["password"] = "*****" if masked else self.postgres_password
-        if self.postgres_sslmode: parts["sslmode"] = self.postgres_sslmode
+        sslmode = self.postgres_sslmode or ("require" if self.postgres_iam_auth and self.profile != "local" else "")
+        if sslmode: parts["sslmode"] = sslmode
         return " ".join(f"{k}={_quote_libpq(str(v))}" for k, v in parts.items())
 
     def public(self) -> dict[str, Any]:
@@ -179,7 +189,11 @@ def passfile_password(path: Path, user: str | None = None) -> str | None:
 # %% ../nbs/00_config.ipynb #88fbbd44
 def _coerce(name: str, raw: str, typ: Any, source: str):
     "Convert the text `raw` for field `name` to the field's type, with an error that names where it came from."
-    typ = {"int": int, "float": float, "str": str, "Path": Path}.get(typ, typ) if isinstance(typ, str) else typ
+    typ = {"int": int, "float": float, "str": str, "Path": Path, "bool": bool}.get(typ, typ) if isinstance(typ, str) else typ
+    if typ is bool:
+        if (word := str(raw).strip().lower()) in ("true", "yes", "1", "on"): return True
+        if word in ("false", "no", "0", "off", ""): return False
+        raise ValueError(f"{source}: {name} must be true or false, got {raw!r}")
     if typ in (int, float):
         try: return typ(raw)
         except ValueError: raise ValueError(f"{source}: {name} must be {'an integer' if typ is int else 'a number'}, got {raw!r}") from None

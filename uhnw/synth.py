@@ -23,14 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from .analysis import ASSET_CLASSES
 from .lake import Lake, Landing, land_file
 
 # %% auto #0
-__all__ = ['CULTURES', 'CURRENCIES', 'POSITIONS_HEADER', 'PRICES_HEADER', 'FX_HEADER', 'CLIENTS_HEADER', 'EVENT_STORIES',
-           'PASSING_STORIES', 'MARKET_STORIES', 'BOOK_COLUMNS', 'BOOK_LOCALES', 'FAKER_CITIES', 'LATIN_COMPANIES',
-           'SECTORS', 'NICKNAMES', 'ENGLISH_NAMES', 'TITLE_SURNAMES', 'COMMON_FIRST', 'PARTICLE_NAMES', 'SHORT_CHINESE',
-           'KOREAN', 'HARD_SHARES', 'isin_like', 'make_clients', 'evolve', 'synth_cold', 'synth_news', 'land_synth',
-           'client_book']
+__all__ = ['CULTURES', 'CURRENCIES', 'POSITIONS_HEADER', 'PRICES_HEADER', 'FX_HEADER', 'CLIENTS_HEADER', 'ASSET_CLASS_SHARES',
+           'EVENT_STORIES', 'PASSING_STORIES', 'MARKET_STORIES', 'BOOK_COLUMNS', 'BOOK_LOCALES', 'FAKER_CITIES',
+           'LATIN_COMPANIES', 'SECTORS', 'NICKNAMES', 'ENGLISH_NAMES', 'TITLE_SURNAMES', 'COMMON_FIRST',
+           'PARTICLE_NAMES', 'SHORT_CHINESE', 'KOREAN', 'HARD_SHARES', 'isin_like', 'make_clients', 'evolve',
+           'synth_cold', 'synth_news', 'land_synth', 'client_book']
 
 # %% ../nbs/92_synth.ipynb #81f7b67e
 CULTURES: tuple[tuple, ...] = (  # (first names, last names, (city, country) pairs, base currencies)
@@ -194,6 +195,16 @@ def _book(rng: np.random.Generator, clients: int, positions: int) -> tuple:
     return cl, acc_client, accounts, n_instr, instr_ccy, instr_ids, price
 
 
+# %% ../nbs/92_synth.ipynb #26cb4168
+ASSET_CLASS_SHARES = (0.55, 0.25, 0.15, 0.05)  # of ASSET_CLASSES: equity, fixed income, funds, alternatives
+
+def _security_master(instr_ids: pa.Array, instr_ccy: np.ndarray, seed: int) -> pa.Table:
+    "instrument_id, asset_class, currency of every instrument; drawn from a generator of its own (the other files do not move)."
+    rng = np.random.default_rng([seed, 0x5EC])
+    classes = rng.choice(len(ASSET_CLASSES), len(instr_ids), p=ASSET_CLASS_SHARES)
+    return pa.table({"instrument_id": instr_ids, "asset_class": pa.array(ASSET_CLASSES).take(pa.array(classes)),
+                     "currency": pa.array([c[0] for c in CURRENCIES], pa.string()).take(pa.array(instr_ccy))})
+
 # %% ../nbs/92_synth.ipynb #a335ce74
 def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
                days: int,  # business days of positions, prices and FX
@@ -241,7 +252,8 @@ def synth_cold(out_dir: str | Path,  # folder to write the files into (created)
             files[d][name] = str(_write(_with_bad(t, name, bad_rows, day, rng), out / f"{name}_{d}.csv"))
         files[d]["unpriced_instruments"] = int(len(unpriced))
     clients_file = _write(_with_bad(cl, "clients", bad_rows, dates[0], rng), out / "clients.csv")
-    manifest = {"out_dir": str(out), "dates": [d.isoformat() for d in dates], "clients_file": str(clients_file),
+    security_master = _write(_security_master(instr_ids, instr_ccy, seed), out / "instruments.csv")
+    manifest = {"out_dir": str(out), "dates": [d.isoformat() for d in dates], "clients_file": str(clients_file), "security_master": str(security_master),
                 "clients_extract_date": dates[0].isoformat(), "files": files, "clients": clients, "accounts": n_acc,
                 "instruments": n_instr, "positions_per_day": positions, "bad_rows_per_file": bad_rows, "seed": seed}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -11,9 +11,13 @@ STACKS = {
     "Data": "the lake: KMS key, bronze/silver/gold/archive/Athena-results buckets, Glue databases, the Glue Schema Registry, "
             "the Athena workgroup",
     "Streaming": "MSK Serverless (IAM auth) and its bootstrap brokers",
-    "Database": "Aurora Serverless v2 PostgreSQL, credentials in Secrets Manager",
+    "Database": "Aurora Serverless v2 PostgreSQL, credentials in Secrets Manager, IAM authentication (Studio's audit user)",
     "Services": "ECS Fargate (API behind an ALB, hot path, CRM applier, market adapter, news pollers, scraper schedule), "
                 "the enrichment Lambda, the deploy-time migrations",
     "Jobs": "EMR Serverless, the Glue/SageMaker/EMR roles, Step Functions + EventBridge Scheduler from jobs/schedule.toml",
     "Monitoring": "CloudWatch alarms: consumer lag, dead-letter growth, alert latency; an SNS topic",
+    "Studio": "SageMaker Studio for analysts: the JupyterLab lifecycle configuration (installs the wheel, registers the "
+              "`uhnw` kernel with the deployment's settings), an execution role reading the lake (Athena, Glue, silver/gold) "
+              "that writes audit rows as the insert-only database user `uhnw_query_audit` (RDS IAM token), and the "
+              "security group of a VpcOnly domain in the app's VPC",
 }

@@ -2,7 +2,8 @@
 that the private subnets of the second AZ lose egress if the NAT's AZ fails), a free S3 gateway endpoint so lake
 traffic skips the NAT, and the security groups: one for the jobs (EMR Serverless, Glue), one for MSK (9098, IAM) and
 one for Aurora (5432), each open only to the jobs' group here and to the services' group (Services stack, which adds
-those rules itself: the ALB writes rules into its services' group, so that group lives with the ALB)."""
+those rules itself: the ALB writes rules into its services' group, so that group lives with the ALB); Aurora also to
+the analysts' Studio group (Studio stack, its rule likewise)."""
 from __future__ import annotations
 
 import aws_cdk as cdk

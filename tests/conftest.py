@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,6 +45,13 @@ def _session_env() -> dict[str, str]:
     if not ours and not all(_port_free("127.0.0.1", int(env[k])) for k in ports):
         env.update({k: str(_free_port()) for k in ports})
     return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_run_removed():
+    "test_demo's home, when tests/test_workspace.py did not run to remove it (deselected, or failed before its fixture)."
+    yield
+    if DEMO_RUN: shutil.rmtree(DEMO_RUN["home"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

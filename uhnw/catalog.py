@@ -324,7 +324,7 @@ def _publications(engine):
 def publications_engine(settings: Settings):
     "Where publications are kept: the local catalog's database, or the serving PostgreSQL (RDS) beside Glue on `aws`."
     if settings.profile == "local": return catalog_for(settings).engine
-    key = ("publications", settings.dsn())
+    key = ("publications", settings.dsn(masked=True))  # not the password: an IAM token differs on every call
     if key not in _CATALOGS:
         import psycopg
         from sqlalchemy import create_engine

@@ -6,12 +6,18 @@ audit row of each query into PostgreSQL `audit_log` as an insert-only database u
   the script (CloudFormation replaces the resource when the script changes, and a replaced resource needs a new
   name); the old one is retained, since SageMaker refuses to delete one still attached to a domain.
 - The kernel settings the script reads at every start: SSM parameter `/<prefix>/studio/kernel-env`, JSON
-  `{"wheel": "s3://<gold>/wheels/uhnw-<version>-py3-none-any.whl", "env": {...}}`. The `env` is the services' own
-  `UHNW_*` variables (`ServicesStack.settings_env`) for the region, the lake buckets, the Glue databases, Athena and
-  the Aurora endpoint (host, port, database), then the audit login: `UHNW_POSTGRES_USER=uhnw_query_audit`,
-  `UHNW_POSTGRES_IAM_AUTH=true` (the password is an RDS IAM token the app makes at each connection),
-  `UHNW_POSTGRES_SSLMODE=require`. No password and no secret reference; nothing of Kafka. The wheel lives beside
-  the app's other deploy-time files in gold (`jobs/`, `reference/`, `models/`): no separate artifacts bucket.
+  `{"wheel": "s3://<gold>/wheels/uhnw-<version>-py3-none-any.whl", "wheel_sha256": "<hex>", "env": {...}}`. The
+  `env` is the services' own `UHNW_*` variables (`ServicesStack.settings_env`) for the region, the lake buckets, the
+  Glue databases, Athena and the Aurora endpoint (host, port, database), then the audit login:
+  `UHNW_POSTGRES_USER=uhnw_query_audit`, `UHNW_POSTGRES_IAM_AUTH=true` (the password is an RDS IAM token the app
+  makes at each connection), `UHNW_POSTGRES_SSLMODE=require`. No password and no secret reference; nothing of Kafka;
+  no `UHNW_ANALYST` (the script takes it from each space's Studio user profile). The wheel lives beside the app's
+  other deploy-time files in gold (`jobs/`, `reference/`, `models/`): no separate artifacts bucket.
+- The wheel's `wheel_sha256`, which the script checks before it installs anything (gold is writable by the Glue and
+  EMR job roles; the parameter is not): that of `make wheel`'s `dist/<wheel_file()>` in the Docker build context (the
+  file the images' Dockerfiles copy) at synth, or context `studio_wheel_sha256` (a wheel built elsewhere). With
+  neither, the stack carries an error annotation, so the CDK CLI refuses to synthesize or deploy it (an in-process
+  synth, as the tests', goes on), and the parameter an empty digest, which the script refuses.
 - The analysts' execution role (trusted by SageMaker): Athena queries in the uhnw workgroup; the Glue catalog read on
   the silver and gold databases and their tables; S3 read of the silver and gold buckets (the wheel included); read
   and write of the Athena result location; the kernel-settings parameter; `rds-db:connect` on the cluster as
@@ -28,6 +34,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import RemovalPolicy
@@ -48,6 +56,7 @@ from .services import ServicesStack
 ON_START = INFRA_DIR / "studio" / "on-start.sh"
 APP_TYPE = "JupyterLab"
 WHEEL_PREFIX = "wheels/"  # in the gold bucket
+WHEEL_SHA256_CONTEXT = "studio_wheel_sha256"  # the wheel's digest when its file is not in dist/ at synth
 # the services' settings a notebook needs: the aws profile, where the lake and its catalog are, Athena, where Aurora is
 KERNEL_ENV = ("UHNW_PROFILE", "UHNW_REGION", "UHNW_BRONZE_BUCKET", "UHNW_SILVER_BUCKET", "UHNW_GOLD_BUCKET",
               "UHNW_ARCHIVE_BUCKET", "UHNW_GLUE_DATABASE_SILVER", "UHNW_GLUE_DATABASE_GOLD", "UHNW_ATHENA_WORKGROUP",
@@ -66,6 +75,26 @@ def wheel_file(version: str = uhnw.__version__) -> str:
     "The file name `make wheel` gives the package (PEP 427: the normalized version)."
     from packaging.version import Version
     return f"uhnw-{str(Version(version)).replace('-', '_')}-py3-none-any.whl"
+
+
+def file_sha256(path: Path) -> str:
+    "The sha256 (hex) of a file."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
+    return h.hexdigest()
+
+
+def wheel_sha256(dist: Path, given: str | None = None) -> str | None:
+    """The sha256 (hex) the kernels check the wheel against: `given` (context `studio_wheel_sha256`: a wheel built
+    elsewhere, e.g. by CI), else that of `dist/<wheel_file()>` (`make wheel`'s), else None (no wheel to check)."""
+    if given:
+        digest = str(given).strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise ValueError(f"context {WHEEL_SHA256_CONTEXT} must be a sha256 (64 hex digits), not {given!r}")
+        return digest
+    path = dist / wheel_file()
+    return file_sha256(path) if path.is_file() else None
 
 
 def catalog_arns(databases: tuple[str, ...] | list[str]) -> list[str]:
@@ -89,11 +118,26 @@ class StudioStack(cdk.Stack):
         self.lifecycle_config.apply_removal_policy(RemovalPolicy.RETAIN)
 
         self.wheel_uri = f"s3://{data.gold.bucket_name}/{WHEEL_PREFIX}{wheel_file()}"
+        # the wheel's digest, checked by the script before it installs anything: the job roles can write gold
+        dist = cfg.docker_root / "dist"
+        given = self.node.try_get_context(WHEEL_SHA256_CONTEXT)
+        self.wheel_sha256 = wheel_sha256(dist, given) or ""
+        local = dist / wheel_file()
+        if not self.wheel_sha256:
+            cdk.Annotations.of(self).add_error(
+                f"no {local} to take the Studio wheel's sha256 from: run `make wheel` at the repository root, or give "
+                f"-c {WHEEL_SHA256_CONTEXT}=<sha256 of {wheel_file()}>. Without it the kernel settings carry no "
+                f"checksum and infra/studio/on-start.sh refuses to install the wheel.")
+        elif given and local.is_file() and file_sha256(local) != self.wheel_sha256:
+            cdk.Annotations.of(self).add_warning(
+                f"-c {WHEEL_SHA256_CONTEXT} is not the sha256 of {local}: the kernels will refuse that file; upload "
+                f"the wheel whose sha256 you gave")
         self.kernel_env = {**{k: services.app_env[k] for k in KERNEL_ENV}, **AUDIT_ENV}
         self.parameter = ssm.StringParameter(
             self, "KernelSettings", parameter_name=f"/{cfg.prefix}/studio/kernel-env",
-            description="uhnw Studio kernel: the wheel and the UHNW_* variables (infra/studio/on-start.sh)",
-            string_value=self.to_json_string({"wheel": self.wheel_uri, "env": self.kernel_env}))
+            description="uhnw Studio kernel: the wheel, its sha256 and the UHNW_* variables (infra/studio/on-start.sh)",
+            string_value=self.to_json_string({"wheel": self.wheel_uri, "wheel_sha256": self.wheel_sha256,
+                                              "env": self.kernel_env}))
 
         self.role = iam.Role(self, "AnalystRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
                              description=f"uhnw analysts in SageMaker Studio: Athena on silver and gold, read-only lake, "

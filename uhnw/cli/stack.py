@@ -79,7 +79,12 @@ def psql(ctx: typer.Context):
     except stack.StackError as e:
         fail(str(e))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}  # the DSN alone says where to connect
-    if settings.postgres_password:  # aws: the password goes in the environment, never on a command line others can read
+    if settings.postgres_iam_auth and settings.profile != "local":  # an IAM token is a password too: environment only
+        from uhnw.config import rds_auth_token
+        env["PGPASSWORD"] = rds_auth_token(settings)
+        settings = dataclasses.replace(settings, postgres_iam_auth=False, postgres_password="",
+                                       postgres_sslmode=settings.postgres_sslmode or "require")
+    elif settings.postgres_password:  # aws: the password goes in the environment, never on a command line others can read
         env["PGPASSWORD"] = settings.postgres_password
         settings = dataclasses.replace(settings, postgres_password="")
     os.execve(binary, [str(binary), settings.dsn(), *ctx.args], env)

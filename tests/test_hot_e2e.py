@@ -147,3 +147,47 @@ def test_a_broker_restart_mid_stream_loses_nothing(hot, stack):
         n = conn.execute("select count(*), count(distinct (article_id, client_id)) from alerts where article_id like %s",
                          (f"{run}-%",)).fetchone()
     assert n == (40, 40)
+
+
+@pytest.fixture
+def small_backlog(monkeypatch):
+    "Services started after this admit at most 20 articles waiting for the hot path, or half a second of them."
+    monkeypatch.setenv("UHNW_WEBHOOK_MIN_BACKLOG", "20")
+    monkeypatch.setenv("UHNW_WEBHOOK_MAX_BACKLOG_S", "0.5")
+
+
+def test_with_the_hot_path_down_the_webhook_refuses_past_its_backlog_and_loses_nothing_it_accepted(small_backlog, hot):
+    from uhnw.bench.harness import spawn_hotpath, wait_http
+    settings, services, book, rms = hot
+    (a_id, (a_name, a_rm)), _ = book.items()
+    services.hotpath.terminate(); services.hotpath.wait(30)  # nothing consumes raw-news-events any more
+    run = uuid.uuid4().hex[:6]
+    accepted, refusal = [], None
+    with httpx.Client(timeout=15) as client:
+        for i in range(600):
+            a = story(f"{run}-{i:03d}", a_name, "event")
+            r = client.post(services.api_url + "/webhooks/news", content=(body := json.dumps(a).encode()), headers={
+                "content-type": "application/json", PROVIDER_HEADER: "newswire", SIGNATURE_HEADER: signature_header(services.secret, body)})
+            if r.status_code != 202:
+                refusal = r; break
+            accepted.append(a["id"])
+            time.sleep(0.01)
+    assert refusal is not None, "600 articles accepted with nothing consuming them"
+    assert refusal.status_code == 503, refusal.text  # nothing drains: not 429
+    assert int(refusal.headers["Retry-After"]) >= 1 and "not consuming" in refusal.json()["detail"]
+    assert len(accepted) > 20, "a backlog of 20 is always admitted"
+    # the hot path comes back (same instance), drains the backlog, and the webhook admits again
+    services.hotpath = spawn_hotpath(settings, services.logs, services.secret, int(services.metrics_url.rsplit(":", 1)[1]))
+    wait_http(services.metrics_url + "/health", timeout=120, proc=services.hotpath)
+    late = story(f"{run}-late", a_name, "event")
+    with httpx.Client(timeout=15) as client:
+        for _ in range(120):
+            status, _ = post_signed(client, services.api_url, services.secret, late)
+            if status == 202: break
+            assert status in (429, 503), status
+            time.sleep(0.5)
+    assert status == 202, "admitted again once the backlog drained"
+    want = {a_rm: {(aid, a_id) for aid in [*accepted, late["id"]]}}
+    got = wait_for({a_rm: rms[a_rm]}, want, timeout=90)
+    assert got == want, f"every accepted article alerted, nothing lost: {delivery_report(got, want, rms, services)}"
+    assert len(rms[a_rm].frames) == len(want[a_rm]), "and pushed once"

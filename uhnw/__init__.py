@@ -8,6 +8,7 @@ Modules:
 - `uhnw.auth`: Signed tokens for relationship managers: a local issuer for the demo and an OIDC/JWT validator for production, both answering `verify_token(token) -> Principal`.
 - `uhnw.bench.api`: `uhnw bench api`: the RM workstation's book read — REST `GET /api/clients` and the GraphQL book query — served by a real `uhnw serve api` process to many RMs at once, open loop.
 - `uhnw.bench.cold`: `uhnw bench cold`: the cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare), wall time and peak memory.
+- `uhnw.bench.floor`: The hot path's physical floor on this machine, measured in the same run as `uhnw bench hot`.
 - `uhnw.bench.harness`: Driving the hot path end to end from outside, as a news provider and as RMs would: start `uhnw serve api` and `uhnw serve hotpath` as processes, open RM WebSockets, post signed articles to the webhook at a steady rate, and time each alert from the webhook's 202 to the WebSocket frame. Used by `make demo` and `uhnw bench hot`; plumbing only.
 - `uhnw.bench.ingest`: `uhnw bench ingest`: the four sources' throughput, one after the other on the running stack.
 - `uhnw.bench.ingest_crm`: The CRM source of `uhnw bench ingest`: Salesforce CDC events applied to PostgreSQL per second, end to end from the topic.

@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 # %% auto #0
 __all__ = ['ROLES', 'DEMO_USERS', 'T', 'AUDIT_COLUMNS', 'AccessError', 'User', 'hash_password', 'verify_password',
            'demo_password', 'upsert_user', 'load_user', 'authenticate', 'visible_clients', 'can_read', 'audit_read',
-           'audited_read', 'audit_rows']
+           'audited_read', 'audit_reads', 'audit_rows']
 
 # %% ../nbs/43_access.ipynb #ce4d66ca
 ROLES = ("rm", "compliance")
@@ -141,6 +141,21 @@ def audited_read(conn, user: User, surface: str, operation: str,
         result, ids = read(conn)
         audit_read(conn, user, surface, operation, ids, detail)
     return result
+
+def audit_reads(conn, reads: list[tuple[User, Iterable[str]]], surface: str, operation: str) -> list[int]:
+    """Append the audit rows of many reads of one surface and operation in one statement (one per (user, client ids));
+    their ids, in order. The alert socket writes those of every session a batch wakes at once, before any frame is sent."""
+    from psycopg.types.json import Jsonb
+    if not reads: return []
+    ids = [sorted({str(c) for c in clients}) for _, clients in reads]
+    # one array per column for unnest; client_ids travel as JSON arrays (a text[][] must be rectangular)
+    cur = conn.execute("""insert into audit_log (actor, role, action, surface, operation, client_ids, subject)
+        select r.actor, r.role, 'read', %s, %s, array(select jsonb_array_elements_text(r.ids)), r.subject
+        from unnest(%s::text[], %s::text[], %s::jsonb[], %s::text[]) with ordinality as r (actor, role, ids, subject, n)
+        order by r.n returning id""",
+        (surface, operation, [u.user_id for u, _ in reads], [u.role for u, _ in reads], [Jsonb(i) for i in ids],
+         [i[0] if len(i) == 1 else None for i in ids]))
+    return [r[0] for r in cur.fetchall()]
 
 AUDIT_COLUMNS = ("id", "at", "actor", "role", "action", "surface", "operation", "client_ids")
 

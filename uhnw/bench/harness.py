@@ -69,18 +69,28 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
+def service_env(settings: Settings, secret: str) -> dict:
+    "The environment of a service process of this run: its home, topic prefix and the provider's webhook secret."
+    return {**os.environ, "UHNW_HOME": str(settings.home), "UHNW_TOPIC_PREFIX": settings.topic_prefix,
+            "UHNW_WEBHOOK_SECRETS": f"{PROVIDER}={secret}", "SPARK_LOCAL_IP": "127.0.0.1"}
+
+
+def spawn_hotpath(settings: Settings, logs: Path, secret: str, metrics_port: int, instance: str = "demo") -> subprocess.Popen:
+    "Start `uhnw serve hotpath` (log appended to `logs/hotpath.log`); the caller waits for its /health."
+    logs.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([*_uhnw(), "serve", "hotpath", "--instance", instance, "--metrics-port", str(metrics_port)],
+                            env=service_env(settings, secret), stdout=open(logs / "hotpath.log", "ab"), stderr=subprocess.STDOUT)
+
+
 def start_hot_services(settings: Settings, logs: Path, api_port: int | None = None, metrics_port: int | None = None,
                        instance: str = "demo") -> HotServices:
     "Start `uhnw serve api` and `uhnw serve hotpath` (logs under `logs/`) and wait until both answer."
     logs.mkdir(parents=True, exist_ok=True)
     api_port, metrics_port = api_port or free_port(), metrics_port or free_port()
     secret = secrets.token_hex(16)
-    env = {**os.environ, "UHNW_HOME": str(settings.home), "UHNW_TOPIC_PREFIX": settings.topic_prefix,
-           "UHNW_WEBHOOK_SECRETS": f"{PROVIDER}={secret}", "SPARK_LOCAL_IP": "127.0.0.1"}
-    api = subprocess.Popen([*_uhnw(), "serve", "api", "--port", str(api_port), "--log-level", "warning"], env=env,
-                           stdout=open(logs / "api.log", "ab"), stderr=subprocess.STDOUT)
-    hot = subprocess.Popen([*_uhnw(), "serve", "hotpath", "--instance", instance, "--metrics-port", str(metrics_port)], env=env,
-                           stdout=open(logs / "hotpath.log", "ab"), stderr=subprocess.STDOUT)
+    api = subprocess.Popen([*_uhnw(), "serve", "api", "--port", str(api_port), "--log-level", "warning"],
+                           env=service_env(settings, secret), stdout=open(logs / "api.log", "ab"), stderr=subprocess.STDOUT)
+    hot = spawn_hotpath(settings, logs, secret, metrics_port, instance)
     services = HotServices(api, hot, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{metrics_port}", secret, logs)
     try:
         wait_http(services.api_url + "/health", proc=api)
@@ -166,6 +176,41 @@ def post_signed(client, api_url: str, secret: str, payload: dict) -> tuple[int, 
     r = client.post(api_url + "/webhooks/news", content=body, headers={
         "content-type": "application/json", PROVIDER_HEADER: PROVIDER, SIGNATURE_HEADER: signature_header(secret, body)})
     return r.status_code, time.time()
+
+
+class SignedPoster:
+    """Posts signed articles over one keep-alive `http.client` connection per calling thread: a bench that posts 200
+    articles a second through httpx spent a core of the machine it measures on the client alone."""
+
+    def __init__(self, api_url: str, secret: str, timeout: float = 10):
+        from urllib.parse import urlsplit
+        u = urlsplit(api_url)
+        self.host, self.port, self.secret, self.timeout = u.hostname, u.port, secret, timeout
+        self._local = threading.local()
+
+    def _conn(self):
+        import http.client
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return conn
+
+    def post(self, payload: dict) -> tuple[int, float]:
+        "POST one signed article; (status, time.time() when the answer arrived). A dropped connection is re-opened once."
+        from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, signature_header
+        body = json.dumps(payload).encode()
+        headers = {"content-type": "application/json", PROVIDER_HEADER: PROVIDER, SIGNATURE_HEADER: signature_header(self.secret, body)}
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request("POST", "/webhooks/news", body=body, headers=headers)
+                r = conn.getresponse()
+                r.read()
+                return r.status, time.time()
+            except (ConnectionError, OSError):
+                conn.close(); self._local.conn = None
+                if attempt == 2: raise
+        raise AssertionError("unreachable")
 
 
 def expected_alerts(settings: Settings, articles: list[dict], clients) -> set[tuple[str, str]]:

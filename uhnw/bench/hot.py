@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -10,25 +11,52 @@ import psutil
 from uhnw.config import Settings
 
 
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    out = {}
-    for name, pid in pids.items():
-        try:
-            t = psutil.Process(pid).cpu_times()
-            out[name] = t.user + t.system
-        except psutil.Error:
-            pass
-    return out
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and every process under it: PostgreSQL's backends are children of the postmaster, and a
+    child that ended was reaped by its parent, whose `children_*` times then hold it. A JVM's threads are in its own times."""
+    try:
+        root = psutil.Process(pid)
+        t = root.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in root.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0.0
 
 
-def _stack_pids(settings: Settings) -> dict[str, int]:
+def own_cpu_seconds(pid: int) -> float:
+    "CPU seconds of one process alone (the bench's own: the services it started are its children and counted apart)."
+    try:
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    except psutil.Error:
+        return 0.0
+
+
+def _cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    return {name: sum((own_cpu_seconds if name.startswith("bench") else tree_cpu_seconds)(p) for p in ps) for name, ps in pids.items()}
+
+
+def _stack_pids(settings: Settings) -> dict[str, list[int]]:
     out = {}
     for name in ("kafka", "postgres"):
         try:
-            out[name] = int((settings.stack_dir / f"{name}.pid").read_text().split()[0])
+            out[name] = [int((settings.stack_dir / f"{name}.pid").read_text().split()[0])]
         except (OSError, ValueError):
             pass
     return out
+
+
+def quantile(xs: list[float], p: float) -> float | None:
+    "The nearest-rank `p` quantile of `xs`, to 0.1 ms; None for no values."
+    if not xs: return None
+    ordered = sorted(xs)
+    return round(ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered)) - 1))], 1)
 
 
 def _seed_clients_if_empty(settings: Settings, n: int = 100) -> int:
@@ -49,19 +77,55 @@ def _seed_clients_if_empty(settings: Settings, n: int = 100) -> int:
         return n
 
 
-def bench_hot(settings: Settings, rate: float, duration: float, rms: int, senders: int = 8) -> dict:
-    "End-to-end latency of the hot path (webhook 202 → WebSocket frame) at a steady article rate with `rms` RM sockets open."
+def socket_expectations(settings: Settings, expected: set[tuple[str, str]], socket_rms: list[str]) -> list[set[tuple[str, str]]]:
+    """What each open socket must receive: the expected (article, client) pairs whose client its RM covers now
+    (`uhnw.alerts.audiences`, the rule the feed pushes by). RMs of the book with no socket open are not counted."""
+    from uhnw.alerts import audiences
+    from uhnw.ops.db import connect
+    with connect(settings) as conn:
+        covering = audiences(conn, {c for _, c in expected})
+    return [{(a, c) for a, c in expected if rm in covering.get(c, ())} for rm in socket_rms]
+
+
+def delivery_counts(wanted: list[set[tuple[str, str]]], frames: list[list[dict]]) -> dict:
+    """Per socket, compared with what it had to receive: lost (never arrived), duplicated (an alert id, or an article +
+    client, arriving more than once) and unexpected (arrived but not wanted)."""
+    lost = dup_id = dup_pair = unexpected = delivered = 0
+    for want, got in zip(wanted, frames, strict=True):
+        pairs = [(f["article_id"], f["client_id"]) for f in got]
+        ids = [f["alert_id"] for f in got]
+        seen = set(pairs)
+        lost += len(want - seen); delivered += len(want & seen); unexpected += len(seen - want)
+        dup_pair += len(pairs) - len(seen); dup_id += len(ids) - len(set(ids))
+    return {"expected": sum(map(len, wanted)), "delivered": delivered, "lost": lost, "duplicated": max(dup_id, dup_pair),
+            "duplicated_by_alert_id": dup_id, "duplicated_by_article_client": dup_pair, "unexpected": unexpected}
+
+
+STAGES = ("webhook (post -> 202)", "hot path (202 -> enriched)", "sink (enriched -> stored)", "push (stored -> frame)")
+
+
+def _print_latency_table(rows: dict[str, list[float]]) -> None:
+    print(f"  {'latency (ms)':<34}{'n':>7}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}")
+    for name, xs in rows.items():
+        print(f"  {name:<34}{len(xs):>7}{quantile(xs, .5) or '-':>8}{quantile(xs, .95) or '-':>8}{quantile(xs, .99) or '-':>8}"
+              f"{quantile(xs, 1) or '-':>8}")
+
+
+def bench_hot(settings: Settings, rate: float, duration: float, rms: int, senders: int = 8, warmup: float = 5.0,
+              floor: bool = True) -> dict:
+    """End-to-end latency of the hot path (webhook 202 → WebSocket frame) at a steady article rate with `rms` RM sockets
+    open, after `warmup` seconds at the same rate (reported apart), with the floor measured in the same run."""
     import concurrent.futures as cf
 
-    import httpx
     from confluent_kafka.admin import AdminClient
 
+    from uhnw.bench.floor import measure_floor
     from uhnw.bench.harness import (
         RmListener,
+        SignedPoster,
         clients_from_db,
         ensure_relevance_model,
         expected_alerts,
-        post_signed,
         provider_payload,
         rm_token,
         start_hot_services,
@@ -76,71 +140,84 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
     _seed_clients_if_empty(settings)
     ensure_relevance_model(settings, time.strftime("%Y-%m-%d"))
+    fl = measure_floor(settings, rate, min(duration, 15.0), warmup=min(warmup, 3.0)) if floor else None
     clients = clients_from_db(settings)
-    n = int(rate * duration)
+    n_warm, n = int(rate * warmup), int(rate * (warmup + duration))
     articles = synth_news(clients, n, seed=int(stamp) % 1_000_003, source=f"bench{stamp}")
     expected = expected_alerts(settings, articles, clients)
-    services = start_hot_services(settings, settings.home / "runs" / "bench-hot" / stamp, instance=f"bench{stamp}")
     rm_ids = sorted(set(clients["rm_id"].dropna()))
-    listeners = [RmListener(services.api_url, rm_ids[i % len(rm_ids)], rm_token(settings, rm_ids[i % len(rm_ids)])).start()
-                 for i in range(rms)]
-    pids = {"api": services.api.pid, "hotpath": services.hotpath.pid, **_stack_pids(settings), "bench (client)": os.getpid()}
+    socket_rms = [rm_ids[i % len(rm_ids)] for i in range(rms)]
+    wanted = socket_expectations(settings, expected, socket_rms)
+    services = start_hot_services(settings, settings.home / "runs" / "bench-hot" / stamp, instance=f"bench{stamp}")
+    listeners = [RmListener(services.api_url, rm, rm_token(settings, rm)).start() for rm in socket_rms]
+    pids = {"api": [services.api.pid], "hotpath": [services.hotpath.pid], **_stack_pids(settings), "bench (client)": [os.getpid()]}
     cpu0, t_start = _cpu_seconds(pids), time.perf_counter()
-    acked: dict[str, tuple[float, float]] = {}  # article id -> (sent, 202 received)
+    acked: dict[str, tuple[float, float, bool]] = {}  # article id -> (sent, 202 received, in the measured window)
     statuses: dict[int, int] = {}
     try:
-        with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=senders)) as client:
-            def send(i: int):
-                delay = t_start + i / rate - time.perf_counter()
-                if delay > 0: time.sleep(delay)
-                payload = provider_payload(articles[i])
-                sent = time.time()
-                status, t_ack = post_signed(client, services.api_url, services.secret, payload)
-                statuses[status] = statuses.get(status, 0) + 1
-                if status == 202: acked[articles[i]["id"]] = (sent, t_ack)
-            with cf.ThreadPoolExecutor(senders) as pool:
-                list(pool.map(send, range(n)))
+        poster = SignedPoster(services.api_url, services.secret)
+
+        def send(i: int):
+            delay = t_start + i / rate - time.perf_counter()
+            if delay > 0: time.sleep(delay)
+            payload = provider_payload(articles[i])
+            sent = time.time()
+            status, t_ack = poster.post(payload)
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 202: acked[articles[i]["id"]] = (sent, t_ack, i >= n_warm)
+        with cf.ThreadPoolExecutor(senders) as pool:
+            list(pool.map(send, range(n)))
         send_seconds = time.perf_counter() - t_start
         deadline = time.monotonic() + 30
-        covered = {(a, c) for a, c in expected}
-        while time.monotonic() < deadline and not covered <= _frames_seen(listeners):
+        while time.monotonic() < deadline and any(w - {(f.alert["article_id"], f.alert["client_id"]) for f in li.frames}
+                                                 for w, li in zip(wanted, listeners, strict=True)):
             time.sleep(0.2)
         elapsed = time.perf_counter() - t_start
         cpu1 = _cpu_seconds(pids)
     finally:
         for listener in listeners: listener.stop()
         services.stop()
-    seen = _frames_seen(listeners)
-    lat, stages = [], {"webhook (post -> 202)": [], "hot path (202 -> enriched)": [], "sink (enriched -> stored)": [],
-                       "push (stored -> frame)": []}
+    counts = delivery_counts(wanted, [[f.alert for f in li.frames] for li in listeners])
+    lat, warm = [], []
+    stages: dict[str, list[float]] = {k: [] for k in STAGES}
     for listener in listeners:
         for f in listener.frames:
             if f.alert["article_id"] not in acked: continue
-            sent, ack = acked[f.alert["article_id"]]
+            sent, ack, measured = acked[f.alert["article_id"]]
+            if not measured:
+                warm.append(1000 * (f.received - ack)); continue
             processed, created = _ts(f.alert["processed_at"]), _ts(f.alert["created_at"])
             lat.append(1000 * (f.received - ack))
-            stages["webhook (post -> 202)"].append(1000 * (ack - sent))
-            stages["hot path (202 -> enriched)"].append(1000 * (processed - ack))
-            stages["sink (enriched -> stored)"].append(1000 * (created - processed))
-            stages["push (stored -> frame)"].append(1000 * (f.received - created))
-    q = lambda xs, p: round(sorted(xs)[min(len(xs) - 1, int(p * len(xs)))], 1) if xs else None
+            for name, ms in zip(STAGES, (ack - sent, processed - ack, created - processed, f.received - created), strict=True):
+                stages[name].append(1000 * ms)
     cpu = {k: round(100 * (cpu1.get(k, 0) - cpu0.get(k, 0)) / elapsed, 1) for k in cpu0}
-    lost = len(expected - seen)
-    print(f"uhnw bench hot: {rate:g} articles/s for {duration:g} s, {rms} RM sockets ({len(rm_ids)} RMs), {len(clients)} clients")
-    print(f"  sent {n} (202: {statuses.get(202, 0)}, other: { {k: v for k, v in statuses.items() if k != 202} }), "
-          f"achieved {n / send_seconds:.1f} articles/s; expected alerts {len(expected)}, delivered {len(expected & seen)}, "
-          f"lost {lost}, unexpected {len(seen - expected)}")
-    print(f"  {'latency (ms)':<30}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}")
-    print(f"  {'webhook 202 -> WebSocket frame':<30}{q(lat, .5):>8}{q(lat, .95):>8}{q(lat, .99):>8}{q(lat, 1):>8}")
-    for name, xs in stages.items():
-        print(f"    {name:<28}{q(xs, .5):>8}{q(xs, .95):>8}{q(xs, .99):>8}{q(xs, 1):>8}")
-    print(f"  CPU % of one core over {elapsed:.1f} s: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
-    figures = {"bench": "hot", "rate": rate, "duration_s": duration, "rms": rms, "sent": n, "accepted": statuses.get(202, 0),
-               "achieved_rate": round(n / send_seconds, 1), "expected": len(expected), "delivered": len(expected & seen),
-               "lost": lost, "unexpected": len(seen - expected), "frames": len(lat),
-               "p50_ms": q(lat, .5), "p95_ms": q(lat, .95), "p99_ms": q(lat, .99), "max_ms": q(lat, 1),
-               "stages_p50_ms": {k: q(v, .5) for k, v in stages.items()}, "stages_p99_ms": {k: q(v, .99) for k, v in stages.items()},
-               "cpu_percent": cpu}
+    floor_lat = fl.latencies_ms if fl else []
+    load = os.getloadavg()
+    print(f"uhnw bench hot: {rate:g} articles/s for {warmup:g} s warm-up + {duration:g} s measured, {rms} RM sockets "
+          f"({len(set(socket_rms))} of the book's {len(rm_ids)} RMs; alerts of RMs with no socket are not expected), "
+          f"{len(clients)} clients; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    others = {k: v for k, v in statuses.items() if k != 202}
+    print(f"  sent {n} (202: {statuses.get(202, 0)}, other: {others}), achieved {n / send_seconds:.1f} articles/s; "
+          f"expected frames {counts['expected']}, delivered {counts['delivered']}, lost {counts['lost']}, "
+          f"duplicated {counts['duplicated']}, unexpected {counts['unexpected']}")
+    _print_latency_table({"webhook 202 -> WebSocket frame": lat, **{f"  {k}": v for k, v in stages.items()},
+                          "warm-up (first seconds), 202 -> frame": warm,
+                          "floor (ack -> socket, no enrichment)": floor_lat})
+    f50, f99 = quantile(floor_lat, .5), quantile(floor_lat, .99)
+    p50, p99 = quantile(lat, .5), quantile(lat, .99)
+    if fl: print(f"  floor: {fl.received}/{fl.sent} delivered; p50 {p50} ms is {p50 / f50:.1f}x the floor's, "
+                 f"p99 {p99} ms {p99 / f99:.1f}x" if p50 and f50 and p99 and f99 else "  floor: not enough samples")
+    print(f"  CPU % of one core over {elapsed:.1f} s (process trees): " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
+    figures = {"bench": "hot", "rate": rate, "duration_s": duration, "warmup_s": warmup, "rms": rms,
+               "rms_with_socket": len(set(socket_rms)), "rms_in_book": len(rm_ids), "sent": n, "accepted": statuses.get(202, 0),
+               "refused": others, "achieved_rate": round(n / send_seconds, 1), **counts, "frames": len(lat),
+               "p50_ms": p50, "p95_ms": quantile(lat, .95), "p99_ms": p99, "max_ms": quantile(lat, 1),
+               "warmup_p99_ms": quantile(warm, .99), "warmup_max_ms": quantile(warm, 1),
+               "floor_p50_ms": f50, "floor_p99_ms": f99, "floor_max_ms": quantile(floor_lat, 1),
+               "p99_over_floor": round(p99 / f99, 2) if p99 and f99 else None,
+               "stages_p50_ms": {k: quantile(v, .5) for k, v in stages.items()},
+               "stages_p99_ms": {k: quantile(v, .99) for k, v in stages.items()},
+               "cpu_percent": cpu, "loadavg": [round(x, 2) for x in load]}
     print(json.dumps(figures))
     return figures
 
@@ -148,7 +225,3 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
 def _ts(iso: str) -> float:
     from datetime import datetime
     return datetime.fromisoformat(iso).timestamp()
-
-
-def _frames_seen(listeners) -> set[tuple[str, str]]:
-    return {(f.alert["article_id"], f.alert["client_id"]) for listener in listeners for f in listener.frames}

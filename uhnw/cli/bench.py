@@ -29,12 +29,14 @@ def cold(positions: str = typer.Option("1000000,10000000", "--positions", help="
 @app.command("hot")
 def hot(rate: float = typer.Option(200, "--rate", help="articles per second posted to the webhook"),
         duration: float = typer.Option(20, "--duration", help="seconds of posting"),
-        rms: int = typer.Option(10, "--rms", help="RM WebSocket sessions open")):
+        rms: int = typer.Option(10, "--rms", help="RM WebSocket sessions open (RMs of the book in turn)"),
+        warmup: float = typer.Option(5, "--warmup", help="seconds at the same rate before the measured window (reported apart)"),
+        no_floor: bool = typer.Option(False, "--no-floor", help="skip the floor baseline (ack -> socket with no enrichment)")):
     "Hot path end to end: webhook 202 → WebSocket frame latency p50/p95/p99/max, throughput, losses, CPU per process."
     from uhnw.bench.hot import bench_hot
-    figures = bench_hot(current_settings(), rate, duration, rms)
-    if figures["lost"]:
-        fail(f"{figures['lost']} expected alert(s) never delivered")
+    figures = bench_hot(current_settings(), rate, duration, rms, warmup=warmup, floor=not no_floor)
+    if figures["lost"] or figures["duplicated"]:
+        fail(f"{figures['lost']} expected alert frame(s) never delivered, {figures['duplicated']} duplicated")
 
 
 @app.command("api")

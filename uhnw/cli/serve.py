@@ -22,7 +22,9 @@ def api(host: str = typer.Option("127.0.0.1", help="interface to listen on"),
 
     from uhnw.serve.app import create_app
     settings = current_settings()
-    uvicorn.run(create_app(settings, port=port), host=host, port=port, log_level=log_level)
+    # no permessage-deflate: an alert frame is 1-2 KB, and compressing it once per socket cost the event loop more CPU
+    # than the bytes it saved (uvloop and httptools are uvicorn's defaults when installed, as they are)
+    uvicorn.run(create_app(settings, port=port), host=host, port=port, log_level=log_level, ws_per_message_deflate=False)
 
 
 @token_app.command("issue")
@@ -45,7 +47,7 @@ def hotpath(instance: str = typer.Option(None, help="instance name: the transact
             metrics_port: int = typer.Option(9108, help="port of the /health and /metrics server"),
             refresh_seconds: float = typer.Option(10.0, help="how often to check PostgreSQL `clients` for changes"),
             max_batch: int = typer.Option(200, help="most messages per transaction"),
-            max_wait_ms: int = typer.Option(20, help="longest wait to fill a batch, in milliseconds"),
+            max_wait_ms: int = typer.Option(0, help="longest wait for more after a batch's first message, in milliseconds (0: what is already fetched)"),
             model_version: str = typer.Option("latest", help="relevance model version (default: the promoted one)"),
             log_level: str = typer.Option("info", help="log level")):
     "The streaming enrichment service: raw-news-events → enrich → enriched-alerts, exactly once (Kafka transactions)."

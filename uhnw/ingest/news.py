@@ -31,9 +31,9 @@ from ..schemas import SchemaError, load_schema, record_problem
 # %% auto #0
 __all__ = ['SIGNATURE_HEADER', 'PROVIDER_HEADER', 'TOLERANCE_S', 'NO_SECRETS', 'ALIASES', 'MAX_BODY_BYTES', 'MAX_JSON_DEPTH',
            'MAX_NUMBER_CHARS', 'parse_webhook_secrets', 'sign_payload', 'signature_header', 'parse_signature_header',
-           'ReplayCacheFull', 'Replayed', 'InFlight', 'ReplayGuard', 'WebhookRejected', 'WebhooksNotConfigured',
-           'SignedCall', 'verify_webhook', 'url_article_id', 'content_sha256', 'plain_text', 'parse_timestamp',
-           'NewsEventInvalid', 'news_schema', 'parse_body', 'news_event_from_payload']
+           'ReplayCacheFull', 'Replayed', 'InFlight', 'ReplayGuard', 'Admission', 'admission', 'WebhookRejected',
+           'WebhooksNotConfigured', 'SignedCall', 'verify_webhook', 'url_article_id', 'content_sha256', 'plain_text',
+           'parse_timestamp', 'NewsEventInvalid', 'news_schema', 'parse_body', 'news_event_from_payload']
 
 # %% ../../nbs/10_news.ipynb #a5924473
 def parse_webhook_secrets(text: str | None) -> dict[str, str]:
@@ -128,6 +128,29 @@ class ReplayGuard:
         with self._lock:
             self._seen.expire()
             return len(self._seen) + len(self._inflight)
+
+# %% ../../nbs/10_news.ipynb #9738ad05
+@dataclass(frozen=True)
+class Admission:
+    "Whether the webhook takes an article now; when it does not, the status and how long the sender should wait."
+    admit: bool
+    status: int = 202
+    retry_after: int = 0  # seconds
+    reason: str = ""
+
+def admission(lag: int,  # messages acknowledged to providers and not yet committed by the hot path
+              drain_per_s: float,  # the hot path's recent commit rate, messages/s (0: nothing drains)
+              max_backlog_s: float = 2.0,  # the longest an admitted article may wait for the hot path
+              min_backlog: int = 100,  # a backlog this small is always admitted (a burst, a restart)
+              ) -> Admission:
+    "Admit while the backlog drains within `max_backlog_s`; else 429 (draining too slowly) or 503 (not draining)."
+    if lag <= min_backlog: return Admission(True)
+    if drain_per_s <= 0:
+        return Admission(False, 503, 5, f"the hot path is not consuming ({lag} articles waiting)")
+    wait = lag / drain_per_s
+    if wait <= max_backlog_s: return Admission(True)
+    return Admission(False, 429, min(60, max(1, math.ceil(wait - max_backlog_s))),
+                     f"{lag} articles wait for the hot path, {wait:.1f} s at {drain_per_s:.0f}/s (limit {max_backlog_s:g} s)")
 
 # %% ../../nbs/10_news.ipynb #ea9b2824
 class WebhookRejected(Exception):

@@ -2,9 +2,14 @@
 
 The domain logic (storing once, coverage, replay, frames) is `uhnw.alerts`; this module only moves data between
 threads. Kafka and PostgreSQL calls never run on the event loop: the consumer is a thread, and the sessions'
-queries go through `DbPool.run` (a worker thread). The hub carries no alert content, only "alert N for RM X is
-stored": a woken session reads everything after its cursor from the table, so a replayed and a live frame are the
-same query and a slow or reconnecting client can never skip one.
+queries go through `DbPool.run` (a worker thread).
+
+Live frames are pushed, not re-read: after storing a batch, the feed reads once every alert stored after the last one
+it pushed (by any replica: alert ids commit in order, so that is a gap-free run of ids), with the RMs who cover each
+client, encodes each frame once and hands the run to the hub, which gives each session the frames of its RM. A session
+writes the audit rows of everything one run gives it, together with every other session that run woke (one statement,
+one commit: `AuditBatch`), and only then sends. A session that cannot tell it has seen everything before a run (it
+fell behind, or the feed restarted) reads what it missed from the table first, as a reconnecting client's replay does.
 """
 from __future__ import annotations
 
@@ -22,17 +27,19 @@ from datetime import UTC, datetime
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from uhnw.access import User, audit_read
+from uhnw.access import User, audit_read, audit_reads
 from uhnw.alerts import alert_row, alerts_for_rm, audiences, latest_alert_id, live_frame, store_alert, store_alerts
 from uhnw.bus import Event, run_consumer, topic_name
 from uhnw.config import Settings
 from uhnw.ops import db
 from uhnw.schemas import ALERTS_TOPIC
 
-__all__ = ["alert_group", "DbPool", "AlertMetrics", "Wakeup", "Hub", "AlertFeed", "EVERY_CLIENT", "audited_frames", "stream_alerts"]
+__all__ = ["alert_group", "DbPool", "AlertMetrics", "Pushed", "Run", "Wakeup", "Hub", "AlertFeed", "AuditBatch", "EVERY_CLIENT",
+           "audited_frames", "stream_alerts"]
 
 log = logging.getLogger("uhnw.serve.alerts")
 REPLAY_PAGE = 500
+PUSH_PAGE = 2000  # alerts per run handed to the hub
 
 
 def alert_group(settings: Settings, port: int | None = None) -> str:
@@ -90,16 +97,43 @@ class AlertMetrics:
                                       buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 60), registry=r)
 
 
+@dataclass(frozen=True)
+class Pushed:
+    "A stored alert's frame as pushed live: encoded once for every socket that gets it."
+    alert_id: int
+    client_id: str
+    frame: dict
+    text: str
+
+
+@dataclass(frozen=True)
+class Run:
+    "Every alert stored with `after` < id <= `until`; `frames` are those of them a session's RM may see."
+    after: int
+    until: int
+    frames: tuple[Pushed, ...]
+
+
+MAX_QUEUED_RUNS = 1000  # a session this far behind drops them and reads what it missed from the table instead
+
+
 class Wakeup:
-    "One session's doorbell: the largest alert id announced for it, and an event to wake it."
+    "One session's doorbell: the runs pushed to it since it last looked, and an event to wake it."
 
     def __init__(self):
-        self.pending = 0
+        self.runs: list[Run] = []
+        self.behind = False  # runs were dropped: read from the table
         self.event = asyncio.Event()
 
-    def notify(self, alert_id: int) -> None:
-        self.pending = max(self.pending, alert_id)
+    def offer(self, run: Run) -> None:
+        if len(self.runs) >= MAX_QUEUED_RUNS: self.runs, self.behind = [], True
+        else: self.runs.append(run)
         self.event.set()
+
+    def take(self) -> tuple[list[Run], bool]:
+        runs, behind, self.runs, self.behind = self.runs, self.behind, [], False
+        self.event.clear()
+        return runs, behind
 
 
 class Hub:
@@ -119,20 +153,53 @@ class Hub:
         s.discard(w)
         if not s: del self._sessions[rm_id]
 
-    def publish(self, rm_ids: list[str], alert_id: int) -> int:
-        "Wake every session of `rm_ids`; returns how many were woken."
-        return self.publish_many(dict.fromkeys(rm_ids, alert_id))
-
-    def publish_many(self, latest: dict[str, int]) -> int:
-        "Wake every session of each RM of `latest` (RM id -> the largest alert id stored for them); returns how many were woken."
+    def push(self, after: int, until: int, frames: list[Pushed], covering: dict[str, list[str]]) -> int:
+        """Give each session the frames of the run (`after`, last frame] its RM covers (compliance sessions: all of them),
+        every session an empty run at least (it still learns that nothing before the run's end is missing for it);
+        returns how many sessions were woken."""
+        per_rm: dict[str, list[Pushed]] = defaultdict(list)
+        for f in frames:
+            for rm in covering.get(f.client_id, ()): per_rm[rm].append(f)
+        per_rm[EVERY_CLIENT] = list(frames)
         n = 0
-        for rm, alert_id in latest.items():
-            for w in self._sessions.get(rm, ()):
-                w.notify(alert_id); n += 1
+        for rm, sessions in self._sessions.items():
+            run = Run(after, until, tuple(per_rm.get(rm, ())))
+            for w in sessions:
+                w.offer(run); n += 1
         return n
 
     def open_sessions(self) -> int:
         return sum(map(len, self._sessions.values()))
+
+
+class AuditBatch:
+    """The audit rows of the live frames every session one run woke, written in one statement and one commit
+    (`uhnw.access.audit_reads`) before any of them is sent. Used only on the event loop's thread."""
+
+    def __init__(self, pool: DbPool):
+        self.pool = pool
+        self._pending: list[tuple[User, set[str], asyncio.Future]] = []
+        self._flush: asyncio.Task | None = None
+
+    async def record(self, user: User, client_ids: set[str]) -> None:
+        "Return once the audit row of `user` reading `client_ids` over the socket is committed (raises if it could not be)."
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((user, client_ids, fut))
+        if self._flush is None: self._flush = asyncio.create_task(self._write())
+        await fut
+
+    async def _write(self) -> None:
+        await asyncio.sleep(0)  # let every session woken by the same run add its read
+        batch, self._pending, self._flush = self._pending, [], None
+        try:
+            await self.pool.run(audit_reads, [(u, ids) for u, ids, _ in batch], "ws", "WS /ws")
+        except BaseException as e:
+            for *_, fut in batch:
+                if not fut.done(): fut.set_exception(e)
+            if not isinstance(e, Exception): raise
+        else:
+            for *_, fut in batch:
+                if not fut.done(): fut.set_result(None)
 
 
 class AlertFeed:
@@ -151,6 +218,7 @@ class AlertFeed:
         self.running = False  # inside a consumer loop (not backing off after an error)
         self.last_error = ""
         self.lag: dict[int, int] = {}  # partition -> messages behind, from librdkafka's statistics
+        self.pushed_until: int | None = None  # the newest alert id handed to the hub; read from the table when the feed starts
         self.stats_at: datetime | None = None
 
     def start(self) -> None:
@@ -170,6 +238,8 @@ class AlertFeed:
         while not self._stop.is_set():
             try:
                 self.running = True
+                # (re)starting: sessions find the gap between what they have and the first run, and read it from the table
+                self.pushed_until = latest_alert_id(self._connection())
                 run_consumer(self.settings, self.topic, self.group, batch_handler=self._handle_batch, linger=self.linger,
                              stop=self._stop, consumer_conf=conf)
             except Exception as e:  # PostgreSQL or the broker away: offsets of finished alerts are committed; retry
@@ -202,8 +272,8 @@ class AlertFeed:
         self._conn = None
 
     def _handle_batch(self, events: list[Event]) -> dict[int, str]:
-        """Store a consumed batch in one transaction, then (and only then) wake, once, the sessions of the RMs who cover
-        its clients. Returns the poison events ({position: reason}); `run_consumer` commits the offsets after this returns."""
+        """Store a consumed batch in one transaction, then (and only then) push what is new to the sessions, once.
+        Returns the poison events ({position: reason}); `run_consumer` commits the offsets after this returns."""
         self.metrics.consumed.inc(len(events))
         poison: dict[int, str] = {}
         good: list[tuple[int, Event]] = []
@@ -220,22 +290,35 @@ class AlertFeed:
                     try: stored.append(store_alert(conn, ev.value)); kept.append((i, ev))
                     except (psycopg.DataError, psycopg.IntegrityError) as e: poison[i] = f"cannot store alert: {e}"
                 good = kept
-            covering = audiences(conn, {ev.value["client_id"] for _, ev in good}) if good else {}
         except psycopg.Error:
             self._close_conn()
             raise
         self.metrics.rejected.inc(len(poison))
         self.metrics.stored.inc(sum(s.created for s in stored))
         self.metrics.duplicates.inc(sum(not s.created for s in stored))
-        latest: dict[str, int] = {}  # RM -> the largest alert id of the batch they may see
-        for (_, ev), s in zip(good, stored, strict=True):
-            for rm in covering.get(ev.value["client_id"], ()):
-                latest[rm] = max(latest.get(rm, 0), s.alert_id)
-        if stored: latest[EVERY_CLIENT] = max(s.alert_id for s in stored)  # compliance sessions see every alert
-        if latest:
-            try: self.loop.call_soon_threadsafe(self.hub.publish_many, latest)
-            except RuntimeError: pass  # the event loop is shutting down; the alerts are stored and will be replayed
+        if stored: self._push_new(conn)
         return poison
+
+    def _push_new(self, conn) -> None:
+        """Read every alert stored after the last one pushed (by this replica or another), with who covers each client,
+        and hand them to the hub as runs of consecutive ids. Any id up to the newest one read is committed (ids commit
+        in order), so a run has no gap."""
+        if self.pushed_until is None: return
+        while True:
+            try:
+                with conn.transaction():
+                    frames = alerts_for_rm(conn, "", self.pushed_until, PUSH_PAGE, every_client=True)
+                    covering = audiences(conn, {f["client_id"] for f in frames}) if frames else {}
+            except psycopg.Error:
+                self._close_conn()
+                raise
+            if not frames: return
+            after, until = self.pushed_until, frames[-1]["alert_id"]
+            pushed = [Pushed(f["alert_id"], f["client_id"], f, json.dumps(f)) for f in frames]
+            try: self.loop.call_soon_threadsafe(self.hub.push, after, until, pushed, covering)
+            except RuntimeError: return  # the event loop is shutting down; the alerts are stored and will be replayed
+            self.pushed_until = until
+            if len(frames) < PUSH_PAGE: return
 
     def health(self) -> dict:
         return {"alive": self.alive(), "topic": self.topic, "group": self.group, "lag": {str(p): n for p, n in sorted(self.lag.items())},
@@ -262,34 +345,58 @@ def audited_frames(conn, rm_id: str, after: int, limit: int, every_client: bool 
     return frames
 
 
-async def stream_alerts(send: Callable[[dict], Awaitable[None]],  # sends one JSON frame
+async def stream_alerts(send: Callable[[str], Awaitable[None]],  # sends one encoded JSON frame
                         rm_id: str, after: int | None,  # the client's last_alert_id; None: live only
                         hub: Hub, pool: DbPool, metrics: AlertMetrics,
-                        every_client: bool = False) -> None:  # compliance: every client's alerts
-    "Replay what `rm_id` missed after `after`, then stream live alerts, with no gap and no duplicate; runs until cancelled."
+                        every_client: bool = False,  # compliance: every client's alerts
+                        audits: AuditBatch | None = None, user: User | None = None) -> None:
+    """Replay what `rm_id` missed after `after`, then stream live alerts, with no gap and no duplicate; runs until cancelled.
+
+    `last` is the newest alert id sent, `known` the id up to which this session has seen every alert it may see (from
+    the table, or from the hub's runs). A run that starts past `known` means something is missing in between: read it
+    from the table first. Frames at or below `last` were sent already and are skipped."""
     key = EVERY_CLIENT if every_client else rm_id
+    audits = audits or AuditBatch(pool)
+    user = user or User(rm_id, "compliance" if every_client else "rm")
     wake = hub.subscribe(key)  # before the replay query: nothing stored from here on can be missed
 
-    async def catch_up(last: int) -> tuple[int, int]:
-        sent = 0
+    def observe(frame: dict) -> None:
+        metrics.pushed.inc()
+        if (lat := _latency(frame)) is not None: metrics.push_latency.observe(max(lat, 0.0))
+
+    async def catch_up(last: int) -> tuple[int, int, int]:
+        "(last sent, known, frames sent): everything stored up to the newest id read before the query."
+        known, sent = await pool.run(latest_alert_id), 0
         while True:
             frames = await pool.run(audited_frames, rm_id, last, REPLAY_PAGE, every_client)
             for f in frames:
-                await send(f)
-                metrics.pushed.inc()
-                if (lat := _latency(f)) is not None: metrics.push_latency.observe(max(lat, 0.0))
+                await send(json.dumps(f))
+                observe(f)
                 last = f["alert_id"]
             sent += len(frames)
-            if len(frames) < REPLAY_PAGE: return last, sent
+            if len(frames) < REPLAY_PAGE: return last, max(known, last), sent
 
     try:
-        if after is None: last, replayed = await pool.run(latest_alert_id), 0
-        else: last, replayed = await catch_up(after)
-        await send(live_frame(replayed, last))
+        if after is None: last = known = await pool.run(latest_alert_id); replayed = 0
+        else: last, known, replayed = await catch_up(after)
+        await send(json.dumps(live_frame(replayed, last)))
         while True:
             await wake.event.wait()
-            wake.event.clear()
-            if wake.pending > last:  # ids are committed in order (uhnw.alerts.store_alerts), so `> last` is all that is new
-                last, _ = await catch_up(last)
+            runs, behind = wake.take()
+            if behind:
+                last, known, _ = await catch_up(last)
+            for run in runs:
+                if run.until <= known: continue  # seen already in the table
+                if run.after > known:  # alerts between `known` and the run's start never reached this session
+                    last, known, _ = await catch_up(last)
+                    if run.until <= known: continue
+                fresh = [f for f in run.frames if f.alert_id > last]
+                if fresh:
+                    await audits.record(user, {f.client_id for f in fresh})  # durable before anything is sent
+                    for f in fresh:
+                        await send(f.text)
+                        observe(f.frame)
+                    last = fresh[-1].alert_id
+                known = run.until
     finally:
         hub.unsubscribe(key, wake)

@@ -108,8 +108,8 @@ async def alert_socket(ws: WebSocket):
     st.metrics.sockets.inc()
     try:
         await ws.send_text(json.dumps(hello_frame(principal.rm_id, principal.expires_at, after)))
-        pump = asyncio.create_task(stream_alerts(lambda f: ws.send_text(json.dumps(f)), principal.rm_id, after,
-                                                 st.hub, st.pool, st.metrics, user.reads_every_client))
+        pump = asyncio.create_task(stream_alerts(ws.send_text, principal.rm_id, after, st.hub, st.pool, st.metrics,
+                                                 user.reads_every_client, st.audits, user))
         reader = asyncio.create_task(_client_frames(ws, principal.rm_id, st.pool, getattr(st, "ticks", None),
                                                     getattr(st, "tick_book_refresh_seconds", BOOK_REFRESH_SECONDS)))
         done, _ = await asyncio.wait({pump, reader}, timeout=max(principal.seconds_left(), 0),

@@ -20,7 +20,7 @@ from uhnw.auth import TokenVerifier, verifier_from_env
 from uhnw.config import Settings, resolve_secret
 from uhnw.ingest.news import NO_SECRETS, parse_webhook_secrets
 from uhnw.serve import alerts_api, health, rest_api, session, webhook
-from uhnw.serve.alerts import AlertFeed, AlertMetrics, DbPool, Hub, alert_group
+from uhnw.serve.alerts import AlertFeed, AlertMetrics, AuditBatch, DbPool, Hub, alert_group
 from uhnw.serve.ticks import TickFeed, TickHub, tick_group
 from uhnw.workstation import BookCache
 
@@ -41,6 +41,7 @@ def create_app(settings: Settings,
         st = app.state
         st.settings, st.verifier = settings, verifier or verifier_from_env(settings)
         st.metrics, st.hub, st.pool, st.books = AlertMetrics(), Hub(), DbPool(settings, size=8), BookCache()
+        st.audits = AuditBatch(st.pool)  # the live frames' audit rows, one commit per run pushed
         st.feed = AlertFeed(settings, st.hub, asyncio.get_running_loop(), st.metrics, group or alert_group(settings, port))
         st.ticks = TickHub()  # live prices for the socket's `ticks` channel (uhnw.serve.ticks)
         st.tick_feed = TickFeed(settings, st.ticks, asyncio.get_running_loop(), tick_group(settings, port))
@@ -49,6 +50,7 @@ def create_app(settings: Settings,
         if not st.webhook_secrets:
             log.warning("%s: POST /webhooks/news answers 503 to every provider until it is set", NO_SECRETS)
         st.news_producer = webhook.AckingProducer(settings)
+        st.webhook_backlog = webhook.BacklogMonitor(settings).start()  # admission: 429/503 past the hot path's backlog
         if start_feed:
             st.feed.start()
             st.tick_feed.start()
@@ -64,6 +66,7 @@ def create_app(settings: Settings,
             if start_feed: await asyncio.gather(asyncio.to_thread(st.feed.stop), asyncio.to_thread(st.tick_feed.stop))
             st.pool.close()
             await st.news_producer.aclose()
+            await asyncio.to_thread(st.webhook_backlog.stop)
 
     app = FastAPI(title="uhnw API", version="1", lifespan=lifespan,
                   description="The RM workstation: REST, GraphQL and WebSocket over one authorization model (uhnw.access).")

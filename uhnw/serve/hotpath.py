@@ -19,6 +19,7 @@ nothing is duplicated. `serve_hotpath` is then a short loop: poll a batch, plan 
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import socket
@@ -166,6 +167,7 @@ def _refresh_loop(settings: Settings, ref: MasterRef, every: float, stop: thread
             new = refresh_master(ref, lambda c=c: _pg_version(c), lambda c=c: _pg_snapshot(c), "postgres")
             if new is not None:
                 metrics.clients.set(new.count); metrics.refreshes.inc()
+                gc.freeze()  # the new master lives until the next change: out of the collector's reach, as at start
                 log.info("client master refreshed: %d clients, version %s", new.count, new.version)
             _await_change(conn, every, stop)
         except Exception as e:  # keep serving the current master; try again next tick
@@ -221,6 +223,11 @@ def _http_server(host: str, port: int, health, metrics: HotpathMetrics) -> Threa
 TXN_TIMEOUT = 10.0  # seconds each transactional call may block: a batch commits in milliseconds, and a call that hangs
 # (send_offsets_to_transaction after a broker restart, seen for >30 s) is cheaper to abandon than to wait out: re-creating
 # the producer fences it, and the batch is consumed again from the committed offsets
+# A transaction begun right after the previous one committed finds its coordinator still writing that one's markers:
+# AddOffsetsToTxn/AddPartitionsToTxn answer CONCURRENT_TRANSACTIONS and librdkafka retries after `retry.backoff.ms`
+# (100 ms by default), which made `send_offsets_to_transaction` take 107 ms at p50 at 200 messages/s
+# (confluentinc/confluent-kafka-python#967). The markers take a millisecond or two: retry after 1 ms, backing off to 20.
+TXN_RETRY_BACKOFF = {"retry.backoff.ms": 1, "retry.backoff.max.ms": 20}
 STUCK_GRACE = 5.0  # past its own timeout a transactional call is deemed stuck and its producer abandoned
 
 
@@ -290,7 +297,7 @@ class TransactionCycle:
         "A transactional producer; its `init_transactions` fences an older incarnation of this id and aborts its open transaction."
         from confluent_kafka import Producer
         p = Producer(producer_config(self.settings, **{"transactional.id": self.txn_id, "linger.ms": 0,
-                                                       "transaction.timeout.ms": 60000}))
+                                                       "transaction.timeout.ms": 60000, **TXN_RETRY_BACKOFF}))
         _txn_call(p, "init_transactions", timeout=60)
         return p
 
@@ -470,7 +477,9 @@ def serve_hotpath(settings: Settings,
                   instance: str | None = None,  # transactional id suffix; default: the host name
                   host: str = "127.0.0.1", metrics_port: int = 9108,
                   refresh_seconds: float = 10.0,
-                  max_batch: int = 200, max_wait_ms: int = 20,  # a batch ends at this many messages or this wait
+                  max_batch: int = 200,  # most messages per transaction
+                  max_wait_ms: int = 0,  # longest wait for more after a batch's first message: 0 takes what is fetched already
+                  # (the batch is whatever arrived during the previous transaction; waiting to fill one only adds latency)
                   model_version: str = "latest",
                   stop: threading.Event | None = None) -> int:
     "Run the streaming enrichment service until SIGTERM/SIGINT (or `stop`); returns the process exit code."
@@ -499,6 +508,10 @@ def serve_hotpath(settings: Settings,
                                  name="hotpath-refresh", daemon=True)
     refresher.start()
     restore, code = on_sigterm(stop), 0
+    # The model, the gazetteer and the imported modules live as long as the process: moved out of the collector's reach,
+    # so a full collection walks only what batches allocate instead of stalling one for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
     try:
         cycle.subscribe()
         log.info("hotpath instance %s consuming %s in group %s (transactional id %s), /health on %s:%d", instance, raw_topic,

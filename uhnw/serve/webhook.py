@@ -5,14 +5,17 @@ Wiring over `uhnw.ingest.news`. The app factory sets on `app.state`:
 - `settings`: the `Settings` (topic prefix, schemas dir);
 - `webhook_secrets`: `dict[provider, secret]`, from `parse_webhook_secrets(os.environ.get("UHNW_WEBHOOK_SECRETS"))`;
 - `news_producer`: an `AckingProducer(settings)` (closed with `await producer.aclose()` / `producer.close()` on shutdown);
+- optionally `webhook_backlog`: a started `BacklogMonitor` (admission by the hot path's backlog; none: no admission check);
 - optionally `webhook_replays` (a `ReplayGuard`; created on first use otherwise), `webhook_tolerance_s` (300) and
   `webhook_max_body` (`MAX_BODY_BYTES`, 512 KiB).
 
 Answers: 202 once the broker acknowledged; 400 for a body that cannot be read or mapped (every reason, each naming its
 field); 401 for a missing or unknown provider, a bad or stale signature, or a replay of an accepted request; 409 while
 a request with the same signature is in flight; 413 for a body over the limit (refused while it is read, signed or
-not) or an encoded NewsEvent over the producer's message limit; 503 (with `Retry-After`) when no webhook secrets are
-configured, the replay set is full or the broker did not acknowledge. A signature is recorded only once its article is
+not) or an encoded NewsEvent over the producer's message limit; 429 (with `Retry-After`) when the hot path's backlog
+would take longer than `webhook_max_backlog_s` to drain (`BacklogMonitor`, `uhnw.ingest.news.admission`); 503 (with
+`Retry-After`) when the hot path is not draining it at all, no webhook secrets are configured, the replay set is full
+or the broker did not acknowledge. A signature is recorded only once its article is
 acknowledged, so a retry after a 503 or a 4xx of a body is accepted (see `uhnw.ingest.news.ReplayGuard`).
 """
 from __future__ import annotations
@@ -33,6 +36,7 @@ from uhnw.ingest.news import (
     PROVIDER_HEADER,
     SIGNATURE_HEADER,
     TOLERANCE_S,
+    Admission,
     InFlight,
     NewsEventInvalid,
     ReplayCacheFull,
@@ -40,6 +44,7 @@ from uhnw.ingest.news import (
     ReplayGuard,
     WebhookRejected,
     WebhooksNotConfigured,
+    admission,
     news_event_from_payload,
     news_schema,
     parse_body,
@@ -155,6 +160,69 @@ class AckingProducer:
         return await asyncio.to_thread(self.close, timeout)
 
 
+class BacklogMonitor:
+    """How far behind the hot path is: its consumer group's lag on `raw-news-events` (high watermarks minus committed
+    offsets, read every `interval` s by a thread of its own, never on the event loop) and its drain rate (committed
+    messages per second, smoothed). `admission()` is then a dictionary read. An unreadable broker is no answer: the last
+    reading stands (the producer reports an unreachable broker with its own 503)."""
+
+    def __init__(self, settings: Settings, interval: float = 0.25, smoothing: float = 0.3,
+                 stall_s: float = 2.0):  # a backlog with no commit for this long: the hot path is not draining
+        from uhnw.serve.hotpath import group_id
+        self.settings, self.interval, self.smoothing, self.stall_s = settings, interval, smoothing, stall_s
+        self._progress_at = time.monotonic()
+        self.topic, self.group = topic_name(settings, NEWS_TOPIC), group_id(settings)
+        self.lag, self.drain_per_s, self.read_at = 0, 0.0, 0.0
+        self._committed: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-backlog", daemon=True)
+
+    def start(self) -> BacklogMonitor:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def admission(self) -> Admission:
+        return admission(self.lag, self.drain_per_s, self.settings.webhook_max_backlog_s, self.settings.webhook_min_backlog)
+
+    def _run(self) -> None:
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+        from uhnw.bus import client_config
+        # a consumer of the hot path's group that never subscribes: it only reads the group's committed offsets
+        probe = Consumer({**client_config(self.settings), "group.id": self.group, "enable.auto.commit": False})
+        parts: list = []
+        last = time.monotonic()
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    if not parts:
+                        meta = probe.list_topics(self.topic, timeout=2).topics.get(self.topic)
+                        if meta is None or meta.error is not None: continue
+                        parts = [TopicPartition(self.topic, p) for p in sorted(meta.partitions)]
+                    committed = probe.committed(parts, timeout=2)
+                    high = sum(probe.get_watermark_offsets(tp, timeout=2, cached=False)[1] for tp in parts)
+                except KafkaException as e:
+                    log.debug("backlog not read: %s", e)
+                    continue
+                # a group that never committed on a partition has consumed nothing of it (auto.offset.reset earliest)
+                done = sum(max(tp.offset, 0) for tp in committed)
+                now = time.monotonic()
+                if self._committed is not None and now > last:
+                    progressed = done - self._committed
+                    if progressed > 0: self._progress_at = now
+                    if progressed > 0 or self.lag > 0:  # busy: the commit rate is what the hot path can do; idle keeps it
+                        self.drain_per_s += self.smoothing * (progressed / (now - last) - self.drain_per_s)
+                    if high - done > 0 and now - self._progress_at > self.stall_s: self.drain_per_s = 0.0  # stalled
+                self._committed, last = done, now
+                self.lag, self.read_at = max(0, high - done), now
+        finally:
+            probe.close()
+
+
 def _replays(state) -> ReplayGuard:
     guard = getattr(state, "webhook_replays", None)
     if guard is None:
@@ -209,6 +277,10 @@ async def _receive(request: Request, provider: str | None):
         return _refuse(503, str(e), provider, client, logging.ERROR, {"Retry-After": "60"})
     except WebhookRejected as e:
         return _refuse(401, f"unauthorized: {e}", provider, client)
+    backlog = getattr(state, "webhook_backlog", None)
+    if backlog is not None and not (verdict := backlog.admission()).admit:  # nothing is read or kept: the sender retries
+        return _refuse(verdict.status, f"busy: {verdict.reason}; retry after {verdict.retry_after} s", provider, client,
+                       headers={"Retry-After": str(verdict.retry_after)})
     try:
         record = await _in_thread_if_large(len(body), _to_record, body, provider, _schema(state))
     except NewsEventInvalid as e:

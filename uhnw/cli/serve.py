@@ -47,7 +47,7 @@ def hotpath(instance: str = typer.Option(None, help="instance name: the transact
             metrics_port: int = typer.Option(9108, help="port of the /health and /metrics server"),
             refresh_seconds: float = typer.Option(10.0, help="how often to check PostgreSQL `clients` for changes"),
             max_batch: int = typer.Option(200, help="most messages per transaction"),
-            max_wait_ms: int = typer.Option(0, help="longest wait for more after a batch's first message, in milliseconds (0: what is already fetched)"),
+            max_wait_ms: int = typer.Option(0, help="ms to wait for more after a batch's first message (0: take what is fetched)"),
             model_version: str = typer.Option("latest", help="relevance model version (default: the promoted one)"),
             log_level: str = typer.Option("info", help="log level")):
     "The streaming enrichment service: raw-news-events → enrich → enriched-alerts, exactly once (Kafka transactions)."

@@ -1,8 +1,9 @@
 """The Real-Time Alert Flow end to end, through the real broker and PostgreSQL: signed articles posted
 to the webhook, `uhnw serve hotpath` enriching them exactly once, `uhnw serve api` storing and pushing
 alerts, two RMs connected by WebSocket. Each RM gets exactly the alerts for their own clients;
-passing mentions and articles about nobody produce nothing; bad signatures are refused; a broker
-restart in the middle of the stream loses nothing."""
+passing mentions and articles about nobody produce nothing; bad signatures are refused; with the hot path down
+the webhook refuses past its backlog and loses nothing it accepted. (A broker restart mid-stream, with the other
+faults, is `tests/test_chaos.py`.)"""
 import dataclasses
 import json
 import time
@@ -15,7 +16,6 @@ from confluent_kafka.admin import AdminClient
 from uhnw.bench.harness import RmListener, post_signed, rm_token, start_hot_services
 from uhnw.bus import client_config, ensure_topics, topic_specs
 from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, signature_header
-from uhnw.ops import stack as local_stack
 from uhnw.ops.db import connect
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -105,48 +105,6 @@ def test_each_rm_gets_exactly_the_alerts_for_their_clients_and_nothing_else(hot)
     with connect(settings) as conn:
         stored = conn.execute("select article_id, client_id from alerts where article_id like %s order by 1", (f"{run}-%",)).fetchall()
     assert stored == [(f"{run}-a1", a_id), (f"{run}-b1", b_id), (f"{run}-b2", b_id)]
-
-
-@pytest.mark.xfail(strict=False, reason="issue 17: after a broker restart the hot path sometimes consumes nothing more for "
-                   "minutes, with no error logged (seen twice in CI, stops 24 and 25); the failure report names what is missing")
-def test_a_broker_restart_mid_stream_loses_nothing(hot, stack):
-    settings, services, book, rms = hot
-    (a_id, (a_name, a_rm)), (b_id, (b_name, b_rm)) = book.items()
-    run = uuid.uuid4().hex[:6]
-    articles = [story(f"{run}-{i:03d}", (a_name, b_name)[i % 2], "event") for i in range(40)]
-    accepted, refused = [], 0
-    with httpx.Client(timeout=15) as client:
-        for i, a in enumerate(articles):
-            if i == 15:
-                local_stack.down(stack, ("kafka",))  # the broker goes away mid-stream (the session stack owns its pid files)
-            if i == 20:
-                local_stack.up(stack)  # and comes back (each post while it is away waits out the webhook's 5 s delivery timeout)
-            while True:  # a provider retries until the webhook acknowledges (503 while the broker is down)
-                status, _ = post_signed(client, services.api_url, services.secret, a)
-                if status == 202: break
-                assert status == 503, status
-                refused += 1
-                if i >= 20: time.sleep(0.5)
-                else: break
-            if status == 202: accepted.append(a)
-    assert refused > 0, "articles posted while the broker was down were refused, not silently accepted"
-    retry = [a for a in articles if a not in accepted]
-    with httpx.Client(timeout=15) as client:
-        for a in retry:
-            for _ in range(60):
-                status, _ = post_signed(client, services.api_url, services.secret, a)
-                if status == 202: break
-                time.sleep(0.5)
-            assert status == 202
-    want = {a_rm: {(a["id"], a_id) for i, a in enumerate(articles) if i % 2 == 0},
-            b_rm: {(a["id"], b_id) for i, a in enumerate(articles) if i % 2 == 1}}
-    got = wait_for(rms, want, timeout=90)  # recovery takes seconds; a stall (issue 17) should not cost the suite 3 minutes
-    assert got == want, f"every alert delivered to its RM, nothing lost: {delivery_report(got, want, rms, services)}"
-    assert sum(len(listener.frames) for listener in rms.values()) == 40, "and pushed once"
-    with connect(settings) as conn:
-        n = conn.execute("select count(*), count(distinct (article_id, client_id)) from alerts where article_id like %s",
-                         (f"{run}-%",)).fetchone()
-    assert n == (40, 40)
 
 
 @pytest.fixture

@@ -112,6 +112,7 @@ class _SettingsFields:
     relevance_threshold: float = 0.80  # relevance above which an (article, client) pair becomes an alert (the seeds' 0.8)
     webhook_max_backlog_s: float = 2.0  # the webhook answers 429/503 once the hot path's backlog would take longer to drain
     webhook_min_backlog: int = 100  # a backlog (articles) the webhook always admits: a burst, a hot-path restart
+    hotpath_session_timeout_ms: int = 10000  # a hot-path instance silent this long loses its partitions to the others
     sagemaker_summarize_endpoint: str = ""  # aws: a SageMaker summarizer endpoint; empty: the extractive summarizer in-process
     sagemaker_relevance_endpoint: str = "uhnw-relevance"
     sagemaker_training_image: str = ""  # ECR image that runs `uhnw job run train_relevance` (aws)

@@ -69,17 +69,29 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = Non
     raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
 
 
-def service_env(settings: Settings, secret: str) -> dict:
+def service_env(settings: Settings, secret: str, extra: dict | None = None) -> dict:
     "The environment of a service process of this run: its home, topic prefix and the provider's webhook secret."
     return {**os.environ, "UHNW_HOME": str(settings.home), "UHNW_TOPIC_PREFIX": settings.topic_prefix,
-            "UHNW_WEBHOOK_SECRETS": f"{PROVIDER}={secret}", "SPARK_LOCAL_IP": "127.0.0.1"}
+            # the stack of these settings, whatever the environment says (a chaos run has one of its own)
+            "UHNW_KAFKA_PORT": str(settings.kafka_port), "UHNW_KAFKA_CONTROLLER_PORT": str(settings.kafka_controller_port),
+            "UHNW_POSTGRES_PORT": str(settings.postgres_port),
+            "UHNW_WEBHOOK_SECRETS": f"{PROVIDER}={secret}", "SPARK_LOCAL_IP": "127.0.0.1", **(extra or {})}
 
 
-def spawn_hotpath(settings: Settings, logs: Path, secret: str, metrics_port: int, instance: str = "demo") -> subprocess.Popen:
-    "Start `uhnw serve hotpath` (log appended to `logs/hotpath.log`); the caller waits for its /health."
+def spawn_hotpath(settings: Settings, logs: Path, secret: str, metrics_port: int, instance: str = "demo",
+                  extra_env: dict | None = None, log_name: str = "hotpath.log") -> subprocess.Popen:
+    "Start `uhnw serve hotpath` (log appended to `logs/<log_name>`); the caller waits for its /health."
     logs.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([*_uhnw(), "serve", "hotpath", "--instance", instance, "--metrics-port", str(metrics_port)],
-                            env=service_env(settings, secret), stdout=open(logs / "hotpath.log", "ab"), stderr=subprocess.STDOUT)
+                            env=service_env(settings, secret, extra_env), stdout=open(logs / log_name, "ab"), stderr=subprocess.STDOUT)
+
+
+def spawn_api(settings: Settings, logs: Path, secret: str, port: int, extra_env: dict | None = None,
+              log_name: str = "api.log") -> subprocess.Popen:
+    "Start `uhnw serve api` on `port` (log appended to `logs/<log_name>`); the caller waits for its /health."
+    logs.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([*_uhnw(), "serve", "api", "--port", str(port), "--log-level", "warning"],
+                            env=service_env(settings, secret, extra_env), stdout=open(logs / log_name, "ab"), stderr=subprocess.STDOUT)
 
 
 def start_hot_services(settings: Settings, logs: Path, api_port: int | None = None, metrics_port: int | None = None,
@@ -88,8 +100,7 @@ def start_hot_services(settings: Settings, logs: Path, api_port: int | None = No
     logs.mkdir(parents=True, exist_ok=True)
     api_port, metrics_port = api_port or free_port(), metrics_port or free_port()
     secret = secrets.token_hex(16)
-    api = subprocess.Popen([*_uhnw(), "serve", "api", "--port", str(api_port), "--log-level", "warning"],
-                           env=service_env(settings, secret), stdout=open(logs / "api.log", "ab"), stderr=subprocess.STDOUT)
+    api = spawn_api(settings, logs, secret, api_port)
     hot = spawn_hotpath(settings, logs, secret, metrics_port, instance)
     services = HotServices(api, hot, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{metrics_port}", secret, logs)
     try:

@@ -91,14 +91,17 @@ def delivery_counts(wanted: list[set[tuple[str, str]]], frames: list[list[dict]]
     """Per socket, compared with what it had to receive: lost (never arrived), duplicated (an alert id, or an article +
     client, arriving more than once) and unexpected (arrived but not wanted)."""
     lost = dup_id = dup_pair = unexpected = delivered = 0
+    samples: list[str] = []
     for want, got in zip(wanted, frames, strict=True):
         pairs = [(f["article_id"], f["client_id"]) for f in got]
         ids = [f["alert_id"] for f in got]
         seen = set(pairs)
         lost += len(want - seen); delivered += len(want & seen); unexpected += len(seen - want)
+        samples += [f"lost {a}/{c}" for a, c in sorted(want - seen)][:3] + [f"unexpected {a}/{c}" for a, c in sorted(seen - want)][:3]
         dup_pair += len(pairs) - len(seen); dup_id += len(ids) - len(set(ids))
     return {"expected": sum(map(len, wanted)), "delivered": delivered, "lost": lost, "duplicated": max(dup_id, dup_pair),
-            "duplicated_by_alert_id": dup_id, "duplicated_by_article_client": dup_pair, "unexpected": unexpected}
+            "duplicated_by_alert_id": dup_id, "duplicated_by_article_client": dup_pair, "unexpected": unexpected,
+            "examples": samples[:6]}
 
 
 STAGES = ("webhook (post -> 202)", "hot path (202 -> enriched)", "sink (enriched -> stored)", "push (stored -> frame)")

@@ -7,6 +7,8 @@ import typer
 
 from uhnw.cli.common import current_settings, fail
 
+FAULT_NAMES = ("kill-hotpath", "kill-api", "restart-kafka", "restart-postgres", "pause-hotpath")  # uhnw.bench.chaos.FAULTS
+
 app = typer.Typer(help="Benchmarks: human table, then one JSON line of figures (record them in BENCHMARKS.md).",
                   no_args_is_help=True)
 
@@ -37,6 +39,25 @@ def hot(rate: float = typer.Option(200, "--rate", help="articles per second post
     figures = bench_hot(current_settings(), rate, duration, rms, warmup=warmup, floor=not no_floor)
     if figures["lost"] or figures["duplicated"]:
         fail(f"{figures['lost']} expected alert frame(s) never delivered, {figures['duplicated']} duplicated")
+
+
+@app.command("chaos")
+def chaos(rate: float = typer.Option(100, "--rate", help="articles per second posted during the whole run"),
+          gap: float = typer.Option(36, "--gap", help="seconds between two faults (and after the last)"),
+          faults: str = typer.Option(",".join(FAULT_NAMES), "--faults", help="comma-separated faults, in this order"),
+          rms: int = typer.Option(10, "--rms", help="RM WebSocket sessions, spread over the API replicas"),
+          api_replicas: int = typer.Option(2, "--api-replicas", help="`uhnw serve api` processes"),
+          instances: int = typer.Option(2, "--instances", help="`uhnw serve hotpath` processes in one consumer group"),
+          warmup: float = typer.Option(10, "--warmup", help="seconds of steady stream before the first fault")):
+    "Faults in turn during a sustained stream (kill -9s, broker and database restarts, a paused instance): lost, duplicated, recovery."
+    from uhnw.bench.chaos import bench_chaos
+    try:
+        figures = bench_chaos(current_settings(), rate, gap, tuple(f.strip() for f in faults.split(",") if f.strip()), rms,
+                              api_replicas, instances, warmup, out=typer.echo)
+    except ValueError as e:
+        fail(f"{e}")
+    if figures["lost"] or figures["duplicated"]:
+        fail(f"{figures['lost']} alert frame(s) lost, {figures['duplicated']} duplicated")
 
 
 @app.command("api")

@@ -305,7 +305,8 @@ class TransactionCycle:
         "Open the consumer; once assigned, it starts from the group's committed offsets."
         from confluent_kafka import Consumer
         self.consumer = Consumer(consumer_config(self.settings, self.group, **{
-            "client.id": f"uhnw-hotpath-{self.instance}", "fetch.wait.max.ms": 10, "session.timeout.ms": 10000}))
+            "client.id": f"uhnw-hotpath-{self.instance}", "fetch.wait.max.ms": 10,
+            "session.timeout.ms": self.settings.hotpath_session_timeout_ms}))
         self.consumer.subscribe([self.topic], on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_revoke)
 
     def on_assign(self, consumer, parts) -> None:

@@ -25,7 +25,7 @@ TEST_HOME = REPO / ".test-home"  # not pytest's tmp dirs: those are 0700 and the
 DEMO_RUN: dict = {}
 CATALOG_KEYS = ("UHNW_GLUE_DATABASE_SILVER", "UHNW_GLUE_DATABASE_GOLD", "UHNW_CATALOG_URI")  # set per test by warm_namespaces
 TEST_ENV = {"UHNW_PROFILE": "local", "UHNW_HOME": str(TEST_HOME), "UHNW_KAFKA_PORT": "19092",
-            "UHNW_KAFKA_CONTROLLER_PORT": "19093", "UHNW_POSTGRES_PORT": "15433"}
+            "UHNW_KAFKA_CONTROLLER_PORT": "19093", "UHNW_POSTGRES_PORT": "15433", "UHNW_SPARK_CONNECT_PORT": "19002"}
 
 
 def _free_port() -> int:

@@ -20,7 +20,7 @@ def own_stack(stack, model_home, tmp_path):
     home.mkdir()
     (home / "lake").symlink_to(model_home / "lake")
     settings = dataclasses.replace(stack, home=home, kafka_port=free_port(), kafka_controller_port=free_port(),
-                                   postgres_port=free_port())
+                                   postgres_port=free_port(), spark_connect_port=0)
     try:
         yield settings
     finally:

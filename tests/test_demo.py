@@ -115,7 +115,8 @@ def test_demo_serves_the_workstation_with_live_alerts_and_ctrl_c_stops_everythin
     home = TEST_HOME / "demo-home"  # under the repo, not pytest's 0700 tmp: the PostgreSQL user must traverse it
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(model_home / "lake" / "models", home / "lake" / "models")  # a promoted model: no training in this run
-    ports = {"UHNW_KAFKA_PORT": _free_port(), "UHNW_KAFKA_CONTROLLER_PORT": _free_port(), "UHNW_POSTGRES_PORT": _free_port()}
+    ports = {"UHNW_KAFKA_PORT": _free_port(), "UHNW_KAFKA_CONTROLLER_PORT": _free_port(), "UHNW_POSTGRES_PORT": _free_port(),
+                 "UHNW_SPARK_CONNECT_PORT": _free_port()}
     api_port = _free_port()
     stack_env = {"UHNW_HOME": str(home), **{k: str(v) for k, v in ports.items()}}
     env = {**os.environ, **stack_env, "PYTHONUNBUFFERED": "1"}

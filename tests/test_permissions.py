@@ -61,7 +61,8 @@ def test_a_landed_file_and_the_lake_are_private_to_this_account(cli, tmp_path):
 @pytest.mark.kafka
 def test_the_stack_runs_under_a_private_folder_without_opening_it_and_purge_deletes_the_database(cli, private_parent):
     home = private_parent / "home"
-    ports = {"UHNW_KAFKA_PORT": _free_port(), "UHNW_KAFKA_CONTROLLER_PORT": _free_port(), "UHNW_POSTGRES_PORT": _free_port()}
+    ports = {"UHNW_KAFKA_PORT": _free_port(), "UHNW_KAFKA_CONTROLLER_PORT": _free_port(), "UHNW_POSTGRES_PORT": _free_port(),
+             "UHNW_SPARK_CONNECT_PORT": 0}  # no Spark server: this test is about PostgreSQL's folders
     env = {"UHNW_HOME": str(home), **{k: str(v) for k, v in ports.items()}}
     try:
         up = cli("stack", "up", env=env, timeout=180)

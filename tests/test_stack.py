@@ -19,12 +19,13 @@ import pytest
 
 from uhnw.config import load_settings
 from uhnw.ops import db, stack
+from uhnw.ops.stack import status as stack_status
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 TEST_HOME = Path(__file__).resolve().parent.parent / ".test-home"
 CLI_ENV = {"UHNW_HOME": str(TEST_HOME / "stack-cli"), "UHNW_KAFKA_PORT": "29092", "UHNW_KAFKA_CONTROLLER_PORT": "29093",
-           "UHNW_POSTGRES_PORT": "25433"}
+           "UHNW_POSTGRES_PORT": "25433", "UHNW_SPARK_CONNECT_PORT": "0"}  # Kafka and PostgreSQL only (Spark: the session's stack)
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,19 @@ def test_migrate_applies_new_files_in_order_and_refuses_an_edited_one(stack, tmp
     finally:
         with db.connect(stack, autocommit=True) as conn:
             conn.execute(f"drop database if exists {scratch.postgres_db} with (force)")
+
+
+@pytest.mark.postgres
+def test_the_session_stack_serves_spark_connect_sessions_on_its_home_catalog(stack):
+    from uhnw.ops.spark import get_spark
+    spark_status = {s.name: s for s in stack_status(stack)}["spark"]
+    assert spark_status.up and spark_status.endpoint == f"sc://127.0.0.1:{stack.spark_connect_port}"
+    spark = get_spark(stack, "stack-test")
+    try:
+        assert type(spark).__module__.startswith("pyspark.sql.connect"), "a job on the local profile is a Connect session"
+        assert spark.range(5).selectExpr("sum(id) as s").first()["s"] == 10
+        assert spark.conf.get("spark.sql.catalog.uhnw.uri").startswith("jdbc:postgresql://127.0.0.1:")  # its home's catalog
+        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    finally:
+        spark.stop()
+    assert stack_status(stack)[2].up, "stopping a session leaves the server running for the next job"

@@ -59,7 +59,8 @@ def demo_lake(request):
         home = TEST_HOME / "workspace-home"
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(model_home / "lake" / "models", home / "lake" / "models")  # a promoted model: no training here
-        ports = {"UHNW_KAFKA_PORT": _free_port(), "UHNW_KAFKA_CONTROLLER_PORT": _free_port(), "UHNW_POSTGRES_PORT": _free_port()}
+        ports = {"UHNW_KAFKA_PORT": _free_port(), "UHNW_KAFKA_CONTROLLER_PORT": _free_port(), "UHNW_POSTGRES_PORT": _free_port(),
+                 "UHNW_SPARK_CONNECT_PORT": _free_port()}
         run = {"home": home, "env": {"UHNW_HOME": str(home), **{k: str(v) for k, v in ports.items()}, **catalog_env()}}
     # whatever happens next, the stack this fixture starts stops and the home goes (a failed start leaves no process behind)
     request.addfinalizer(lambda: (_cli(run, "stack", "down"), shutil.rmtree(run["home"], ignore_errors=True)))

@@ -7,6 +7,7 @@ Modules:
 - `uhnw.analysis`: What the analysis notebooks in `dashboards/` compute: the P&L attribution of a book (price effect and FX effect, by asset class and currency), how well alerts serve the RMs (feedback rate, precision, calibration of the relevance score), and how much news each client gets — small functions over DataFrames from `uhnw.query`, PostgreSQL and the lake, so a quant can start from a notebook and end with a tested function.
 - `uhnw.auth`: Signed tokens for relationship managers: a local issuer for the demo and an OIDC/JWT validator for production, both answering `verify_token(token) -> Principal`.
 - `uhnw.bench.api`: `uhnw bench api`: the RM workstation's book read — REST `GET /api/clients` and the GraphQL book query — served by a real `uhnw serve api` process to many RMs at once, open loop.
+- `uhnw.bench.chaos`: `uhnw bench chaos`: the hot path under faults, with nothing lost and nothing duplicated as the RM sees it.
 - `uhnw.bench.cold`: `uhnw bench cold`: the cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare), wall time and peak memory.
 - `uhnw.bench.floor`: The hot path's physical floor on this machine, measured in the same run as `uhnw bench hot`.
 - `uhnw.bench.harness`: Driving the hot path end to end from outside, as a news provider and as RMs would: start `uhnw serve api` and `uhnw serve hotpath` as processes, open RM WebSockets, post signed articles to the webhook at a steady rate, and time each alert from the webhook's 202 to the WebSocket frame. Used by `make demo` and `uhnw bench hot`; plumbing only.
@@ -18,6 +19,7 @@ Modules:
 - `uhnw.bench.names`: `uhnw eval names`: our name matcher against OpenSanctions' logic_v2 on nomenklatura's name_bench, thresholds by k-fold CV.
 - `uhnw.bench.precision`: `uhnw eval precision` and `uhnw enrich`: what a realistic client book raises on real text about nobody.
 - `uhnw.bench.relevance_eval`: `uhnw eval relevance`: the relevance gate end to end on a labelled set of (article, client) pairs.
+- `uhnw.bench.soak`: `uhnw bench soak`: the hot path at a steady rate for minutes, watching each service's resident memory.
 - `uhnw.bus`: Kafka topics, an idempotent producer, and a consumer loop that commits only after processing and dead-letters what it cannot read.
 - `uhnw.catalog`: Silver and gold are Apache Iceberg tables in one catalog — Iceberg's SQL/JDBC catalog in the stack's PostgreSQL locally, the Glue Data Catalog on AWS — written by pyiceberg and Spark, read by snapshot, gold published a day at a time.
 - `uhnw.cli.demo`: `uhnw demo`: the local end-to-end main job (what `make demo` runs), wiring over `uhnw.ops.demo`.
@@ -45,7 +47,7 @@ Modules:
 - `uhnw.ops.sagemaker_train`: `uhnw job run train_relevance --on sagemaker`: the same job notebook as a SageMaker training job.
 - `uhnw.ops.sources_demo`: The demo's other three sources and the stream into the lake, run while the workstation is serving (`uhnw.ops.demo`).
 - `uhnw.ops.spark`: The Spark session factory and the lake-URI bridge (schemas come from `uhnw.tables.spark_schema`).
-- `uhnw.ops.stack`: The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes.
+- `uhnw.ops.stack`: The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes, and when `settings.spark_connect_port` is set a Spark Connect server that the cold-path jobs connect to.
 - `uhnw.ops.web_demo`: The niche-scraper leg of the demo: serve saved real pages from a loopback HTTP server, `uhnw scrape` them into bronze, and run the web ETL (`jobs/web_etl.ipynb`'s transform) so that they land in `silver.web_articles`.
 - `uhnw.pnl`: Daily market value and P&L per position and per client (gold) on Spark, checked by a DuckDB reference.
 - `uhnw.portfolio_health`: The figures and tables of the daily "Portfolio Health" view of a book — shared by the papermill report and the RM workstation's page — built from PostgreSQL `client_metrics` in one reporting currency.

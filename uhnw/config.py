@@ -71,6 +71,7 @@ class _SettingsFields:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_heap: str = "512m"  # JVM -Xmx of the local broker
+    spark_connect_port: int = 0  # local: `uhnw stack up` starts a Spark Connect server here for jobs; 0: each job starts its own
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str = ""
     default_partitions: int = 6

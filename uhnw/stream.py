@@ -238,7 +238,7 @@ def stream_until_caught_up(settings: Settings, spark=None, master: str = "local[
     "Run the stream with the profile's Spark session (started here when not given) until caught up, so silver fills."
     from uhnw.ops.spark import get_spark
     own = spark is None
-    spark = spark or get_spark(settings, "news_stream_to_silver", master=master)
+    spark = spark or get_spark(settings, "news_stream_to_silver", master=master, connect=False)  # a streaming query keeps its own JVM
     try: return run_stream(spark, settings, **run_kw)
     finally:
         if own: spark.stop()

@@ -242,13 +242,13 @@ def expected_alerts(settings: Settings, articles: list[dict], clients) -> set[tu
 
 
 def clients_from_db(settings: Settings):
-    "The client master as the hot path sees it (PostgreSQL `clients`), as a DataFrame for `Gazetteer.from_clients`."
+    "The client master as the hot path sees it (PostgreSQL `clients` not deleted), as a DataFrame for `Gazetteer.from_clients`."
     import pandas as pd
 
     from uhnw.ops.db import connect
     with connect(settings) as conn:
         rows = conn.execute("select client_id, full_name, array_to_string(aliases, '|'), array_to_string(organizations, '|'), "
-                            "city, country, rm_id, base_currency from clients order by client_id").fetchall()
+                            "city, country, rm_id, base_currency from clients where deleted_at is null order by client_id").fetchall()
     return pd.DataFrame(rows, columns=["client_id", "full_name", "aliases", "organizations", "city", "country", "rm_id",
                                        "base_currency"])
 

@@ -115,27 +115,21 @@ def _print_latency_table(rows: dict[str, list[float]]) -> None:
 
 
 def bench_hot(settings: Settings, rate: float, duration: float, rms: int, senders: int = 8, warmup: float = 5.0,
-              floor: bool = True) -> dict:
+              floor: bool = True, instances: int = 1, api_replicas: int = 1, rates: list[float] | None = None,
+              target_p99_ms: float = 50.0) -> dict:
     """End-to-end latency of the hot path (webhook 202 → WebSocket frame) at a steady article rate with `rms` RM sockets
-    open, after `warmup` seconds at the same rate (reported apart), with the floor measured in the same run."""
-    import concurrent.futures as cf
+    open (spread over `api_replicas` API processes; `instances` hot-path processes share `raw-news-events`), after
+    `warmup` seconds at the same rate (reported apart), with the floor measured in the same run. With `rates`, one
+    measured window per rate on the same running fleet, and the highest rate that met `target_p99_ms` with nothing lost."""
+    import secrets
 
     from confluent_kafka.admin import AdminClient
 
+    from uhnw.bench.chaos import Fleet
     from uhnw.bench.floor import measure_floor
-    from uhnw.bench.harness import (
-        RmListener,
-        SignedPoster,
-        clients_from_db,
-        ensure_relevance_model,
-        expected_alerts,
-        provider_payload,
-        rm_token,
-        start_hot_services,
-    )
+    from uhnw.bench.harness import RmListener, clients_from_db, ensure_relevance_model, free_port, rm_token
     from uhnw.bus import client_config, ensure_topics, topic_specs
     from uhnw.ops import stack
-    from uhnw.synth import synth_news
 
     stamp = time.strftime("%Y%m%d%H%M%S")
     settings = dataclasses.replace(settings, topic_prefix=f"{settings.topic_prefix}bench{stamp}.")
@@ -143,48 +137,99 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
     _seed_clients_if_empty(settings)
     ensure_relevance_model(settings, time.strftime("%Y-%m-%d"))
-    fl = measure_floor(settings, rate, min(duration, 15.0), warmup=min(warmup, 3.0)) if floor else None
+    rates = list(rates or [rate])
+    fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None  # the first seconds of new topics are slow
     clients = clients_from_db(settings)
-    n_warm, n = int(rate * warmup), int(rate * (warmup + duration))
-    articles = synth_news(clients, n, seed=int(stamp) % 1_000_003, source=f"bench{stamp}")
-    expected = expected_alerts(settings, articles, clients)
     rm_ids = sorted(set(clients["rm_id"].dropna()))
     socket_rms = [rm_ids[i % len(rm_ids)] for i in range(rms)]
-    wanted = socket_expectations(settings, expected, socket_rms)
-    services = start_hot_services(settings, settings.home / "runs" / "bench-hot" / stamp, instance=f"bench{stamp}")
-    listeners = [RmListener(services.api_url, rm, rm_token(settings, rm)).start() for rm in socket_rms]
-    pids = {"api": [services.api.pid], "hotpath": [services.hotpath.pid], **_stack_pids(settings), "bench (client)": [os.getpid()]}
+    fleet = Fleet(settings, settings.home / "runs" / "bench-hot" / stamp, secrets.token_hex(16), {},
+                  [free_port() for _ in range(api_replicas)], [free_port() for _ in range(instances)])
+    results = []
+    try:
+        fleet.start(api_replicas, instances)
+        listeners = [RmListener(fleet.urls[i % api_replicas], rm, rm_token(settings, rm)).start() for i, rm in enumerate(socket_rms)]
+        try:
+            for k, r in enumerate(rates):
+                results.append(_one_rate(settings, fleet, listeners, clients, socket_rms, r, duration, warmup, senders,
+                                         seed=int(stamp) % 1_000_003 + k, source=f"bench{stamp}-{k}", target_p99_ms=target_p99_ms))
+        finally:
+            for listener in listeners: listener.stop()
+    finally:
+        fleet.stop()
+    floor_lat = fl.latencies_ms if fl else []
+    f50, f99 = quantile(floor_lat, .5), quantile(floor_lat, .99)
+    load = os.getloadavg()
+    print(f"uhnw bench hot: {warmup:g} s warm-up + {duration:g} s measured per rate, {rms} RM sockets over {api_replicas} API "
+          f"replica(s) ({len(set(socket_rms))} of the book's {len(rm_ids)} RMs; alerts of RMs with no socket are not expected), "
+          f"{instances} hot-path instance(s), {len(clients)} clients; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    for res in results:
+        _print_rate(res, floor_lat)
+    met = [res["rate"] for res in results if res["met_target"]]
+    figures = {"bench": "hot", "instances": instances, "api_replicas": api_replicas, "rms": rms,
+               "rms_with_socket": len(set(socket_rms)), "rms_in_book": len(rm_ids), "duration_s": duration, "warmup_s": warmup,
+               "floor_p50_ms": f50, "floor_p99_ms": f99, "floor_max_ms": quantile(floor_lat, 1),
+               "target_p99_ms": target_p99_ms, "sustained_rate": max(met) if met else None,
+               **_json_row(results[-1]),
+               "p99_over_floor": round(results[-1]["p99_ms"] / f99, 2) if results[-1]["p99_ms"] and f99 else None,
+               "rates": [_json_row(res) for res in results] if len(results) > 1 else None,
+               "loadavg": [round(x, 2) for x in load]}
+    if len(results) > 1:
+        print(f"  {'rate':>6}{'achieved':>10}{'p50':>8}{'p99':>8}{'max':>8}{'lost':>6}{'refused':>8}  p99 <= {target_p99_ms:g} ms")
+        for res in results:
+            print(f"  {res['rate']:>6g}{res['achieved_rate']:>10}{res['p50_ms'] or '-':>8}{res['p99_ms'] or '-':>8}"
+                  f"{res['max_ms'] or '-':>8}{res['lost']:>6}{sum(res['refused'].values()):>8}  {'yes' if res['met_target'] else 'no'}")
+        print(f"  sustained at the target: {figures['sustained_rate'] or 'none of these rates'} articles/s")
+    print(json.dumps(figures))
+    return figures
+
+
+def _json_row(res: dict) -> dict:
+    return {k: v for k, v in res.items() if k not in ("lat", "warm", "stages")}
+
+
+def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, warmup, senders, seed, source,
+              target_p99_ms: float) -> dict:
+    "Post `rate` articles/s for `warmup` + `duration` seconds to the running fleet; what the sockets received, per stage."
+    import concurrent.futures as cf
+
+    from uhnw.bench.harness import SignedPoster, expected_alerts, provider_payload
+    from uhnw.synth import synth_news
+    n_warm, n = int(rate * warmup), int(rate * (warmup + duration))
+    articles = synth_news(clients, n, seed=seed, source=source)
+    wanted = socket_expectations(settings, expected_alerts(settings, articles, clients), socket_rms)
+    marks = [len(li.frames) for li in listeners]  # frames of earlier rates are not this one's
+    pids = {"api": [p.pid for p in fleet.apis], "hotpath": [p.pid for p in fleet.hots], **_stack_pids(settings),
+            "bench (client)": [os.getpid()]}
     cpu0, t_start = _cpu_seconds(pids), time.perf_counter()
     acked: dict[str, tuple[float, float, bool]] = {}  # article id -> (sent, 202 received, in the measured window)
     statuses: dict[int, int] = {}
-    try:
-        poster = SignedPoster(services.api_url, services.secret)
+    posters = [SignedPoster(u, fleet.secret) for u in fleet.urls]
 
-        def send(i: int):
-            delay = t_start + i / rate - time.perf_counter()
-            if delay > 0: time.sleep(delay)
-            payload = provider_payload(articles[i])
-            sent = time.time()
-            status, t_ack = poster.post(payload)
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == 202: acked[articles[i]["id"]] = (sent, t_ack, i >= n_warm)
-        with cf.ThreadPoolExecutor(senders) as pool:
-            list(pool.map(send, range(n)))
-        send_seconds = time.perf_counter() - t_start
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(w - {(f.alert["article_id"], f.alert["client_id"]) for f in li.frames}
-                                                 for w, li in zip(wanted, listeners, strict=True)):
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - t_start
-        cpu1 = _cpu_seconds(pids)
-    finally:
-        for listener in listeners: listener.stop()
-        services.stop()
-    counts = delivery_counts(wanted, [[f.alert for f in li.frames] for li in listeners])
+    def send(i: int):
+        delay = t_start + i / rate - time.perf_counter()
+        if delay > 0: time.sleep(delay)
+        payload = provider_payload(articles[i])
+        sent = time.time()
+        status, t_ack = posters[i % len(posters)].post(payload)
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 202: acked[articles[i]["id"]] = (sent, t_ack, i >= n_warm)
+    with cf.ThreadPoolExecutor(senders) as pool:
+        list(pool.map(send, range(n)))
+    send_seconds = time.perf_counter() - t_start
+    accepted = set(acked)
+    wanted = [{(a, c) for a, c in w if a in accepted} for w in wanted]  # a refused article is not owed to anyone
+    frames = lambda: [[f.alert for f in li.frames[m:]] for li, m in zip(listeners, marks, strict=True)]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(w - {(f["article_id"], f["client_id"]) for f in got}
+                                             for w, got in zip(wanted, frames(), strict=True)):
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - t_start
+    cpu1 = _cpu_seconds(pids)
+    counts = delivery_counts(wanted, frames())
     lat, warm = [], []
     stages: dict[str, list[float]] = {k: [] for k in STAGES}
-    for listener in listeners:
-        for f in listener.frames:
+    for li, m in zip(listeners, marks, strict=True):
+        for f in li.frames[m:]:
             if f.alert["article_id"] not in acked: continue
             sent, ack, measured = acked[f.alert["article_id"]]
             if not measured:
@@ -193,36 +238,31 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
             lat.append(1000 * (f.received - ack))
             for name, ms in zip(STAGES, (ack - sent, processed - ack, created - processed, f.received - created), strict=True):
                 stages[name].append(1000 * ms)
-    cpu = {k: round(100 * (cpu1.get(k, 0) - cpu0.get(k, 0)) / elapsed, 1) for k in cpu0}
-    floor_lat = fl.latencies_ms if fl else []
-    load = os.getloadavg()
-    print(f"uhnw bench hot: {rate:g} articles/s for {warmup:g} s warm-up + {duration:g} s measured, {rms} RM sockets "
-          f"({len(set(socket_rms))} of the book's {len(rm_ids)} RMs; alerts of RMs with no socket are not expected), "
-          f"{len(clients)} clients; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     others = {k: v for k, v in statuses.items() if k != 202}
-    print(f"  sent {n} (202: {statuses.get(202, 0)}, other: {others}), achieved {n / send_seconds:.1f} articles/s; "
-          f"expected frames {counts['expected']}, delivered {counts['delivered']}, lost {counts['lost']}, "
-          f"duplicated {counts['duplicated']}, unexpected {counts['unexpected']}")
-    _print_latency_table({"webhook 202 -> WebSocket frame": lat, **{f"  {k}": v for k, v in stages.items()},
-                          "warm-up (first seconds), 202 -> frame": warm,
+    p99 = quantile(lat, .99)
+    achieved = round(n / send_seconds, 1)
+    return {"rate": rate, "sent": n, "accepted": statuses.get(202, 0), "refused": others, "achieved_rate": achieved, **counts,
+            "frames": len(lat), "p50_ms": quantile(lat, .5), "p95_ms": quantile(lat, .95), "p99_ms": p99, "max_ms": quantile(lat, 1),
+            "warmup_p99_ms": quantile(warm, .99), "warmup_max_ms": quantile(warm, 1),
+            "stages_p50_ms": {k: quantile(v, .5) for k, v in stages.items()},
+            "stages_p99_ms": {k: quantile(v, .99) for k, v in stages.items()},
+            "cpu_percent": {k: round(100 * (cpu1.get(k, 0) - cpu0.get(k, 0)) / elapsed, 1) for k in cpu0},
+            "met_target": bool(p99 is not None and p99 <= target_p99_ms and not counts["lost"] and not others
+                               and achieved >= 0.95 * rate),
+            "lat": lat, "warm": warm, "stages": stages}
+
+
+def _print_rate(res: dict, floor_lat: list[float]) -> None:
+    c = res
+    print(f"  {res['rate']:g} articles/s: sent {c['sent']} (202: {c['accepted']}, other: {c['refused']}), achieved "
+          f"{c['achieved_rate']} articles/s; expected frames {c['expected']}, delivered {c['delivered']}, lost {c['lost']}, "
+          f"duplicated {c['duplicated']}, unexpected {c['unexpected']}")
+    _print_latency_table({"webhook 202 -> WebSocket frame": res["lat"], **{f"  {k}": v for k, v in res["stages"].items()},
+                          "warm-up (first seconds), 202 -> frame": res["warm"],
                           "floor (ack -> socket, no enrichment)": floor_lat})
-    f50, f99 = quantile(floor_lat, .5), quantile(floor_lat, .99)
-    p50, p99 = quantile(lat, .5), quantile(lat, .99)
-    if fl: print(f"  floor: {fl.received}/{fl.sent} delivered; p50 {p50} ms is {p50 / f50:.1f}x the floor's, "
-                 f"p99 {p99} ms {p99 / f99:.1f}x" if p50 and f50 and p99 and f99 else "  floor: not enough samples")
-    print(f"  CPU % of one core over {elapsed:.1f} s (process trees): " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
-    figures = {"bench": "hot", "rate": rate, "duration_s": duration, "warmup_s": warmup, "rms": rms,
-               "rms_with_socket": len(set(socket_rms)), "rms_in_book": len(rm_ids), "sent": n, "accepted": statuses.get(202, 0),
-               "refused": others, "achieved_rate": round(n / send_seconds, 1), **counts, "frames": len(lat),
-               "p50_ms": p50, "p95_ms": quantile(lat, .95), "p99_ms": p99, "max_ms": quantile(lat, 1),
-               "warmup_p99_ms": quantile(warm, .99), "warmup_max_ms": quantile(warm, 1),
-               "floor_p50_ms": f50, "floor_p99_ms": f99, "floor_max_ms": quantile(floor_lat, 1),
-               "p99_over_floor": round(p99 / f99, 2) if p99 and f99 else None,
-               "stages_p50_ms": {k: quantile(v, .5) for k, v in stages.items()},
-               "stages_p99_ms": {k: quantile(v, .99) for k, v in stages.items()},
-               "cpu_percent": cpu, "loadavg": [round(x, 2) for x in load]}
-    print(json.dumps(figures))
-    return figures
+    f50, f99, p50, p99 = quantile(floor_lat, .5), quantile(floor_lat, .99), res["p50_ms"], res["p99_ms"]
+    if p50 and f50 and p99 and f99: print(f"  p50 {p50} ms is {p50 / f50:.1f}x the floor's, p99 {p99} ms {p99 / f99:.1f}x")
+    print("  CPU % of one core (process trees): " + ", ".join(f"{k} {v}" for k, v in res["cpu_percent"].items()))
 
 
 def _ts(iso: str) -> float:

@@ -33,12 +33,24 @@ def hot(rate: float = typer.Option(200, "--rate", help="articles per second post
         duration: float = typer.Option(20, "--duration", help="seconds of posting"),
         rms: int = typer.Option(10, "--rms", help="RM WebSocket sessions open (RMs of the book in turn)"),
         warmup: float = typer.Option(5, "--warmup", help="seconds at the same rate before the measured window (reported apart)"),
-        no_floor: bool = typer.Option(False, "--no-floor", help="skip the floor baseline (ack -> socket with no enrichment)")):
+        no_floor: bool = typer.Option(False, "--no-floor", help="skip the floor baseline (ack -> socket with no enrichment)"),
+        instances: int = typer.Option(1, "--instances", help="`uhnw serve hotpath` processes sharing raw-news-events"),
+        api_replicas: int = typer.Option(1, "--api-replicas", help="`uhnw serve api` processes (sockets and posts spread over them)"),
+        rates: str = typer.Option("", "--rates", help="comma-separated rates, one window each on the same fleet (instead of --rate)"),
+        target_p99_ms: float = typer.Option(50, "--target-p99-ms", help="the latency target a rate must meet to count as sustained")):
     "Hot path end to end: webhook 202 → WebSocket frame latency p50/p95/p99/max, throughput, losses, CPU per process."
     from uhnw.bench.hot import bench_hot
-    figures = bench_hot(current_settings(), rate, duration, rms, warmup=warmup, floor=not no_floor)
-    if figures["lost"] or figures["duplicated"]:
-        fail(f"{figures['lost']} expected alert frame(s) never delivered, {figures['duplicated']} duplicated")
+    try:
+        rate_list = [float(r) for r in rates.split(",") if r.strip()] or None
+    except ValueError:
+        raise typer.BadParameter(f"--rates must be numbers separated by commas, got {rates!r}") from None
+    if instances < 1 or api_replicas < 1: raise typer.BadParameter("--instances and --api-replicas must be at least 1")
+    figures = bench_hot(current_settings(), rate, duration, rms, warmup=warmup, floor=not no_floor, instances=instances,
+                        api_replicas=api_replicas, rates=rate_list, target_p99_ms=target_p99_ms)
+    results = figures["rates"] or [figures]
+    lost, dup = sum(r["lost"] for r in results), sum(r["duplicated"] for r in results)
+    if lost or dup:
+        fail(f"{lost} expected alert frame(s) never delivered, {dup} duplicated")
 
 
 @app.command("chaos")
@@ -58,6 +70,21 @@ def chaos(rate: float = typer.Option(100, "--rate", help="articles per second po
         fail(f"{e}")
     if figures["lost"] or figures["duplicated"]:
         fail(f"{figures['lost']} alert frame(s) lost, {figures['duplicated']} duplicated")
+
+
+@app.command("soak")
+def soak(rate: float = typer.Option(100, "--rate", help="articles per second"),
+         minutes: float = typer.Option(10, "--minutes", help="length of the run"),
+         rms: int = typer.Option(10, "--rms", help="RM WebSocket sessions open"),
+         warmup_minutes: float = typer.Option(2, "--warmup-minutes", help="growth is measured from the end of this")):
+    "A steady stream for minutes: resident memory of each service per minute and its growth after the warm-up (target < 10 %)."
+    from uhnw.bench.soak import bench_soak
+    try:
+        figures = bench_soak(current_settings(), rate, minutes, rms, warmup_minutes, out=typer.echo)
+    except ValueError as e:
+        fail(f"{e}")
+    if not figures["met"]:
+        fail("resident memory of a service grew by 10 % or more after the warm-up")
 
 
 @app.command("api")

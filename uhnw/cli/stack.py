@@ -11,6 +11,7 @@ app = typer.Typer(help="The local stack: a single-node Kafka broker (KRaft) and 
                   no_args_is_help=True)
 
 EXIT_DOWN = 3  # `status`: something is down
+ENDPOINT_LABEL = {"kafka": "bootstrap servers", "postgres": "dsn", "spark": "spark connect"}
 
 
 def _print(statuses, as_json: bool) -> None:
@@ -25,7 +26,7 @@ def _print(statuses, as_json: bool) -> None:
 
 @app.command()
 def up(as_json: bool = typer.Option(False, "--json", help="print a JSON list of component statuses")):
-    "Start Kafka and PostgreSQL unless running (idempotent), wait until healthy, apply DB migrations, print the endpoints."
+    "Start Kafka, PostgreSQL (and Spark Connect when configured) unless running, wait until healthy, migrate, print the endpoints."
     from uhnw.ops import stack
     settings = current_settings()
     try:
@@ -40,7 +41,7 @@ def up(as_json: bool = typer.Option(False, "--json", help="print a JSON list of 
     for s in statuses:
         state = "already running" if s.already_running else s.detail
         typer.echo(f"{s.name:<9} {state} (pid {s.pid})")
-        typer.echo(f"  {'bootstrap servers' if s.name == 'kafka' else 'dsn'}: {s.endpoint}")
+        typer.echo(f"  {ENDPOINT_LABEL.get(s.name, 'endpoint')}: {s.endpoint}")
     typer.echo(f"logs and pid files: {settings.stack_dir}")
 
 

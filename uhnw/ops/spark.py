@@ -54,6 +54,12 @@ def _iceberg_conf(settings: Settings) -> dict[str, str]:
     return {**conf, "spark.sql.catalog.uhnw.cache-enabled": "false"}  # pyiceberg commits to the same tables: no stale cached metadata
 
 
+def _session_conf(settings: Settings) -> dict[str, str]:
+    "What a Spark Connect session sets for itself: the runtime settings of `LOCAL_CONF` and its home's Iceberg catalog."
+    static = ("spark.ui.", "spark.driver.", "spark.default.parallelism", "spark.sql.extensions", "spark.jars")
+    return {k: v for k, v in {**LOCAL_CONF, **_iceberg_conf(settings)}.items() if not k.startswith(static)}
+
+
 def _artifact(jar: Path) -> str:
     "A jar's artifact name without its version: `kafka-clients-3.9.1.jar` -> `kafka-clients`."
     return re.sub(r"-\d[\w.]*$", "", jar.stem)
@@ -72,9 +78,18 @@ def connector_jars(settings: Settings) -> list[Path]:
 
 def get_spark(settings: Settings, app_name: str = "uhnw",
               master: str = "local[*]",  # local profile only
-              conf: dict[str, Any] | None = None) -> SparkSession:  # extra settings, applied last
-    "The Spark session of a profile: a fresh local one on `local`, the platform's (reused) one on `aws`."
+              conf: dict[str, Any] | None = None,  # extra settings, applied last
+              connect: bool = True,  # local: a session of the stack's Spark Connect server when it has one
+              ) -> SparkSession:
+    """The Spark session of a profile: on `local` a session of the stack's Spark Connect server when
+    `settings.spark_connect_port` is set (the JVM started once, by `uhnw stack up`), else a fresh `local[*]` one;
+    the platform's (reused) one on `aws`."""
     from pyspark.sql import SparkSession
+    if settings.profile == "local" and connect and settings.spark_connect_port and master == "local[*]":
+        spark = SparkSession.builder.remote(f"sc://127.0.0.1:{settings.spark_connect_port}").appName(app_name).getOrCreate()
+        # this session's catalog and settings (the server's defaults are its home's; a session may be another home's)
+        for k, v in {**_session_conf(settings), **(conf or {})}.items(): spark.conf.set(k, str(v))
+        return spark
     if settings.profile == "local":
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM it launches stays on loopback, without a host-name warning
         builder = SparkSession.builder.master(master).appName(app_name)

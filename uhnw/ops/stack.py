@@ -1,4 +1,5 @@
-"""The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes.
+"""The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes, and
+when `settings.spark_connect_port` is set a Spark Connect server that the cold-path jobs connect to.
 
 `up`, `down` and `status` take a `Settings` and keep every bit of state on disk under
 `settings.stack_dir` (config, data, logs, pid files), so any process can find and stop
@@ -27,6 +28,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -38,14 +40,15 @@ from uhnw.config import Settings, passfile_password
 __all__ = ["COMPONENTS", "PG_SYSTEM_USER", "PG_SYSTEM_ROOT", "StackError", "ComponentStatus", "up", "down", "status", "kafka_jars",
            "pg_bin"]
 
-COMPONENTS = ("kafka", "postgres")
+COMPONENTS = ("kafka", "postgres", "spark")  # spark: only when `settings.spark_connect_port` is set
 PG_SYSTEM_USER = "uhnw-postgres"  # runs PostgreSQL when the stack is started by root
 PG_SYSTEM_ROOT = Path("/var/lib/uhnw-postgres")  # under root: the binaries' copy and each home's server folder
 KAFKA_START_TIMEOUT = 90.0  # seconds until the broker must answer a metadata request
 PG_START_TIMEOUT = 60.0
+SPARK_START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
 _PORT_ENV = {"kafka_port": "UHNW_KAFKA_PORT", "kafka_controller_port": "UHNW_KAFKA_CONTROLLER_PORT",
-             "postgres_port": "UHNW_POSTGRES_PORT"}
+             "postgres_port": "UHNW_POSTGRES_PORT", "spark_connect_port": "UHNW_SPARK_CONNECT_PORT"}
 
 
 class StackError(RuntimeError):
@@ -648,11 +651,111 @@ def _pg_down(s: Settings) -> str:
     return f"stopped (pid {pid})"
 
 
+# ----------------------------------------------------------------------------- Spark Connect
+
+SPARK_CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
+
+
+def _spark_dir(s: Settings) -> Path: return s.stack_dir / "spark"
+def _spark_pidfile(s: Settings) -> Path: return s.stack_dir / "spark.pid"
+def _spark_out(s: Settings) -> Path: return _spark_dir(s) / "connect.out"
+def _spark_endpoint(s: Settings) -> str: return f"sc://127.0.0.1:{s.spark_connect_port}"
+
+
+def _spark_props(s: Settings) -> Path: return _spark_dir(s) / "spark-connect.conf"
+
+
+def _spark_cmd(s: Settings) -> list[str]:
+    """`spark-submit` of pyspark's own Spark Connect server (its jar ships in the wheel): `local[*]`, the cold path's
+    settings and connectors, and the home's Iceberg catalog as the default (a session may name another). The settings
+    go in a properties file only its owner reads: the catalog's password must not be on a command line `ps` shows."""
+    import pyspark
+
+    from uhnw.ops.spark import LOCAL_CONF, _iceberg_conf, connector_jars
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    conf = {**LOCAL_CONF, "spark.sql.warehouse.dir": str(s.home / "spark-warehouse"), **_iceberg_conf(s),
+            "spark.connect.grpc.binding.address": "127.0.0.1"}
+    memory = conf.pop("spark.driver.memory")
+    if jars := connector_jars(s): conf["spark.jars"] = ",".join(map(str, jars))
+    props = _spark_props(s)
+    props.touch(mode=0o600)
+    props.chmod(0o600)
+    props.write_text("".join(f"{k} {v}\n" for k, v in conf.items()))
+    return [str(submit), "--class", SPARK_CONNECT_SERVER, "--name", "uhnw-spark-connect", "--master", "local[*]",
+            "--driver-memory", memory, "--properties-file", str(props),
+            "--conf", f"spark.connect.grpc.binding.port={s.spark_connect_port}"]
+
+
+def _is_our_spark(s: Settings, pid: int) -> bool:
+    "Does `pid` run the Spark Connect server of this home (whatever port it was given: `down` stops it either way)?"
+    argv = _cmdline(pid)
+    return SPARK_CONNECT_SERVER in argv and str(_spark_props(s)) in argv
+
+
+def _spark_pid(s: Settings) -> int | None:
+    pid = _read_pid(_spark_pidfile(s))
+    return pid if pid and _alive(pid) and _is_our_spark(s, pid) else None
+
+
+def _spark_healthy(s: Settings) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", s.spark_connect_port), timeout=1): return True
+    except OSError:
+        return False
+
+
+def _spark_status(s: Settings) -> ComponentStatus:
+    pid = _spark_pid(s)
+    if pid is None: return ComponentStatus("spark", False, _spark_endpoint(s), None, "not running")
+    if _spark_healthy(s): return ComponentStatus("spark", True, _spark_endpoint(s), pid, "accepts Spark Connect sessions")
+    return ComponentStatus("spark", False, _spark_endpoint(s), pid, "process running but not listening yet")
+
+
+def _spark_up(s: Settings) -> ComponentStatus:
+    pid = _spark_pid(s)
+    if pid is not None and f"spark.connect.grpc.binding.port={s.spark_connect_port}" not in _cmdline(pid):
+        _spark_down(s)  # started on another port than the settings now name: start it again on theirs
+        pid = None
+    t0 = time.monotonic()
+    if pid is None:
+        _spark_dir(s).mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}  # its Python workers: ours
+        with open(_spark_out(s), "ab") as out:
+            proc = subprocess.Popen(_spark_cmd(s), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=_spark_dir(s), env=env, start_new_session=True)
+        _spark_pidfile(s).write_text(f"{proc.pid}\n")
+        pid, started = proc.pid, True
+    else:
+        started = False
+    deadline = t0 + SPARK_START_TIMEOUT
+    while not _spark_healthy(s):
+        if not _alive(pid) or time.monotonic() > deadline:
+            if started: _spark_down(s)
+            raise StackError(f"the Spark Connect server did not listen on {_spark_endpoint(s)} within {SPARK_START_TIMEOUT:.0f} s; "
+                             f"last lines of {_spark_out(s)}:\n{_tail(_spark_out(s))}")
+        time.sleep(0.25)
+    detail = f"started in {time.monotonic() - t0:.1f} s" if started else "already running"
+    return ComponentStatus("spark", True, _spark_endpoint(s), pid, detail, already_running=not started, started=started)
+
+
+def _spark_down(s: Settings) -> str:
+    pid = _read_pid(_spark_pidfile(s))
+    _spark_pidfile(s).unlink(missing_ok=True)
+    if pid is None or not (_alive(pid) and _is_our_spark(s, pid)): return "not running"
+    _terminate(pid)
+    return f"stopped (pid {pid})"
+
+
+def _spark_purge(s: Settings) -> str:
+    shutil.rmtree(_spark_dir(s), ignore_errors=True)
+    return f"deleted {_spark_dir(s)}"
+
+
 # ----------------------------------------------------------------------------- the stack
 
 def status(settings: Settings) -> list[ComponentStatus]:
-    "Each component up (running and healthy) or down, with its endpoint and pid."
-    return [_kafka_status(settings), _pg_status(settings)]
+    "Each component up (running and healthy) or down, with its endpoint and pid (Spark Connect only when configured)."
+    return [_kafka_status(settings), _pg_status(settings), *([_spark_status(settings)] if settings.spark_connect_port else [])]
 
 
 @contextlib.contextmanager
@@ -667,8 +770,8 @@ def _locked(settings: Settings):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-_UP = {"kafka": _kafka_up, "postgres": _pg_up}
-_DOWN = {"kafka": _kafka_down, "postgres": _pg_down}
+_UP = {"kafka": _kafka_up, "postgres": _pg_up, "spark": _spark_up}
+_DOWN = {"kafka": _kafka_down, "postgres": _pg_down, "spark": _spark_down}
 
 
 def up(settings: Settings) -> list[ComponentStatus]:
@@ -676,12 +779,15 @@ def up(settings: Settings) -> list[ComponentStatus]:
     if settings.profile != "local": raise StackError(f"the local stack runs only with the local profile, not {settings.profile!r}")
     with _locked(settings):
         kafka_running, pg_running = _kafka_pid(settings) is not None, _pg_pid(settings) is not None
-        ports = ([] if kafka_running else ["kafka_port", "kafka_controller_port"]) + ([] if pg_running else ["postgres_port"])
+        wanted = {k: v for k, v in _UP.items() if k != "spark" or settings.spark_connect_port}
+        spark_running = "spark" in wanted and _spark_pid(settings) is not None
+        ports = (([] if kafka_running else ["kafka_port", "kafka_controller_port"]) + ([] if pg_running else ["postgres_port"])
+                 + (["spark_connect_port"] if "spark" in wanted and not spark_running else []))
         _check_ports(settings, ports)  # before starting anything, so a taken port leaves nothing half-started
         if not kafka_running: kafka_jars(settings)
         if not pg_running: pg_bin("pg_ctl")
-        with ThreadPoolExecutor(max_workers=len(_UP), thread_name_prefix="uhnw-stack") as pool:
-            futures = {name: pool.submit(start, settings) for name, start in _UP.items()}
+        with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="uhnw-stack") as pool:
+            futures = {name: pool.submit(start, settings) for name, start in wanted.items()}
         out = [f.result() for f in futures.values() if f.exception() is None]
         errors = [f.exception() for f in futures.values() if f.exception() is not None]
         if errors:
@@ -717,4 +823,4 @@ def _pg_purge(s: Settings) -> str:
     return f"deleted {server}" + (f" and {_pg_dir(s)}" if server != _pg_dir(s) else "")
 
 
-_PURGE = {"kafka": _kafka_purge, "postgres": _pg_purge}
+_PURGE = {"kafka": _kafka_purge, "postgres": _pg_purge, "spark": _spark_purge}

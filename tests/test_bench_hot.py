@@ -1,0 +1,47 @@
+"""What `uhnw bench hot` counts, on made-up data: a frame is lost only when a socket that should have received it did
+not, a repeat is a duplicate by alert id or by article + client, CPU counts a process's whole tree (PostgreSQL's
+backends are children of the postmaster) and the bench's own CPU excludes the services it started."""
+import subprocess
+import sys
+import time
+
+from uhnw.bench.hot import delivery_counts, own_cpu_seconds, quantile, tree_cpu_seconds
+
+
+def frame(alert_id: int, article: str, client: str) -> dict:
+    return {"alert_id": alert_id, "article_id": article, "client_id": client}
+
+
+def test_delivery_counts_judge_each_socket_by_what_it_had_to_receive():
+    wanted = [{("a1", "c1"), ("a2", "c1")}, {("a1", "c2")}, set()]  # the third socket's RM covers none of them
+    got = [[frame(1, "a1", "c1"), frame(1, "a1", "c1"), frame(9, "a9", "c1")],  # a repeat, one it should not see
+           [frame(2, "a1", "c2")], []]
+    c = delivery_counts(wanted, got)
+    assert (c["expected"], c["delivered"], c["lost"], c["unexpected"]) == (3, 2, 1, 1)
+    assert (c["duplicated_by_alert_id"], c["duplicated_by_article_client"], c["duplicated"]) == (1, 1, 1)
+    assert c["examples"] == ["lost a2/c1", "unexpected a9/c1"]
+    # the same alert pushed again under a new id (stored twice) is a duplicate by article + client only
+    c = delivery_counts([{("a1", "c1")}], [[frame(1, "a1", "c1"), frame(2, "a1", "c1")]])
+    assert (c["duplicated_by_alert_id"], c["duplicated_by_article_client"], c["lost"]) == (0, 1, 0)
+
+
+def test_quantile_is_the_nearest_rank():
+    xs = [float(i) for i in range(1, 101)]
+    assert (quantile(xs, .5), quantile(xs, .99), quantile(xs, 1)) == (50.0, 99.0, 100.0)
+    assert quantile([], .99) is None and quantile([7.0], .5) == 7.0
+
+
+def test_cpu_of_a_tree_counts_its_children_and_the_bench_counts_itself_only():
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys, time\n"
+                               f"subprocess.Popen([sys.executable, '-c', {burn!r}])\ntime.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and tree_cpu_seconds(parent.pid) - own_cpu_seconds(parent.pid) < 0.5:
+            time.sleep(0.2)
+        assert tree_cpu_seconds(parent.pid) - own_cpu_seconds(parent.pid) >= 0.5, "the child's CPU is in the tree"
+        assert own_cpu_seconds(parent.pid) < 0.5, "and not in the parent's own"
+    finally:
+        import psutil
+        for p in psutil.Process(parent.pid).children(recursive=True): p.kill()
+        parent.kill()

@@ -177,7 +177,7 @@ def test_the_session_stack_serves_spark_connect_sessions_on_its_home_catalog(sta
     from uhnw.ops.spark import get_spark
     spark_status = {s.name: s for s in stack_status(stack)}["spark"]
     assert spark_status.up and spark_status.endpoint == f"sc://127.0.0.1:{stack.spark_connect_port}"
-    spark = get_spark(stack, "stack-test")
+    spark = get_spark(stack, "stack-test", connect=True)
     try:
         assert type(spark).__module__.startswith("pyspark.sql.connect"), "a job on the local profile is a Connect session"
         assert spark.range(5).selectExpr("sum(id) as s").first()["s"] == 10

@@ -71,7 +71,7 @@ def bench_cold(settings: Settings, sizes: list[int], keep: bool = False) -> dict
         if spark is None:
             t0 = time.perf_counter()
             with stage(rows, size, "spark session start"):
-                spark = get_spark(s, app_name="bench-cold")
+                spark = get_spark(s, app_name="bench-cold", connect=False)  # in-process: its peak RSS is in the tree measured
             spark_start = time.perf_counter() - t0
         with stage(rows, size, "spark P&L (day 2)"):
             summary = run_daily_pnl(spark, s, day2)

@@ -63,7 +63,7 @@ def measure_stream(settings: Settings, n_events: int, max_offsets_per_trigger: i
     try:
         news, alerts = _produce(s, n_events)
         t0 = time.perf_counter()
-        spark = get_spark(s, "bench-stream", master=master)
+        spark = get_spark(s, "bench-stream", master=master, connect=False)  # the streaming job keeps its own JVM
         session_s = time.perf_counter() - t0
         sink = StreamSink(s)
         run = run_stream(spark, s, str(s.home / "checkpoint"), max_offsets_per_trigger=max_offsets_per_trigger, sink=sink)

@@ -79,13 +79,19 @@ def connector_jars(settings: Settings) -> list[Path]:
 def get_spark(settings: Settings, app_name: str = "uhnw",
               master: str = "local[*]",  # local profile only
               conf: dict[str, Any] | None = None,  # extra settings, applied last
-              connect: bool = True,  # local: a session of the stack's Spark Connect server when it has one
+              connect: bool = False,  # local: a session of the stack's Spark Connect server when it has one (the jobs)
               ) -> SparkSession:
     """The Spark session of a profile: on `local` a session of the stack's Spark Connect server when
     `settings.spark_connect_port` is set (the JVM started once, by `uhnw stack up`), else a fresh `local[*]` one;
     the platform's (reused) one on `aws`."""
     from pyspark.sql import SparkSession
     if settings.profile == "local" and connect and settings.spark_connect_port and master == "local[*]":
+        import socket
+        try:  # the Connect client would retry a closed port for minutes: say at once what is missing
+            socket.create_connection(("127.0.0.1", settings.spark_connect_port), timeout=2).close()
+        except OSError:
+            raise RuntimeError(f"no Spark Connect server listens on 127.0.0.1:{settings.spark_connect_port}: start it with "
+                               "`uhnw stack up`, or set UHNW_SPARK_CONNECT_PORT=0 to start a local Spark in this process") from None
         spark = SparkSession.builder.remote(f"sc://127.0.0.1:{settings.spark_connect_port}").appName(app_name).getOrCreate()
         # this session's catalog and settings (the server's defaults are its home's; a session may be another home's)
         for k, v in {**_session_conf(settings), **(conf or {})}.items(): spark.conf.set(k, str(v))

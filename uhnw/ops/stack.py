@@ -689,7 +689,8 @@ def _spark_cmd(s: Settings) -> list[str]:
 def _is_our_spark(s: Settings, pid: int) -> bool:
     "Does `pid` run the Spark Connect server of this home (whatever port it was given: `down` stops it either way)?"
     argv = _cmdline(pid)
-    return SPARK_CONNECT_SERVER in argv and str(_spark_props(s)) in argv
+    ours = {str(_spark_props(s)), str(_spark_props(s).resolve())}  # a home reached through a symlink is the same home
+    return SPARK_CONNECT_SERVER in argv and bool(ours & set(argv))
 
 
 def _spark_pid(s: Settings) -> int | None:

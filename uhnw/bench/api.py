@@ -208,7 +208,7 @@ def bench_api(settings: Settings, n_clients: int, n_rms: int, rate: float, secon
         api, url = _start_api(settings, settings.home / "runs" / "bench-api" / stamp, profile_to)
         tokens = {rm: rm_token(settings, rm) for rm in book.book_sizes}
         skipped = {"graphql": _graphql_mounted(url, next(iter(tokens.values())))}
-        pids = {"api": api.pid, **_stack_pids(settings), "bench (client)": os.getpid()}
+        pids = {"api": api.pid, **{k: v[0] for k, v in _stack_pids(settings).items()}, "bench (client)": os.getpid()}
         load_before = [round(x, 2) for x in os.getloadavg()]
         for k, surface in enumerate(surfaces_run):
             if skipped.get(surface):

@@ -174,15 +174,21 @@ def test_migrate_applies_new_files_in_order_and_refuses_an_edited_one(stack, tmp
 
 @pytest.mark.postgres
 def test_the_session_stack_serves_spark_connect_sessions_on_its_home_catalog(stack):
-    from uhnw.ops.spark import get_spark
+    import sys
     spark_status = {s.name: s for s in stack_status(stack)}["spark"]
     assert spark_status.up and spark_status.endpoint == f"sc://127.0.0.1:{stack.spark_connect_port}"
-    spark = get_spark(stack, "stack-test", connect=True)
-    try:
-        assert type(spark).__module__.startswith("pyspark.sql.connect"), "a job on the local profile is a Connect session"
-        assert spark.range(5).selectExpr("sum(id) as s").first()["s"] == 10
-        assert spark.conf.get("spark.sql.catalog.uhnw.uri").startswith("jdbc:postgresql://127.0.0.1:")  # its home's catalog
-        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
-    finally:
-        spark.stop()
+    # in a process of its own, as a job's kernel is: pyspark refuses a remote session beside the session's local one
+    probe = """
+from uhnw.config import load_settings
+from uhnw.ops.spark import get_spark
+spark = get_spark(load_settings(), "stack-test", connect=True)
+assert type(spark).__module__.startswith("pyspark.sql.connect"), type(spark)
+assert spark.range(5).selectExpr("sum(id) as s").first()["s"] == 10
+assert spark.conf.get("spark.sql.catalog.uhnw.uri").startswith("jdbc:postgresql://127.0.0.1:")
+assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+spark.stop()
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout[-2000:] + r.stderr[-3000:]
     assert stack_status(stack)[2].up, "stopping a session leaves the server running for the next job"

@@ -5,7 +5,8 @@ import subprocess
 import sys
 import time
 
-from uhnw.bench.hot import delivery_counts, own_cpu_seconds, quantile, tree_cpu_seconds
+from uhnw.bench.common import own_cpu_seconds, tree_cpu_seconds
+from uhnw.bench.hot import delivery_counts, quantile
 
 
 def frame(alert_id: int, article: str, client: str) -> dict:

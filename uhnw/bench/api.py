@@ -192,6 +192,7 @@ def bench_api(settings: Settings, n_clients: int, n_rms: int, rate: float, secon
     "Run the book read of both surfaces (one after the other) at `rate` requests/s for `seconds` each; print a table and a JSON line."
     import concurrent.futures as cf
 
+    from uhnw.bench.common import cpu_seconds
     from uhnw.bench.harness import rm_token
     from uhnw.bench.hot import _stack_pids
     from uhnw.ops import stack
@@ -208,7 +209,7 @@ def bench_api(settings: Settings, n_clients: int, n_rms: int, rate: float, secon
         api, url = _start_api(settings, settings.home / "runs" / "bench-api" / stamp, profile_to)
         tokens = {rm: rm_token(settings, rm) for rm in book.book_sizes}
         skipped = {"graphql": _graphql_mounted(url, next(iter(tokens.values())))}
-        pids = {"api": api.pid, **{k: v[0] for k, v in _stack_pids(settings).items()}, "bench (client)": os.getpid()}
+        pids = {"api": [api.pid], **_stack_pids(settings), "bench (client)": [os.getpid()]}
         load_before = [round(x, 2) for x in os.getloadavg()]
         for k, surface in enumerate(surfaces_run):
             if skipped.get(surface):
@@ -216,13 +217,13 @@ def bench_api(settings: Settings, n_clients: int, n_rms: int, rate: float, secon
                 continue
             args = [(url, surface, tokens, book.book_sizes, rate / procs, seconds, 1000 * k + p, timeout, connections)
                     for p in range(procs)]
-            cpu0, t0 = {**_cpu_seconds(pids), "bench children": _children_cpu()}, time.perf_counter()
+            cpu0, t0 = {**cpu_seconds(pids), "bench children": _children_cpu()}, time.perf_counter()
             if procs == 1:
                 results = [_drive_in_process(args[0])]
             else:  # the client's own CPU is the limit on 2 cores: each process sends an equal share of the schedule
                 with cf.ProcessPoolExecutor(procs) as pool:
                     results = list(pool.map(_drive_in_process, args))
-            elapsed, cpu1 = time.perf_counter() - t0, {**_cpu_seconds(pids), "bench children": _children_cpu()}
+            elapsed, cpu1 = time.perf_counter() - t0, {**cpu_seconds(pids), "bench children": _children_cpu()}
             if procs == 1: cpu0.pop("bench children")
             surfaces[surface] = {**_summarize(results, rate),
                                  "cpu_percent": {p: round(100 * (cpu1.get(p, 0) - cpu0.get(p, 0)) / elapsed, 1) for p in cpu0}}
@@ -249,24 +250,6 @@ def _target_met(rate: float, surfaces: dict[str, dict]) -> bool | None:
     if rate < TARGET_RATE: return None
     measured = [s for s in surfaces.values() if "skipped" not in s]
     return bool(measured) and all(s["p99_ms"] is not None and s["p99_ms"] < TARGET_P99_MS and not s["errors"] for s in measured)
-
-
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    "CPU seconds of each named process and its descendants (PostgreSQL's work is done by the postmaster's children)."
-    import psutil
-    out = {}
-    for name, pid in pids.items():
-        try:
-            procs = [psutil.Process(pid)]
-            procs += [] if name.startswith("bench") else procs[0].children(recursive=True)
-        except psutil.Error:
-            continue
-        total = 0.0
-        for p in procs:
-            try: total += sum(p.cpu_times()[:2])
-            except psutil.Error: pass
-        out[name] = total
-    return out
 
 
 def _children_cpu() -> float:

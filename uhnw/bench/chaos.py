@@ -18,7 +18,6 @@ while recovering. Last line: one JSON object with the totals `lost` and `duplica
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from uhnw.bench.hot import delivery_counts, quantile
 from uhnw.config import Settings
 
 FAULTS = ("kill-hotpath", "kill-api", "restart-kafka", "restart-postgres", "pause-hotpath")
@@ -174,24 +174,14 @@ class Provider:
 def bench_chaos(settings: Settings, rate: float = 100, gap: float = 36, faults: tuple[str, ...] = FAULTS, rms: int = 10,
                 api_replicas: int = 2, instances: int = 2, warmup: float = 10, out=print) -> dict:
     "Run the faults in turn during a sustained stream; returns (and prints last, as JSON) the figures."
-    from confluent_kafka.admin import AdminClient
-
-    from uhnw.bench.harness import clients_from_db, ensure_relevance_model, expected_alerts, free_port, rm_token
-    from uhnw.bench.hot import _seed_clients_if_empty, delivery_counts, quantile, socket_expectations
-    from uhnw.bus import client_config, ensure_topics, topic_specs
-    from uhnw.ops import stack
+    from uhnw.bench.harness import expected_alerts, free_port, prepare_run, rm_token
+    from uhnw.bench.hot import socket_expectations
     from uhnw.synth import synth_news
 
     unknown = set(faults) - set(FAULTS)
     if unknown: raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; known: {', '.join(FAULTS)}")
     if "kill-api" in faults and api_replicas < 2: raise ValueError("kill-api needs --api-replicas 2 or more")
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    settings = dataclasses.replace(settings, topic_prefix=f"{settings.topic_prefix}chaos{stamp}.")
-    stack.up(settings)
-    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
-    _seed_clients_if_empty(settings)
-    ensure_relevance_model(settings, time.strftime("%Y-%m-%d"), log=out)
-    clients = clients_from_db(settings)
+    settings, stamp, clients = prepare_run(settings, "chaos", log=out)
     duration = warmup + gap * len(faults)
     articles = synth_news(clients, int(rate * duration), seed=int(stamp) % 1_000_003, source=f"chaos{stamp}")
     expected = expected_alerts(settings, articles, clients)
@@ -234,8 +224,7 @@ def bench_chaos(settings: Settings, rate: float = 100, gap: float = 36, faults: 
         for li in listeners: li.stopping.set()
         for li in listeners: li.join(5)
         fleet.stop()
-    figures = _figures(provider, listeners, wanted, injected, articles, rate, gap, rms, api_replicas, instances, delivery_counts,
-                       quantile)
+    figures = _figures(provider, listeners, wanted, injected, articles, rate, gap, rms, api_replicas, instances)
     _report(figures, out)
     return figures
 
@@ -264,8 +253,7 @@ def _inject(fleet: Fleet, settings: Settings, name: str) -> None:
         raise ValueError(name)
 
 
-def _figures(provider, listeners, wanted, injected, articles, rate, gap, rms, api_replicas, instances, delivery_counts,
-             quantile) -> dict:
+def _figures(provider, listeners, wanted, injected, articles, rate, gap, rms, api_replicas, instances) -> dict:
     acked = provider.acked if provider else {}
     counts = delivery_counts(wanted, [[f for _, f in li.frames] for li in listeners])
     arrival: dict[tuple[int, str, str], float] = {}  # (socket, article, client) -> first arrival

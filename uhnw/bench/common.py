@@ -1,4 +1,4 @@
-"""What every bench shares: peak memory of a process tree, and a timed stage that records it."""
+"""What every bench shares: CPU and resident memory of a process tree, peak memory, and a timed stage that records it."""
 from __future__ import annotations
 
 import threading
@@ -6,6 +6,51 @@ import time
 from contextlib import contextmanager
 
 import psutil
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and every process under it: PostgreSQL's backends are children of the postmaster, and a
+    child that ended was reaped by its parent, whose `children_*` times then hold it. A JVM's threads are in its own times."""
+    try:
+        root = psutil.Process(pid)
+        t = root.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in root.children(recursive=True):
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.Error:
+                pass
+        return total
+    except psutil.Error:
+        return 0.0
+
+
+def own_cpu_seconds(pid: int) -> float:
+    "CPU seconds of one process alone (the bench's own: the services it started are its children and counted apart)."
+    try:
+        t = psutil.Process(pid).cpu_times()
+        return t.user + t.system
+    except psutil.Error:
+        return 0.0
+
+
+def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
+    "CPU seconds per named component: process trees, except a name starting with `bench` (the bench's own process)."
+    return {name: sum((own_cpu_seconds if name.startswith("bench") else tree_cpu_seconds)(p) for p in ps) for name, ps in pids.items()}
+
+
+def tree_rss(pid: int) -> int:
+    "Resident bytes of a process and everything under it (PostgreSQL's backends; a JVM is one process)."
+    try:
+        root = psutil.Process(pid)
+        total = root.memory_info().rss
+        for child in root.children(recursive=True):
+            try: total += child.memory_info().rss
+            except psutil.Error: pass
+        return total
+    except psutil.Error:
+        return 0
 
 
 class PeakRss:
@@ -17,13 +62,7 @@ class PeakRss:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _rss(self) -> int:
-        total = self._proc.memory_info().rss
-        for child in self._proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
+        return tree_rss(self._proc.pid)
 
     def _run(self):
         while not self._stop.is_set():

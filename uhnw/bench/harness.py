@@ -268,3 +268,40 @@ def ensure_relevance_model(settings: Settings, date: str, log=print) -> str:
     run = run_job(settings, "train_relevance", date, {"model_version": version, "promote": True})
     log(f"    trained and promoted {version} ({run.seconds} s): {run.output}")
     return version
+
+
+def seed_clients_if_empty(settings: Settings, n: int = 100) -> int:
+    "Load a synthetic client book into PostgreSQL when it has none (the hot path matches against it)."
+    import numpy as np
+
+    from uhnw.ops.db import connect
+    from uhnw.sync import sync_clients
+    from uhnw.synth import make_clients
+    with connect(settings) as conn:
+        have = conn.execute("select count(*) from clients").fetchone()[0]
+        if have: return have
+        t = make_clients(n, np.random.default_rng(11)).to_pylist()
+        rows = [(r["client_id"], r["full_name"], [a for a in r["aliases"].split("|") if a], [o for o in r["organizations"].split("|") if o],
+                 r["city"], r["country"], r["rm_id"], r["base_currency"]) for r in t]
+        with conn.transaction():
+            sync_clients(conn, rows)
+        return n
+
+
+def prepare_run(settings: Settings, kind: str, log=print):
+    """What every hot-path bench starts with: a topic prefix of the run's own (`<kind><stamp>.`), the stack up, the
+    topics, a client book (seeded when PostgreSQL has none) and a promoted relevance model. Returns (settings of the
+    run, its stamp, the clients as the hot path serves them)."""
+    import dataclasses
+
+    from confluent_kafka.admin import AdminClient
+
+    from uhnw.bus import client_config, ensure_topics, topic_specs
+    from uhnw.ops import stack
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    settings = dataclasses.replace(settings, topic_prefix=f"{settings.topic_prefix}{kind}{stamp}.")
+    stack.up(settings)
+    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
+    seed_clients_if_empty(settings)
+    ensure_relevance_model(settings, time.strftime("%Y-%m-%d"), log=log)
+    return settings, stamp, clients_from_db(settings)

@@ -1,45 +1,12 @@
 """`uhnw bench hot`: the hot path end to end (webhook 202 → WebSocket frame) at a steady article rate, per stage, with CPU per process."""
 
-import dataclasses
 import json
 import math
 import os
 import time
 
-import psutil
-
+from uhnw.bench.common import cpu_seconds
 from uhnw.config import Settings
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU seconds of a process and every process under it: PostgreSQL's backends are children of the postmaster, and a
-    child that ended was reaped by its parent, whose `children_*` times then hold it. A JVM's threads are in its own times."""
-    try:
-        root = psutil.Process(pid)
-        t = root.cpu_times()
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in root.children(recursive=True):
-            try:
-                c = child.cpu_times()
-                total += c.user + c.system
-            except psutil.Error:
-                pass
-        return total
-    except psutil.Error:
-        return 0.0
-
-
-def own_cpu_seconds(pid: int) -> float:
-    "CPU seconds of one process alone (the bench's own: the services it started are its children and counted apart)."
-    try:
-        t = psutil.Process(pid).cpu_times()
-        return t.user + t.system
-    except psutil.Error:
-        return 0.0
-
-
-def _cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
-    return {name: sum((own_cpu_seconds if name.startswith("bench") else tree_cpu_seconds)(p) for p in ps) for name, ps in pids.items()}
 
 
 def _stack_pids(settings: Settings) -> dict[str, list[int]]:
@@ -57,24 +24,6 @@ def quantile(xs: list[float], p: float) -> float | None:
     if not xs: return None
     ordered = sorted(xs)
     return round(ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered)) - 1))], 1)
-
-
-def _seed_clients_if_empty(settings: Settings, n: int = 100) -> int:
-    "Load a synthetic client book into PostgreSQL when it has none (the hot path matches against it)."
-    import numpy as np
-
-    from uhnw.ops.db import connect
-    from uhnw.sync import sync_clients
-    from uhnw.synth import make_clients
-    with connect(settings) as conn:
-        have = conn.execute("select count(*) from clients").fetchone()[0]
-        if have: return have
-        t = make_clients(n, np.random.default_rng(11)).to_pylist()
-        rows = [(r["client_id"], r["full_name"], [a for a in r["aliases"].split("|") if a], [o for o in r["organizations"].split("|") if o],
-                 r["city"], r["country"], r["rm_id"], r["base_currency"]) for r in t]
-        with conn.transaction():
-            sync_clients(conn, rows)
-        return n
 
 
 def socket_expectations(settings: Settings, expected: set[tuple[str, str]], socket_rms: list[str]) -> list[set[tuple[str, str]]]:
@@ -123,23 +72,13 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     measured window per rate on the same running fleet, and the highest rate that met `target_p99_ms` with nothing lost."""
     import secrets
 
-    from confluent_kafka.admin import AdminClient
-
     from uhnw.bench.chaos import Fleet
     from uhnw.bench.floor import measure_floor
-    from uhnw.bench.harness import RmListener, clients_from_db, ensure_relevance_model, free_port, rm_token
-    from uhnw.bus import client_config, ensure_topics, topic_specs
-    from uhnw.ops import stack
+    from uhnw.bench.harness import RmListener, free_port, prepare_run, rm_token
 
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    settings = dataclasses.replace(settings, topic_prefix=f"{settings.topic_prefix}bench{stamp}.")
-    stack.up(settings)
-    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
-    _seed_clients_if_empty(settings)
-    ensure_relevance_model(settings, time.strftime("%Y-%m-%d"))
+    settings, stamp, clients = prepare_run(settings, "bench")
     rates = list(rates or [rate])
     fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None  # the first seconds of new topics are slow
-    clients = clients_from_db(settings)
     rm_ids = sorted(set(clients["rm_id"].dropna()))
     socket_rms = [rm_ids[i % len(rm_ids)] for i in range(rms)]
     fleet = Fleet(settings, settings.home / "runs" / "bench-hot" / stamp, secrets.token_hex(16), {},
@@ -200,7 +139,7 @@ def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, w
     marks = [len(li.frames) for li in listeners]  # frames of earlier rates are not this one's
     pids = {"api": [p.pid for p in fleet.apis], "hotpath": [p.pid for p in fleet.hots], **_stack_pids(settings),
             "bench (client)": [os.getpid()]}
-    cpu0, t_start = _cpu_seconds(pids), time.perf_counter()
+    cpu0, t_start = cpu_seconds(pids), time.perf_counter()
     acked: dict[str, tuple[float, float, bool]] = {}  # article id -> (sent, 202 received, in the measured window)
     statuses: dict[int, int] = {}
     posters = [SignedPoster(u, fleet.secret) for u in fleet.urls]
@@ -224,7 +163,7 @@ def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, w
                                              for w, got in zip(wanted, frames(), strict=True)):
         time.sleep(0.2)
     elapsed = time.perf_counter() - t_start
-    cpu1 = _cpu_seconds(pids)
+    cpu1 = cpu_seconds(pids)
     counts = delivery_counts(wanted, frames())
     lat, warm = [], []
     stages: dict[str, list[float]] = {k: [] for k in STAGES}

@@ -7,31 +7,17 @@ minute, and each service's growth from the end of the warm-up to the end (target
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import secrets
 import threading
 import time
 
-import psutil
-
+from uhnw.bench.common import tree_rss
+from uhnw.bench.hot import _stack_pids, quantile
 from uhnw.config import Settings
 
 GROWTH_TARGET = 0.10
-
-
-def tree_rss(pid: int) -> int:
-    "Resident bytes of a process and everything under it (PostgreSQL's backends, a JVM is one process)."
-    try:
-        root = psutil.Process(pid)
-        total = root.memory_info().rss
-        for child in root.children(recursive=True):
-            try: total += child.memory_info().rss
-            except psutil.Error: pass
-        return total
-    except psutil.Error:
-        return 0
 
 
 def bench_soak(settings: Settings, rate: float = 100, minutes: float = 10, rms: int = 10, warmup_minutes: float = 2,
@@ -39,23 +25,12 @@ def bench_soak(settings: Settings, rate: float = 100, minutes: float = 10, rms: 
     "Steady load for `minutes`; resident memory per service per minute and its growth after the warm-up."
     import concurrent.futures as cf
 
-    from confluent_kafka.admin import AdminClient
-
     from uhnw.bench.chaos import Fleet
-    from uhnw.bench.harness import RmListener, SignedPoster, clients_from_db, ensure_relevance_model, free_port, provider_payload, rm_token
-    from uhnw.bench.hot import _seed_clients_if_empty, _stack_pids, quantile
-    from uhnw.bus import client_config, ensure_topics, topic_specs
-    from uhnw.ops import stack
+    from uhnw.bench.harness import RmListener, SignedPoster, free_port, prepare_run, provider_payload, rm_token
     from uhnw.synth import synth_news
 
     if warmup_minutes >= minutes: raise ValueError("the warm-up must be shorter than the run")
-    stamp = time.strftime("%Y%m%d%H%M%S")
-    settings = dataclasses.replace(settings, topic_prefix=f"{settings.topic_prefix}soak{stamp}.")
-    stack.up(settings)
-    ensure_topics(AdminClient(client_config(settings)), topic_specs(settings))
-    _seed_clients_if_empty(settings)
-    ensure_relevance_model(settings, time.strftime("%Y-%m-%d"), log=out)
-    clients = clients_from_db(settings)
+    settings, stamp, clients = prepare_run(settings, "soak", log=out)
     n = int(rate * minutes * 60)
     articles = synth_news(clients, n, seed=int(stamp) % 1_000_003, source=f"soak{stamp}")
     rm_ids = sorted(set(clients["rm_id"].dropna()))
@@ -96,10 +71,10 @@ def bench_soak(settings: Settings, rate: float = 100, minutes: float = 10, rms: 
         stop.set()
         for li in listeners: li.stop()
         fleet.stop()
-    return _report(samples, listeners, acked, statuses, rate, minutes, warmup_minutes, quantile, out)
+    return _report(samples, listeners, acked, statuses, rate, minutes, warmup_minutes, out)
 
 
-def _report(samples, listeners, acked, statuses, rate, minutes, warmup_minutes, quantile, out) -> dict:
+def _report(samples, listeners, acked, statuses, rate, minutes, warmup_minutes, out) -> dict:
     t_first = min(acked.values()) if acked else 0.0
     per_minute: dict[int, list[float]] = {}
     for li in listeners:

@@ -586,6 +586,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'uhnw.relevance.Features': ('relevance.html#features', 'uhnw/relevance.py'),
                                 'uhnw.relevance.Featurizer': ('relevance.html#featurizer', 'uhnw/relevance.py'),
                                 'uhnw.relevance.Featurizer.__init__': ('relevance.html#featurizer.__init__', 'uhnw/relevance.py'),
+                                'uhnw.relevance.Featurizer._article_parts': ( 'relevance.html#featurizer._article_parts',
+                                                                              'uhnw/relevance.py'),
                                 'uhnw.relevance.Featurizer._cues': ('relevance.html#featurizer._cues', 'uhnw/relevance.py'),
                                 'uhnw.relevance.Featurizer._dense': ('relevance.html#featurizer._dense', 'uhnw/relevance.py'),
                                 'uhnw.relevance.Featurizer._rows': ('relevance.html#featurizer._rows', 'uhnw/relevance.py'),

@@ -275,18 +275,26 @@ class Featurizer:
                 self.vectorizers.append(HashingVectorizer(n_features=spec.n_hash, analyzer="char_wb", ngram_range=(3, 5),
                                                           alternate_sign=False, binary=True, norm="l2"))
         self.hashers = [HashedNgrams(v) for v in self.vectorizers] if spec.text_window >= 0 else None
+        self._article = (None, None, None, None)  # (headline, body, sentences, article hits) of the last article seen
+
+    def _article_parts(self, p: Pair) -> tuple[list[tuple[int, int]], dict[str, int]]:
+        "Sentence spans and lexicon hits of the pair's article: computed once for all the pairs (clients) of one article."
+        headline, body, sents, art = self._article
+        if headline is not p.headline or body is not p.body:  # identity: the pairs of one article share its strings
+            sents, art = sentence_spans(p.body), self.matcher.hits(p.headline + "\n" + p.body)
+            self._article = (p.headline, p.body, sents, art)
+        return sents, art
 
     def _dense(self, p: Pair) -> tuple[list[float], str, dict[str, int], str]:
         hl_spans = [(s, e) for f, s, e in p.spans if f == "headline"]
         body_spans = sorted((s, e) for f, s, e in p.spans if f == "body")
-        sents = sentence_spans(p.body)
+        sents, art = self._article_parts(p)
         hit = [i for i, (a, b) in enumerate(sents) if any(a <= s < b or a < e <= b for s, e in body_spans)]
         near_idx = {j for i in hit for j in range(max(0, i - self.spec.window), min(len(sents), i + self.spec.window + 1))}
         near_text = " ".join(_mask(p.body, body_spans, a, b) for i, (a, b) in enumerate(sents) if i in near_idx)
         headline = _mask(p.headline, hl_spans, 0, len(p.headline)) if hl_spans else ""
         near = self.matcher.hits(near_text)
         head = self.matcher.hits(headline) if headline else dict.fromkeys(self.patterns, 0)
-        art = self.matcher.hits(p.headline + "\n" + p.body)
         first = body_spans[0][0] / max(1, len(p.body)) if body_spans else 0.0
         in_first = float(bool(sents) and bool(body_spans) and body_spans[0][0] < sents[0][1])
         dense = [p.score, float(bool(hl_spans)), math.log1p(len(p.spans)), first, in_first]

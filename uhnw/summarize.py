@@ -16,7 +16,7 @@ import logging
 from typing import Protocol, runtime_checkable
 
 from .config import Settings
-from .relevance import EVENT_LEXICON, event_hits, lexicon_patterns, sentence_spans
+from .relevance import EVENT_LEXICON, LexiconMatcher, sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,15 @@ class ExtractiveSummarizer:
     name = "extractive"
 
     def __init__(self, lexicon: dict | None = None, max_chars: int = MAX_CHARS, max_sentences: int = MAX_SENTENCES):
-        self.patterns, self.max_chars, self.max_sentences = lexicon_patterns(lexicon or EVENT_LEXICON), max_chars, max_sentences
+        self.matcher, self.max_chars, self.max_sentences = LexiconMatcher(lexicon or EVENT_LEXICON), max_chars, max_sentences
+        self.patterns = self.matcher.patterns
 
     def summarize(self, headline: str, body: str | None, spans: list[tuple[int, int]] = ()) -> str:
         sents = sentence_spans(body or "")
         if not sents: return clip(headline or "", self.max_chars, 1)
         def score(i, a, b):
             mentions = any(a <= s < b for s, _ in spans)
-            return 3 * mentions + min(3, sum(event_hits(body[a:b], self.patterns).values())) + (0.5 if i == 0 else 0) - 0.01 * i
+            return 3 * mentions + min(3, sum(self.matcher.hits(body[a:b]).values())) + (0.5 if i == 0 else 0) - 0.01 * i
         ranked = sorted(((score(i, a, b), i) for i, (a, b) in enumerate(sents)), reverse=True)
         chosen = [ranked[0][1]]
         for sc, i in ranked[1:]:

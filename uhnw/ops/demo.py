@@ -321,32 +321,34 @@ def run_cold_demo(settings: Settings, timings: dict) -> dict:
     "The cold path on a few synthetic days; returns its figures (rows in PostgreSQL, report path, ...)."
     from uhnw.lake import lake_for
     from uhnw.ops.db import connect
-    from uhnw.ops.jobs import run_job
+    from uhnw.ops.jobs import kernel_pool, run_job
     from uhnw.ops.scheduler import history, run_night
     from uhnw.portfolio_health import report_path
     from uhnw.query import format_result, run_query
     from uhnw.schedule import load_schedule
     from uhnw.synth import land_synth, synth_cold
 
-    with _stage(timings, "synth_and_ingest"):
-        # a fixed seed makes the files byte-identical on every run, so re-landing them is "already landed", not a refusal
-        manifest = synth_cold(settings.home / "inbox" / "demo", days=COLD_DAYS, clients=COLD_CLIENTS, positions=COLD_POSITIONS, seed=7)
-        landings = land_synth(lake_for(settings).ensure(), manifest)
-        new = sum(not landing.already_landed for landing in landings)
-        print(f"    {len(landings)} EOD files for {manifest['dates'][0]}..{manifest['dates'][-1]}: {new} landed, "
-              f"{len(landings) - new} already in bronze (immutable)")
-    dates = manifest["dates"]
-    schedule = load_schedule()
-    with _stage(timings, "scheduled_nights"):  # the nightly cold path as the scheduler runs it: in order, retried, recorded
-        for d in dates:
-            print(f"    uhnw schedule run --night {d} --jobs positions_etl")
-            records = run_night(settings, schedule, d, ["positions_etl"], log=lambda line: print("    " + line))
-            if bad := [f"{r.job} {r.status} ({r.error})" for r in records if r.status != "succeeded"]:
-                raise RuntimeError(f"the scheduled night of {d} did not complete: {', '.join(bad)}")
-    rm = "RM-01"
-    with _stage(timings, "portfolio_health"):  # the RM's own report beside the scheduled book-wide one
-        run_job(settings, "portfolio_health", dates[-1], {"rm_id": rm})
-        for rm_id in ("", rm): print(f"    report: {report_path(settings, dates[-1], rm_id or None)}")
+    # the jobs run in kernels warmed ahead: the first while the EOD files land, each next one while the previous job runs
+    with kernel_pool(settings, warm_now=True):
+        with _stage(timings, "synth_and_ingest"):
+            # a fixed seed makes the files byte-identical on every run, so re-landing them is "already landed", not a refusal
+            manifest = synth_cold(settings.home / "inbox" / "demo", days=COLD_DAYS, clients=COLD_CLIENTS, positions=COLD_POSITIONS, seed=7)
+            landings = land_synth(lake_for(settings).ensure(), manifest)
+            new = sum(not landing.already_landed for landing in landings)
+            print(f"    {len(landings)} EOD files for {manifest['dates'][0]}..{manifest['dates'][-1]}: {new} landed, "
+                  f"{len(landings) - new} already in bronze (immutable)")
+        dates = manifest["dates"]
+        schedule = load_schedule()
+        with _stage(timings, "scheduled_nights"):  # the nightly cold path as the scheduler runs it: in order, retried, recorded
+            for d in dates:
+                print(f"    uhnw schedule run --night {d} --jobs positions_etl")
+                records = run_night(settings, schedule, d, ["positions_etl"], log=lambda line: print("    " + line))
+                if bad := [f"{r.job} {r.status} ({r.error})" for r in records if r.status != "succeeded"]:
+                    raise RuntimeError(f"the scheduled night of {d} did not complete: {', '.join(bad)}")
+        rm = "RM-01"
+        with _stage(timings, "portfolio_health"):  # the RM's own report beside the scheduled book-wide one
+            run_job(settings, "portfolio_health", dates[-1], {"rm_id": rm})
+            for rm_id in ("", rm): print(f"    report: {report_path(settings, dates[-1], rm_id or None)}")
     with _stage(timings, "schedule_status"):
         print("    uhnw schedule status")
         runs = [r for r in history(settings, 200) if r["run_date"].isoformat() in dates]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,8 +100,142 @@ def notebook_parameters(path: Path) -> dict:
     return papermill.inspect_notebook(str(path))
 
 
+# What a job kernel imports before its notebook runs (a spare kernel imports them while the previous job runs). Imports
+# only: no settings are read and no session is opened, so the notebook's own cells still do everything that matters.
+PRELOAD = """
+import pandas, pyarrow, plotly.express, plotly.graph_objects
+import pyspark.sql, pyspark.sql.functions
+import pyspark.sql.connect.session
+import pyiceberg.catalog.sql, sqlalchemy, psycopg, duckdb
+import uhnw.config, uhnw.lake, uhnw.catalog, uhnw.tables, uhnw.validate, uhnw.pnl, uhnw.sync, uhnw.portfolio_health, uhnw.ops.spark
+"""
+
+
+class WarmKernels:
+    """At most one spare job kernel, started ahead (a fresh process per job, as papermill would start it) and warmed
+    with `PRELOAD` while the previous job runs, so a night of jobs does not wait for kernel start-up and imports one
+    job after another. The spare moves to the job's notebook folder (as papermill's `cwd=` would start it); one started
+    under another environment is shut down and the job starts its own kernel as usual. Use it through `kernel_pool()`."""
+
+    def __init__(self, spare_dir: Path, preload: str = PRELOAD, kernel_name: str = "python3"):
+        self.spare_dir, self.preload, self.kernel_name = spare_dir, preload, kernel_name
+        self._lock = threading.Lock()
+        self._spare: tuple | None = None  # (thread, box): box gets (km, cwd, env, log path) or an error
+        self._closed = False
+        self.started = self.used = 0
+
+    def _start(self, cwd: Path, env: dict[str, str]) -> tuple:
+        import asyncio
+
+        from jupyter_client import AsyncKernelManager
+        self.spare_dir.mkdir(parents=True, exist_ok=True)
+        log = self.spare_dir / f"kernel-{uuid.uuid4().hex}.log"
+        km = AsyncKernelManager(kernel_name=self.kernel_name)  # the kind nbclient (papermill) drives
+        with open(log, "ab") as err:  # the kernel's stderr (JVM and Spark logging): renamed to the run's log when used
+            asyncio.run(km.start_kernel(cwd=str(cwd), stderr=err, env=env))
+        try: self._run(km, self.preload)
+        except Exception:
+            _shutdown(km)
+            raise
+        return km, cwd, env, log
+
+    def prepare(self, cwd: Path) -> None:
+        "Start warming a spare kernel for a notebook in `cwd`, in the background (no-op if one is already there)."
+        with self._lock:
+            if self._spare is not None or self._closed: return
+            _job_environment()
+            env, box = dict(os.environ), []  # the environment as of now, which a job must still have to use this kernel
+            def warm():
+                try: got = self._start(cwd, env)
+                except Exception as e: got = e  # noqa: BLE001 - a failed spare only means the job starts its own kernel
+                with self._lock:
+                    box.append(got)
+                    if not self._closed: return
+                _discard(got)  # the pool closed while this spare was starting: nobody will take it
+            thread = threading.Thread(target=warm, name="uhnw-warm-kernel", daemon=True)
+            thread.start()
+            self._spare, self.started = (thread, box), self.started + 1
+
+    def take(self, cwd: Path) -> tuple | None:
+        """The warmed spare as (kernel manager, its stderr log), moved to `cwd`; None if there is none, or if it started
+        under another environment (it is then shut down)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None: return None
+        thread, box = spare
+        thread.join()
+        if not box or isinstance(box[0], Exception): return None
+        km, started_cwd, env, log = box[0]
+        try:
+            if env != dict(os.environ) or not km.has_kernel: raise RuntimeError("stale spare")
+            if started_cwd != cwd: self._run(km, f"import os; os.chdir({str(cwd)!r})")  # as papermill's cwd= would start it
+        except Exception:  # noqa: BLE001 - the job then starts its own kernel
+            _discard(box[0])
+            return None
+        self.used += 1
+        return km, log
+
+    def _run(self, km, code: str) -> None:
+        "Run `code` in the kernel silently (not stored: the job's first cell is still execution count 1)."
+        from jupyter_client import BlockingKernelClient
+        kc = BlockingKernelClient()
+        kc.load_connection_info(km.get_connection_info())
+        try:
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=120)
+            if reply["content"]["status"] != "ok": raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+        finally:
+            kc.stop_channels()
+
+    def close(self) -> None:
+        "Shut the spare kernel down; one still starting shuts itself down when it is up (close does not wait for it)."
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+            ready = spare is not None and bool(spare[1])
+        if ready: _discard(spare[1][0])
+
+
+def _discard(spare) -> None:
+    if isinstance(spare, Exception): return
+    km, _, _, log = spare
+    _shutdown(km)
+    log.unlink(missing_ok=True)
+
+
+def _job_environment() -> None:
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the kernel inherits it: Spark stays on loopback, without a warning
+
+
+def _shutdown(km) -> None:
+    import asyncio
+    try: asyncio.run(km.shutdown_kernel(now=True))
+    except Exception: pass  # noqa: BLE001, S110 - already gone
+
+
+_POOL: WarmKernels | None = None
+
+
+@contextmanager
+def kernel_pool(settings: Settings, warm_now: bool = False):  # start the first spare at once (a job follows soon)
+    """Within the block, `run_job` runs each notebook in a kernel warmed while the previous job ran (`WarmKernels`),
+    and warms the next. Nested blocks share the outer pool. The spare is shut down at the end."""
+    global _POOL
+    if _POOL is not None:
+        yield _POOL
+        return
+    _POOL = WarmKernels(settings.home / "runs" / ".kernels")
+    if warm_now: _POOL.prepare(resource_path() / NOTEBOOK_DIRS[0])
+    try: yield _POOL
+    finally:
+        pool, _POOL = _POOL, None
+        pool.close()
+
+
 def run_job(settings: Settings, name: str, date: str, parameters: dict | None = None, timeout: int = 3600) -> JobRun:
-    "Execute job `name` for `date` with papermill; raise JobError (with the failing cell's error) if it fails."
+    """Execute job `name` for `date` with papermill; raise JobError (with the failing cell's error) if it fails.
+    Inside `kernel_pool`, the kernel is the pool's warmed spare when it has one."""
     import papermill
     try:
         Date.fromisoformat(date)
@@ -110,16 +246,26 @@ def run_job(settings: Settings, name: str, date: str, parameters: dict | None = 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     out = settings.home / "runs" / name / f"date={date}" / f"{name}-{stamp}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the kernel inherits it: Spark stays on loopback, without a warning
+    _job_environment()
     log = out.with_suffix(".log")
     t0 = time.perf_counter()
+    pool = _POOL
+    warm = pool.take(path.parent) if pool is not None else None
+    engine = {}
+    if warm is not None:
+        km, spare_log = warm
+        os.replace(spare_log, log)  # the kernel keeps writing to the same file, now under the run's name
+        engine = {"km": km}
+    if pool is not None: pool.prepare(path.parent)  # the next job's kernel warms while this one runs
     try:
         with _stderr_to(log):  # the kernel's own stderr (JVM and Spark logging) goes to the run's log, not the console
             papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3", cwd=str(path.parent),
-                                       progress_bar=False, log_output=False, execution_timeout=timeout)
+                                       progress_bar=False, log_output=False, execution_timeout=timeout, **engine)
     except papermill.PapermillExecutionError as e:
         raise JobError(f"job {name} failed for {date} in cell {e.exec_count}: {e.ename}: {e.evalue} "
                        f"(executed notebook: {out}; kernel log: {log})") from None
+    finally:
+        if "km" in engine: _shutdown(engine["km"])  # papermill leaves a kernel it did not start running
     return JobRun(name, date, out, round(time.perf_counter() - t0, 2), params)
 
 

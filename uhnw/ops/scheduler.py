@@ -56,8 +56,10 @@ def run_planned(settings: Settings, schedule: Schedule, planned: list[PlannedRun
     """Run planned jobs in order, each with its retries; a job whose predecessor did not succeed (that day) is skipped and
     says why. Every attempt is a row of `job_runs`."""
     from uhnw.ops.db import connect
+    from uhnw.ops.jobs import kernel_pool
     out: dict[tuple[str, str], RunRecord] = {}
-    with connect(settings, autocommit=True) as conn:
+    # each notebook job still gets a kernel of its own; the pool starts the next one while the current job runs
+    with connect(settings, autocommit=True) as conn, kernel_pool(settings):
         for p in planned:
             job = schedule.jobs[p.job]
             blocked = [a for a in job.after if (a, p.run_date) in out and out[(a, p.run_date)].status != "succeeded"]

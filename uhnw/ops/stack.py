@@ -735,8 +735,18 @@ def _spark_up(s: Settings) -> ComponentStatus:
             raise StackError(f"the Spark Connect server did not listen on {_spark_endpoint(s)} within {SPARK_START_TIMEOUT:.0f} s; "
                              f"last lines of {_spark_out(s)}:\n{_tail(_spark_out(s))}")
         time.sleep(0.25)
+    if started: _spark_warm_up(s)
     detail = f"started in {time.monotonic() - t0:.1f} s" if started else "already running"
     return ComponentStatus("spark", True, _spark_endpoint(s), pid, detail, already_running=not started, started=started)
+
+
+def _spark_warm_up(s: Settings) -> None:
+    """One throw-away session on the new server, detached (`uhnw.ops.spark_warmup`): the first job of the night then
+    finds the planner, Parquet and Iceberg's writer compiled. It runs in the background and leaves nothing behind."""
+    with open(_spark_dir(s) / "warmup.log", "ab") as out:
+        subprocess.Popen([sys.executable, "-m", "uhnw.ops.spark_warmup", _spark_endpoint(s), str(_spark_dir(s) / "warmup")],
+                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=_spark_dir(s),
+                         env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, start_new_session=True)
 
 
 def _spark_down(s: Settings) -> str:

@@ -88,7 +88,9 @@ class AckingProducer:
             codec = AvroCodec(settings)
         self.settings, self.codec, self.delivery_timeout = settings, codec, delivery_timeout
         # librdkafka gives up (and reports) before we stop waiting, so a 503 is almost always a definite failure
-        config = producer_config(settings, **{"message.timeout.ms": int(delivery_timeout * 1000), **conf})
+        # linger.ms 0: the 202 waits for this very message's acknowledgement, so waiting to batch it is pure latency (messages
+        # that queue behind an in-flight request are still batched)
+        config = producer_config(settings, **{"message.timeout.ms": int(delivery_timeout * 1000), "linger.ms": 0, **conf})
         self.max_message_bytes = int(config.get("message.max.bytes", 1_000_000))  # librdkafka's default
         self.producer = Producer(config)
         self._stop = threading.Event()

@@ -53,6 +53,24 @@ def tree_rss(pid: int) -> int:
         return 0
 
 
+def tree_pss(pid: int) -> int:
+    """Proportional set size of a process and everything under it: each shared page divided among the processes that
+    map it. PostgreSQL's shared buffers are mapped by every backend, so their RSS adds up once per backend that
+    touched them, and a tree's RSS grows with no leak; its PSS does not. Falls back to RSS where PSS is not readable."""
+    def one(p: psutil.Process) -> int:
+        try: return p.memory_full_info().pss
+        except (psutil.AccessDenied, AttributeError): return p.memory_info().rss
+    try:
+        root = psutil.Process(pid)
+        total = one(root)
+        for child in root.children(recursive=True):
+            try: total += one(child)
+            except psutil.Error: pass
+        return total
+    except psutil.Error:
+        return 0
+
+
 class PeakRss:
     "Samples the resident memory of this process and all its children (the Spark JVM included) in a thread."
 

@@ -1,9 +1,10 @@
 """`uhnw bench soak`: the hot path at a steady rate for minutes, watching each service's resident memory.
 
 A leak that costs a kilobyte an article is invisible in a 20-second bench and fatal in a week. This runs one API
-replica and one hot-path instance at `rate` articles/s for `minutes`, with RM sockets open, samples the resident
-memory of each process tree every `sample_s` seconds, and reports the curve per minute, the end-to-end latency per
-minute, and each service's growth from the end of the warm-up to the end (target: under 10 %).
+replica and one hot-path instance at `rate` articles/s for `minutes`, with RM sockets open, samples the memory of
+each process tree every `sample_s` seconds (PSS: shared pages divided among their processes, so PostgreSQL's shared
+buffers count once), and reports the curve per minute, the end-to-end latency per minute, and each service's growth
+from the end of the warm-up to the end (target: under 10 %).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import secrets
 import threading
 import time
 
-from uhnw.bench.common import tree_rss
+from uhnw.bench.common import tree_pss
 from uhnw.bench.hot import _stack_pids, quantile
 from uhnw.config import Settings
 
@@ -49,7 +50,7 @@ def bench_soak(settings: Settings, rate: float = 100, minutes: float = 10, rms: 
 
         def sample():
             while True:
-                samples.append((time.perf_counter() - t0, {k: tree_rss(p) for k, p in pids.items()}))
+                samples.append((time.perf_counter() - t0, {k: tree_pss(p) for k, p in pids.items()}))
                 if stop.wait(sample_s): return
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -82,15 +83,15 @@ def _report(samples, listeners, acked, statuses, rate, minutes, warmup_minutes, 
             at = acked.get(f.alert["article_id"])
             if at is not None: per_minute.setdefault(int((at - t_first) // 60), []).append(1000 * (f.received - at))
     names = list(samples[0][1]) if samples else []
-    out(f"  {'minute':>6}" + "".join(f"{n + ' MB':>14}" for n in names) + f"{'frames':>8}{'p50 ms':>8}{'p99 ms':>8}")
+    out(f"  {'minute':>6}" + "".join(f"{n + ' PSS MB':>16}" for n in names) + f"{'frames':>8}{'p50 ms':>8}{'p99 ms':>8}")
     curve = []
     for m in range(int(minutes + 0.999)):
         in_minute = [s for t, s in samples if m * 60 <= t < (m + 1) * 60]
         if not in_minute: continue
-        rss = {k: round(max(s[k] for s in in_minute) / 2**20, 1) for k in names}
+        pss = {k: round(max(s[k] for s in in_minute) / 2**20, 1) for k in names}
         lat = per_minute.get(m, [])
-        curve.append({"minute": m, "rss_mb": rss, "frames": len(lat), "p50_ms": quantile(lat, .5), "p99_ms": quantile(lat, .99)})
-        out(f"  {m:>6}" + "".join(f"{rss[k]:>14}" for k in names) + f"{len(lat):>8}{quantile(lat, .5) or '-':>8}"
+        curve.append({"minute": m, "pss_mb": pss, "frames": len(lat), "p50_ms": quantile(lat, .5), "p99_ms": quantile(lat, .99)})
+        out(f"  {m:>6}" + "".join(f"{pss[k]:>16}" for k in names) + f"{len(lat):>8}{quantile(lat, .5) or '-':>8}"
             f"{quantile(lat, .99) or '-':>8}")
     warm = [s for t, s in samples if t >= warmup_minutes * 60]
     growth = {k: round((warm[-1][k] - warm[0][k]) / warm[0][k], 4) if len(warm) > 1 and warm[0][k] else None for k in names}

@@ -23,7 +23,7 @@ import pandas as pd
 from .catalog import CATALOG_NAME, database_for, ensure_table, find_snapshot, load_table, publish, read_rows
 from .config import Settings
 from .lake import Lake, PartitionNotFound, check_date, lake_for
-from .tables import table_def
+from .tables import spark_schema, table_def
 
 if TYPE_CHECKING:  # pyspark is the optional `jobs` extra: imported where a Spark function runs
     from pyspark.sql import DataFrame, SparkSession
@@ -85,8 +85,7 @@ def load_inputs(spark: SparkSession, lake: Lake, date: str,
             from pyspark.sql import functions as F
             df = spark.table(f"{CATALOG_NAME}.{database_for(settings, 'silver')}.{table}").where(F.col("date") == F.lit(d).cast("date"))
         elif settings is not None:  # the DDL's schema: Spark reads no Parquet footers to plan (each plan analysis would again)
-            ddl = ", ".join(f"`{c.name}` {c.type}" for c in table_def(settings, f"silver.{table}").columns if c.name in _INPUT_COLUMNS[table])
-            df = spark.read.schema(ddl).parquet(*files)
+            df = spark.read.schema(spark_schema(table_def(settings, f"silver.{table}"))).parquet(*files)
         else: df = spark.read.parquet(*files)
         return df.select(*_INPUT_COLUMNS[table])
     return PnlInputs(*(read(t, d) for t in ("positions", "prices", "fx", "clients") for d in (date, prev)), date, prev)

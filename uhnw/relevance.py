@@ -488,7 +488,7 @@ class RelevanceModel:
     def featurizer(self) -> Featurizer:
         f = self.__dict__.get("_featurizer")
         if f is None:
-            f = Featurizer(self.spec); object.__setattr__(self, "_featurizer", f)  # a cache of derived, immutable state
+            f = Featurizer(self.spec); object.__setattr__(self, "_featurizer", f)  # derived from the spec (plus a memo of the last article)
         return f
 
 def _logistic(p: dict):

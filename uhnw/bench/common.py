@@ -40,35 +40,34 @@ def cpu_seconds(pids: dict[str, list[int]]) -> dict[str, float]:
     return {name: sum((own_cpu_seconds if name.startswith("bench") else tree_cpu_seconds)(p) for p in ps) for name, ps in pids.items()}
 
 
-def tree_rss(pid: int) -> int:
-    "Resident bytes of a process and everything under it (PostgreSQL's backends; a JVM is one process)."
+def _tree_memory(pid: int, measure) -> int:
+    "`measure(process)` summed over a process and everything under it; 0 if it is gone."
     try:
         root = psutil.Process(pid)
-        total = root.memory_info().rss
+        total = measure(root)
         for child in root.children(recursive=True):
-            try: total += child.memory_info().rss
+            try: total += measure(child)
             except psutil.Error: pass
         return total
     except psutil.Error:
         return 0
+
+
+def tree_rss(pid: int) -> int:
+    "Resident bytes of a process and everything under it (PostgreSQL's backends; a JVM is one process)."
+    return _tree_memory(pid, lambda p: p.memory_info().rss)
+
+
+def _pss(p: psutil.Process) -> int:
+    try: return p.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError): return p.memory_info().rss
 
 
 def tree_pss(pid: int) -> int:
     """Proportional set size of a process and everything under it: each shared page divided among the processes that
     map it. PostgreSQL's shared buffers are mapped by every backend, so their RSS adds up once per backend that
     touched them, and a tree's RSS grows with no leak; its PSS does not. Falls back to RSS where PSS is not readable."""
-    def one(p: psutil.Process) -> int:
-        try: return p.memory_full_info().pss
-        except (psutil.AccessDenied, AttributeError): return p.memory_info().rss
-    try:
-        root = psutil.Process(pid)
-        total = one(root)
-        for child in root.children(recursive=True):
-            try: total += one(child)
-            except psutil.Error: pass
-        return total
-    except psutil.Error:
-        return 0
+    return _tree_memory(pid, _pss)
 
 
 class PeakRss:

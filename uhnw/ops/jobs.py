@@ -8,8 +8,11 @@ is what the Glue/EMR step executes.
 """
 from __future__ import annotations
 
+import atexit
 import json
+import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -20,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from datetime import date as Date
 from pathlib import Path
+
+from jupyter_core.utils import run_sync
 
 from uhnw.config import Settings, resource_path
 
@@ -102,23 +107,32 @@ def notebook_parameters(path: Path) -> dict:
 
 
 # What a job kernel does before its notebook runs (a spare kernel does it while the previous job runs): imports, and one
-# throw-away figure, because plotly builds its validators on first use (about 0.5 s). No settings are read and no
-# session is opened, so the notebook's own cells still do everything that matters.
+# throw-away figure, because plotly builds its validators on first use (about 0.5 s). It runs inside a function that is
+# then deleted, so the job's namespace is as empty as a fresh kernel's: a notebook that forgets an import still fails
+# here as it would on Glue or EMR. No settings are read and no session is opened.
 PRELOAD = """
-import pandas, pyarrow, pyarrow.compute, plotly.express, plotly.graph_objects, plotly.io
-import pyspark.sql, pyspark.sql.functions
-import pyspark.sql.connect.session
-import pyiceberg.catalog.sql, sqlalchemy, psycopg, duckdb
-import uhnw.config, uhnw.lake, uhnw.catalog, uhnw.tables, uhnw.validate, uhnw.pnl, uhnw.sync, uhnw.portfolio_health, uhnw.ops.spark
-plotly.io.to_json(plotly.express.bar(x=[0], y=[0]))
+def _uhnw_preload():
+    import pandas, pyarrow, pyarrow.compute, plotly.express, plotly.graph_objects, plotly.io
+    import pyspark.sql, pyspark.sql.functions
+    import pyspark.sql.connect.session
+    import pyiceberg.catalog.sql, sqlalchemy, psycopg, duckdb
+    import uhnw.config, uhnw.lake, uhnw.catalog, uhnw.tables, uhnw.validate, uhnw.pnl, uhnw.sync, uhnw.portfolio_health
+    import uhnw.ops.spark
+    plotly.io.to_json(plotly.express.bar(x=[0], y=[0]))
+_uhnw_preload()
+del _uhnw_preload
 """
+SPARE_NICENESS = 10  # spares warm at this much lower priority than ours, so the job running now keeps the CPU
+
+log = logging.getLogger(__name__)
 
 
 class WarmKernels:
     """Spare job kernels (two by default), started ahead (a fresh process per job, as papermill would start it) and warmed
-    with `PRELOAD` while the previous job runs, so a night of jobs does not wait for kernel start-up and imports one
-    job after another. The spare moves to the job's notebook folder (as papermill's `cwd=` would start it); one started
-    under another environment is shut down and the job starts its own kernel as usual. Use it through `kernel_pool()`."""
+    with `PRELOAD` at lower priority while the previous job runs, so a night of jobs does not wait for kernel start-up
+    and imports one job after another. The spare moves to the job's notebook folder (as papermill's `cwd=` would start
+    it); one started under another environment, or no longer alive, is shut down and the job starts its own kernel as
+    usual. Use it through `kernel_pool()`."""
 
     def __init__(self, spare_dir: Path, preload: str = PRELOAD, kernel_name: str = "python3",
                  ahead: int = 2):  # spares kept warming: a kernel takes longer to start and import than a small job runs
@@ -129,20 +143,19 @@ class WarmKernels:
         self.started = self.used = 0
 
     def _start(self, cwd: Path, env: dict[str, str]) -> tuple:
-        import asyncio
-
         from jupyter_client import AsyncKernelManager
         self.spare_dir.mkdir(parents=True, exist_ok=True)
-        log = self.spare_dir / f"kernel-{uuid.uuid4().hex}.log"
+        log_path = self.spare_dir / f"kernel-{uuid.uuid4().hex}.log"
         km = AsyncKernelManager(kernel_name=self.kernel_name)  # the kind nbclient (papermill) drives
-        with open(log, "ab") as err:  # the kernel's stderr (JVM and Spark logging): renamed to the run's log when used
-            asyncio.run(km.start_kernel(cwd=str(cwd), stderr=err, env=env))
-        _renice(km, os.getpriority(os.PRIO_PROCESS, 0) + SPARE_NICENESS)  # warming yields the CPU to the job running now
-        try: self._run(km, self.preload)
+        try:
+            with open(log_path, "ab") as err:  # the kernel's stderr (JVM and Spark logging): renamed to the run's log when used
+                run_sync(km.start_kernel)(cwd=str(cwd), stderr=err, env=env)
+            _renice(km, os.getpriority(os.PRIO_PROCESS, 0) + SPARE_NICENESS)
+            _run_silently(km, self.preload)
         except Exception:
-            _shutdown(km)
+            _discard((km, cwd, env, log_path))
             raise
-        return km, cwd, env, log
+        return km, cwd, env, log_path
 
     def prepare(self, cwd: Path) -> None:
         "Start warming spare kernels for notebooks in `cwd`, in the background, until `ahead` of them are there."
@@ -155,7 +168,9 @@ class WarmKernels:
             env, box = dict(os.environ), []  # the environment as of now, which a job must still have to use this kernel
             def warm():
                 try: got = self._start(cwd, env)
-                except Exception as e: got = e  # noqa: BLE001 - a failed spare only means the job starts its own kernel
+                except Exception as e:  # noqa: BLE001 - a failed spare only means the job starts its own kernel
+                    log.warning("a spare job kernel did not start; jobs start their own: %s", e)
+                    got = e
                 with self._lock:
                     box.append(got)
                     if not self._closed: return
@@ -168,53 +183,72 @@ class WarmKernels:
 
     def take(self, cwd: Path) -> tuple | None:
         """The warmed spare as (kernel manager, its stderr log), moved to `cwd`; None if there is none, or if it started
-        under another environment (it is then shut down)."""
+        under another environment or has died (it is then shut down)."""
         with self._lock:
             if not self._spares: return None
             thread, box = self._spares.popleft()
         thread.join()
         if not box or isinstance(box[0], Exception): return None
-        km, started_cwd, env, log = box[0]
+        km, started_cwd, env, log_path = box[0]
         try:
-            if env != dict(os.environ) or not km.has_kernel: raise RuntimeError("stale spare")
-            if started_cwd != cwd: self._run(km, f"import os; os.chdir({str(cwd)!r})")  # as papermill's cwd= would start it
+            if env != dict(os.environ): raise RuntimeError("started under another environment")
+            if not run_sync(km.is_alive)(): raise RuntimeError("the spare kernel died")
+            if started_cwd != cwd: _run_silently(km, f"__import__('os').chdir({str(cwd)!r})")  # as papermill's cwd=
         except Exception:  # noqa: BLE001 - the job then starts its own kernel
             _discard(box[0])
             return None
-        _renice(km, os.getpriority(os.PRIO_PROCESS, 0))  # the job runs at our priority where the OS lets us raise it back
+        _renice(km, os.getpriority(os.PRIO_PROCESS, 0))  # back to ours where the OS lets us raise it (CAP_SYS_NICE)
         self.used += 1
-        return km, log
-
-    def _run(self, km, code: str) -> None:
-        "Run `code` in the kernel silently (not stored: the job's first cell is still execution count 1)."
-        from jupyter_client import BlockingKernelClient
-        kc = BlockingKernelClient()
-        kc.load_connection_info(km.get_connection_info())
-        try:
-            kc.start_channels()
-            kc.wait_for_ready(timeout=60)
-            reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=120)
-            if reply["content"]["status"] != "ok": raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
-        finally:
-            kc.stop_channels()
+        return km, log_path
 
     def close(self) -> None:
-        "Shut the spare kernels down; one still starting shuts itself down when it is up (close does not wait for it)."
+        """Shut the spare kernels down. One still starting shuts itself down when it is up; close does not wait for it,
+        but the process does at exit (`_join_starting_spares`), so no kernel and no log outlives it."""
         with self._lock:
             self._closed = True
-            ready = [box[0] for _, box in self._spares if box]
-            self._spares.clear()
+            spares, self._spares = list(self._spares), deque()
+            ready = [box[0] for _, box in spares if box]
+            _STARTING[:] = [t for t in _STARTING if t.is_alive()] + [thread for thread, box in spares if not box]
         for spare in ready: _discard(spare)
+
+
+_STARTING: list[threading.Thread] = []  # spares of closed pools still starting (each shuts itself down when up)
+
+
+@atexit.register
+def _join_starting_spares(timeout: float = 60) -> None:
+    for thread in _STARTING: thread.join(timeout)
+
+
+def _run_silently(km, code: str) -> None:
+    "Run `code` in the kernel silently (not stored: the job's first cell is still execution count 1; output dropped)."
+    from jupyter_client import BlockingKernelClient
+    kc = BlockingKernelClient()
+    kc.load_connection_info(km.get_connection_info())
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=120, output_hook=lambda msg: None)
+        if reply["content"]["status"] != "ok": raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+    finally:
+        kc.stop_channels()
 
 
 def _discard(spare) -> None:
     if isinstance(spare, Exception): return
-    km, _, _, log = spare
+    km, _, _, log_path = spare
     _shutdown(km)
-    log.unlink(missing_ok=True)
+    log_path.unlink(missing_ok=True)
 
 
-SPARE_NICENESS = 10
+def _renice(km, niceness: int) -> None:
+    "Every thread of the kernel (Linux sets priority per thread), to `niceness`; silently not where the OS refuses."
+    pid = getattr(km.provisioner, "pid", None)
+    if pid is None: return
+    threads = [int(t.name) for t in Path(f"/proc/{pid}/task").glob("*")] or [pid]
+    for tid in threads:
+        try: os.setpriority(os.PRIO_PROCESS, tid, niceness)
+        except OSError: pass  # noqa: S110 - raising it back needs CAP_SYS_NICE; the job then runs at the spare's
 
 
 def _warm_kernel_engine() -> str:
@@ -225,7 +259,11 @@ def _warm_kernel_engine() -> str:
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
     name = "uhnw-warm-kernel"
-    if name in papermill_engines._engines: return name
+    try:
+        papermill_engines.get_engine(name)
+        return name
+    except Exception:  # noqa: BLE001, S110 - not registered yet
+        pass
 
     class WarmKernelEngine(NBClientEngine):
         @classmethod
@@ -246,40 +284,44 @@ def _warm_kernel_engine() -> str:
     return name
 
 
-def _renice(km, niceness: int) -> None:
-    pid = getattr(km.provisioner, "pid", None)
-    if pid is None: return
-    try: os.setpriority(os.PRIO_PROCESS, pid, niceness)
-    except OSError: pass  # noqa: S110 - raising priority back needs CAP_SYS_NICE; the job then runs at the spare's
-
-
 def _job_environment() -> None:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the kernel inherits it: Spark stays on loopback, without a warning
 
 
 def _shutdown(km) -> None:
-    import asyncio
-    try: asyncio.run(km.shutdown_kernel(now=True))
-    except Exception: pass  # noqa: BLE001, S110 - already gone
+    "Shut a kernel down; kill its process if the manager cannot."
+    try:
+        run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - the manager failed: make sure the process is gone
+        pid = getattr(km.provisioner, "pid", None) if km.provisioner is not None else None
+        if pid is not None:
+            try: os.kill(pid, signal.SIGKILL)
+            except OSError: pass  # noqa: S110 - already gone
 
 
 _POOL: WarmKernels | None = None
+_POOL_USERS = 0
+_POOL_LOCK = threading.Lock()
 
 
 @contextmanager
-def kernel_pool(settings: Settings, warm_now: bool = False):  # start the first spare at once (a job follows soon)
+def kernel_pool(settings: Settings, warm_now: bool = False):  # start the first spares at once (a job follows soon)
     """Within the block, `run_job` runs each notebook in a kernel warmed while the previous job ran (`WarmKernels`),
-    and warms the next. Nested blocks share the outer pool. The spare is shut down at the end."""
-    global _POOL
-    if _POOL is not None:
-        yield _POOL
-        return
-    _POOL = WarmKernels(settings.home / "runs" / ".kernels")
-    if warm_now: _POOL.prepare(resource_path() / NOTEBOOK_DIRS[0])
-    try: yield _POOL
+    and warms the next. Blocks that overlap (nested, or nights in the scheduler's threads) share one pool, which the
+    last of them to end closes."""
+    global _POOL, _POOL_USERS
+    with _POOL_LOCK:
+        if _POOL is None: _POOL = WarmKernels(settings.home / "runs" / ".kernels")
+        pool, _POOL_USERS = _POOL, _POOL_USERS + 1
+    if warm_now: pool.prepare(resource_path() / NOTEBOOK_DIRS[0])
+    try:
+        yield pool
     finally:
-        pool, _POOL = _POOL, None
-        pool.close()
+        with _POOL_LOCK:
+            _POOL_USERS -= 1
+            last = _POOL_USERS == 0
+            if last: _POOL = None
+        if last: pool.close()
 
 
 def run_job(settings: Settings, name: str, date: str, parameters: dict | None = None, timeout: int = 3600) -> JobRun:
@@ -301,12 +343,11 @@ def run_job(settings: Settings, name: str, date: str, parameters: dict | None = 
     pool = _POOL
     warm = pool.take(path.parent) if pool is not None else None
     engine = {}
-    if warm is not None:
-        km, spare_log = warm
-        os.replace(spare_log, log)  # the kernel keeps writing to the same file, now under the run's name
-        engine = {"km": km, "engine_name": _warm_kernel_engine()}
-    if pool is not None: pool.prepare(path.parent)  # the next job's kernel warms while this one runs
     try:
+        if warm is not None:
+            engine = {"km": warm[0], "engine_name": _warm_kernel_engine()}
+            os.replace(warm[1], log)  # the kernel keeps writing to the same file, now under the run's name
+        if pool is not None: pool.prepare(path.parent)  # the next jobs' kernels warm while this one runs
         with _stderr_to(log):  # the kernel's own stderr (JVM and Spark logging) goes to the run's log, not the console
             papermill.execute_notebook(str(path), str(out), parameters=params, kernel_name="python3", cwd=str(path.parent),
                                        progress_bar=False, log_output=False, execution_timeout=timeout, **engine)

@@ -744,12 +744,24 @@ def _spark_warm_up(s: Settings) -> None:
     """One throw-away session on the new server, detached (`uhnw.ops.spark_warmup`): the first job of the night then
     finds the planner, Parquet and Iceberg's writer compiled. It runs in the background and leaves nothing behind."""
     with open(_spark_dir(s) / "warmup.log", "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "uhnw.ops.spark_warmup", _spark_endpoint(s), str(_spark_dir(s) / "warmup")],
-                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=_spark_dir(s),
-                         env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "uhnw.ops.spark_warmup", _spark_endpoint(s), str(_spark_dir(s) / "warmup")],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=_spark_dir(s),
+                                env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, start_new_session=True)
+    _spark_warmup_pidfile(s).write_text(f"{proc.pid}\n")
+
+
+def _spark_warmup_pidfile(s: Settings) -> Path: return s.stack_dir / "spark-warmup.pid"
+
+
+def _stop_spark_warm_up(s: Settings) -> None:
+    "Stop a warm-up still running (`down` right after `up`), so it does not outlive its server."
+    pid = _read_pid(_spark_warmup_pidfile(s))
+    _spark_warmup_pidfile(s).unlink(missing_ok=True)
+    if pid and _alive(pid) and "uhnw.ops.spark_warmup" in _cmdline(pid) and _spark_endpoint(s) in _cmdline(pid): _terminate(pid)
 
 
 def _spark_down(s: Settings) -> str:
+    _stop_spark_warm_up(s)
     pid = _read_pid(_spark_pidfile(s))
     _spark_pidfile(s).unlink(missing_ok=True)
     if pid is None or not (_alive(pid) and _is_our_spark(s, pid)): return "not running"

@@ -7,6 +7,7 @@ import signal
 import time
 
 import nbformat
+import pytest
 
 from uhnw.config import load_settings
 from uhnw.ops import jobs
@@ -68,12 +69,18 @@ def test_each_job_runs_in_its_own_warmed_kernel_and_the_pool_leaves_nothing(tmp_
     assert not list((settings.home / "runs" / ".kernels").glob("*.log")), "the unused spares were shut down, their logs removed"
 
 
-def test_a_spare_started_under_another_environment_is_not_used(tmp_path, monkeypatch):
+@pytest.fixture
+def one_job(tmp_path, monkeypatch):
+    "Settings of a fresh home, and job `a` (a notebook in a jobs folder of its own)."
     folder = tmp_path / "jobs"
     folder.mkdir()
     _notebook(folder / "a.ipynb", "job-a")
     monkeypatch.setattr(jobs, "job_notebook", lambda name, root=None: folder / f"{name}.ipynb")
-    settings = load_settings(home=tmp_path / "home")
+    return load_settings(home=tmp_path / "home")
+
+
+def test_a_spare_started_under_another_environment_is_not_used(one_job, monkeypatch):
+    settings = one_job
     with jobs.kernel_pool(settings, warm_now=True) as pool:
         monkeypatch.setenv("UHNW_TEST_CHANGED", "1")  # e.g. another profile or credentials: the spare would not see it
         run = jobs.run_job(settings, "a", "2025-01-01")
@@ -81,12 +88,8 @@ def test_a_spare_started_under_another_environment_is_not_used(tmp_path, monkeyp
         assert json.loads("".join(json.loads(run.output.read_text())["cells"][-1]["outputs"][0]["text"]))["changed"] == "1"
 
 
-def test_a_spare_that_died_is_not_used(tmp_path, monkeypatch):
-    folder = tmp_path / "jobs"
-    folder.mkdir()
-    _notebook(folder / "a.ipynb", "job-a")
-    monkeypatch.setattr(jobs, "job_notebook", lambda name, root=None: folder / f"{name}.ipynb")
-    settings = load_settings(home=tmp_path / "home")
+def test_a_spare_that_died_is_not_used(one_job):
+    settings = one_job
     with jobs.kernel_pool(settings, warm_now=True) as pool:
         thread, box = pool._spares[0]
         thread.join()

@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from datetime import date as Date
 from pathlib import Path
 
-from jupyter_core.utils import run_sync
-
 from uhnw.config import Settings, resource_path
 
 NOTEBOOK_DIRS = ("jobs", "dashboards")
@@ -282,6 +280,12 @@ def _warm_kernel_engine() -> str:
 
     papermill_engines.register(name, WarmKernelEngine)
     return name
+
+
+def run_sync(coro_fn):
+    "jupyter_core's runner of a coroutine function from synchronous code (imported late: job images lack Jupyter)."
+    from jupyter_core.utils import run_sync as run
+    return run(coro_fn)
 
 
 def _job_environment() -> None:

@@ -315,11 +315,16 @@ def _kafka_start(s: Settings) -> tuple[int, float]:
     _kafka_format(s)
     cmd = _java_cmd(s, "kafka.Kafka", str(_kafka_props(s)))
     t0 = time.monotonic()
-    with open(_kafka_out(s), "ab") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=kdir,
+    return _spawn(cmd, _kafka_out(s), _kafka_pidfile(s), cwd=kdir), t0
+
+
+def _spawn(cmd: list[str], log: Path, pidfile: Path, cwd: Path, env: dict[str, str] | None = None) -> int:
+    "Start `cmd` in a session of its own (it outlives us), its output appended to `log`, its pid in `pidfile`."
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env,
                                 start_new_session=True)
-    _kafka_pidfile(s).write_text(f"{proc.pid}\n")
-    return proc.pid, t0
+    pidfile.write_text(f"{proc.pid}\n")
+    return proc.pid
 
 
 def _kafka_wait(s: Settings, pid: int, t0: float, timeout: float = KAFKA_START_TIMEOUT) -> float:
@@ -721,11 +726,7 @@ def _spark_up(s: Settings) -> ComponentStatus:
     if pid is None:
         _spark_dir(s).mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}  # its Python workers: ours
-        with open(_spark_out(s), "ab") as out:
-            proc = subprocess.Popen(_spark_cmd(s), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    cwd=_spark_dir(s), env=env, start_new_session=True)
-        _spark_pidfile(s).write_text(f"{proc.pid}\n")
-        pid, started = proc.pid, True
+        pid, started = _spawn(_spark_cmd(s), _spark_out(s), _spark_pidfile(s), cwd=_spark_dir(s), env=env), True
     else:
         started = False
     deadline = t0 + SPARK_START_TIMEOUT
@@ -743,11 +744,8 @@ def _spark_up(s: Settings) -> ComponentStatus:
 def _spark_warm_up(s: Settings) -> None:
     """One throw-away session on the new server, detached (`uhnw.ops.spark_warmup`): the first job of the night then
     finds the planner, Parquet and Iceberg's writer compiled. It runs in the background and leaves nothing behind."""
-    with open(_spark_dir(s) / "warmup.log", "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uhnw.ops.spark_warmup", _spark_endpoint(s), str(_spark_dir(s) / "warmup")],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=_spark_dir(s),
-                                env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}, start_new_session=True)
-    _spark_warmup_pidfile(s).write_text(f"{proc.pid}\n")
+    _spawn([sys.executable, "-m", "uhnw.ops.spark_warmup", _spark_endpoint(s), str(_spark_dir(s) / "warmup")],
+           _spark_dir(s) / "warmup.log", _spark_warmup_pidfile(s), cwd=_spark_dir(s), env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"})
 
 
 def _spark_warmup_pidfile(s: Settings) -> Path: return s.stack_dir / "spark-warmup.pid"

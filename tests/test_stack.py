@@ -192,3 +192,21 @@ print("ok")
     r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, env=os.environ.copy())
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout[-2000:] + r.stderr[-3000:]
     assert stack_status(stack)[2].up, "stopping a session leaves the server running for the next job"
+
+
+@pytest.mark.postgres
+def test_the_spark_warm_up_runs_the_pnl_in_a_catalog_of_its_own_and_leaves_nothing_behind(stack, tmp_path):
+    import sys
+
+    from uhnw.catalog import catalog_for
+    assert {s.name: s for s in stack_status(stack)}["spark"].up
+    namespaces = sorted(catalog_for(stack).list_namespaces())
+    scratch = tmp_path / "warmup"
+    # rounds 0: the first round only (what `stack up` runs, minus the repetitions), in a process of its own as there
+    r = subprocess.run([sys.executable, "-m", "uhnw.ops.spark_warmup", f"sc://127.0.0.1:{stack.spark_connect_port}", str(scratch), "0"],
+                       capture_output=True, text=True, timeout=300, env=os.environ.copy())
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "1 round of the P&L on two days" in r.stdout, r.stdout
+    assert not scratch.exists(), "the warm-up's inputs and Iceberg tables are deleted"
+    assert sorted(catalog_for(stack).list_namespaces()) == namespaces, "the lake's catalog never sees the warm-up"
+    assert stack_status(stack)[2].up

@@ -112,7 +112,7 @@ def workspace_run(demo_lake, tmp_path_factory):
     from uhnw.resolve import Gazetteer
     settings = load_settings(env=demo_lake["env"])
     manifest = json.loads((settings.home / "inbox" / "demo" / "manifest.json").read_text())
-    day1, day2 = manifest["dates"]
+    *_, day1, day2 = manifest["dates"]  # the last night and the one before it (its P&L is against that one)
     land_seed(lake_for(settings), "2026-05-01", Gazetteer.from_clients(read_seed()[1]))  # the training job's labels
     verdicts = _record_feedback(settings)
     web_dates = sorted(p.name.removeprefix("date=") for p in (settings.home / "lake" / "bronze" / "web").glob("date=*"))

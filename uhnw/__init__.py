@@ -47,7 +47,7 @@ Modules:
 - `uhnw.ops.sagemaker_train`: `uhnw job run train_relevance --on sagemaker`: the same job notebook as a SageMaker training job.
 - `uhnw.ops.sources_demo`: The demo's other three sources and the stream into the lake, run while the workstation is serving (`uhnw.ops.demo`).
 - `uhnw.ops.spark`: The Spark session factory and the lake-URI bridge (schemas come from `uhnw.tables.spark_schema`).
-- `uhnw.ops.spark_warmup`: Warm a freshly started Spark Connect server: `python -m uhnw.ops.spark_warmup sc://HOST:PORT SCRATCH_DIR`.
+- `uhnw.ops.spark_warmup`: Warm a freshly started Spark Connect server: `python -m uhnw.ops.spark_warmup sc://HOST:PORT SCRATCH_DIR [ROUNDS]`.
 - `uhnw.ops.stack`: The local stack: a single-node Apache Kafka broker (KRaft) and a PostgreSQL server, run as plain processes, and when `settings.spark_connect_port` is set a Spark Connect server that the cold-path jobs connect to.
 - `uhnw.ops.web_demo`: The niche-scraper leg of the demo: serve saved real pages from a loopback HTTP server, `uhnw scrape` them into bronze, and run the web ETL (`jobs/web_etl.ipynb`'s transform) so that they land in `silver.web_articles`.
 - `uhnw.pnl`: Daily market value and P&L per position and per client (gold) on Spark, checked by a DuckDB reference.

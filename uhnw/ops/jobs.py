@@ -116,7 +116,12 @@ def _uhnw_preload():
     import pyiceberg.catalog.sql, sqlalchemy, psycopg, duckdb
     import uhnw.config, uhnw.lake, uhnw.catalog, uhnw.tables, uhnw.validate, uhnw.pnl, uhnw.sync, uhnw.portfolio_health
     import uhnw.ops.spark
+    import pyiceberg.table, pyiceberg.io.pyarrow, sqlalchemy.dialects.postgresql.psycopg, sqlglot.dialects.athena
     plotly.io.to_json(plotly.express.bar(x=[0], y=[0]))
+    try:  # the lake's DDL, parsed once per process (0.25 s of sqlglot in each job); the settings of the job's environment
+        uhnw.tables.table_defs(uhnw.config.load_settings())
+    except Exception:
+        pass
 _uhnw_preload()
 del _uhnw_preload
 """

@@ -304,8 +304,10 @@ class TransactionCycle:
     def subscribe(self) -> None:
         "Open the consumer; once assigned, it starts from the group's committed offsets."
         from confluent_kafka import Consumer
+        # A fetch returns as soon as a message arrives, whatever `fetch.wait.max.ms` says: the wait only bounds an
+        # empty fetch. 10 ms made an idle instance send 100 fetches a second (the broker at 10 % of a core, idle; 4 % at 100 ms).
         self.consumer = Consumer(consumer_config(self.settings, self.group, **{
-            "client.id": f"uhnw-hotpath-{self.instance}", "fetch.wait.max.ms": 10,
+            "client.id": f"uhnw-hotpath-{self.instance}", "fetch.wait.max.ms": 100,
             "session.timeout.ms": self.settings.hotpath_session_timeout_ms}))
         self.consumer.subscribe([self.topic], on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_revoke)
 

@@ -500,6 +500,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                           'uhnw.pnl._norm': ('pnl.html#_norm', 'uhnw/pnl.py'),
                           'uhnw.pnl.audit_gold': ('pnl.html#audit_gold', 'uhnw/pnl.py'),
                           'uhnw.pnl.check_currency': ('pnl.html#check_currency', 'uhnw/pnl.py'),
+                          'uhnw.pnl.client_metrics_spark': ('pnl.html#client_metrics_spark', 'uhnw/pnl.py'),
                           'uhnw.pnl.conform': ('pnl.html#conform', 'uhnw/pnl.py'),
                           'uhnw.pnl.load_inputs': ('pnl.html#load_inputs', 'uhnw/pnl.py'),
                           'uhnw.pnl.load_inputs_arrow': ('pnl.html#load_inputs_arrow', 'uhnw/pnl.py'),

@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # pyspark is the optional `jobs` extra: imported where a Spar
 
 # %% auto #0
 __all__ = ['POSITION_KEYS', 'GOLD_TABLES', 'prev_positions_date', 'PnlInputs', 'load_inputs', 'load_inputs_arrow',
-           'check_currency', 'pnl_reference', 'pnl_mismatches', 'pnl_spark', 'conform', 'GoldAuditFailed', 'audit_gold',
-           'write_gold', 'run_daily_pnl']
+           'check_currency', 'pnl_reference', 'pnl_mismatches', 'pnl_spark', 'client_metrics_spark', 'conform',
+           'GoldAuditFailed', 'audit_gold', 'write_gold', 'run_daily_pnl']
 
 # %% ../nbs/24_pnl.ipynb #25da2bc2
 POSITION_KEYS = ["client_id", "account_id", "instrument_id"]  # one gold.position_pnl row per key
@@ -282,13 +282,17 @@ def pnl_spark(positions_t: DataFrame, positions_prev: DataFrame | None, prices_t
         market_value.alias("market_value"), pnl.alias("pnl"), reason.alias("unpriced_reason"),
         F.lit(reporting_currency).alias("reporting_currency"),
         to_reporting(market_value).alias("market_value_reporting"), to_reporting(pnl).alias("pnl_reporting")))
-    client_metrics = position_pnl.groupBy(F.col("client_id")).agg(  # a Column: a name would make Spark Connect analyse the plan
+    return position_pnl, client_metrics_spark(position_pnl)
+
+def client_metrics_spark(position_pnl: DataFrame) -> DataFrame:  # `position_pnl`'s columns (the DataFrame, or the gold table read back)
+    "`gold.client_metrics` of one date: `position_pnl` aggregated per client (the reporting currency is the positions')."
+    from pyspark.sql import functions as F
+    return position_pnl.groupBy(F.col("client_id")).agg(  # a Column: a name would make Spark Connect analyse the plan
         F.max("base_currency").alias("base_currency"), F.sum("market_value").alias("market_value"), F.sum("pnl").alias("daily_pnl"),
         F.count("quantity").cast("int").alias("positions_count"),
         F.count(F.when(F.col("quantity").isNotNull() & F.col("market_value").isNull(), 1)).cast("int").alias("unpriced_positions"),
-        F.lit(reporting_currency).alias("reporting_currency"), F.sum("market_value_reporting").alias("market_value_reporting"),
+        F.max("reporting_currency").alias("reporting_currency"), F.sum("market_value_reporting").alias("market_value_reporting"),
         F.sum("pnl_reporting").alias("daily_pnl_reporting"))
-    return position_pnl, client_metrics
 
 # %% ../nbs/24_pnl.ipynb #b8b0c031
 def conform(df: DataFrame, settings: Settings, table: str) -> DataFrame:
@@ -319,35 +323,38 @@ def audit_gold(settings: Settings, date: str, snapshots: dict[str, int], toleran
     if problems: raise GoldAuditFailed(f"gold {date} not published: {', '.join(problems)} ({figures})")
     return figures
 
-def write_gold(spark: SparkSession, settings: Settings, date: str, position_pnl: DataFrame, client_metrics: DataFrame,
+def write_gold(spark: SparkSession, settings: Settings, date: str, position_pnl: DataFrame,
+               client_metrics: DataFrame | None = None,  # None: aggregated from the `position_pnl` snapshot written (`client_metrics_spark`)
                run_id: str | None = None, files_per_partition: int = 4) -> dict:  # upper bound on data files of position_pnl
     "Write both gold tables of `date` through Spark's Iceberg catalog, audit them, publish them together; returns the publication."
     from pyspark.sql import functions as F
     date, run_id, snapshots = check_date(date), run_id or uuid.uuid4().hex, {}
-    for table, df, n in (("position_pnl", position_pnl, files_per_partition), ("client_metrics", client_metrics, 1)):
+    day = F.lit(date).cast("date")
+    def write(table: str, df: DataFrame, files: int) -> None:
         td = table_def(settings, f"gold.{table}")
         ensure_table(settings, td)  # created (or evolved) from the DDL, at the lake's location, before Spark writes to it
-        (conform(df, settings, td.qualified).withColumn("date", F.lit(date).cast("date")).coalesce(n)
+        (conform(df, settings, td.qualified).withColumn("date", day).coalesce(files)
          .writeTo(f"{CATALOG_NAME}.{database_for(settings, 'gold')}.{table}")
-         .option("snapshot-property.uhnw.run_id", run_id).overwrite(F.col("date") == F.lit(date).cast("date")))
+         .option("snapshot-property.uhnw.run_id", run_id).overwrite(F.col("date") == day))
         snapshots[table] = find_snapshot(load_table(settings, td.qualified), {"uhnw.run_id": run_id}).snapshot_id
+    write("position_pnl", position_pnl, files_per_partition)
+    if client_metrics is None:
+        written = (spark.read.option("snapshot-id", str(snapshots["position_pnl"]))
+                   .table(f"{CATALOG_NAME}.{database_for(settings, 'gold')}.position_pnl").where(F.col("date") == day))
+        client_metrics = client_metrics_spark(written)
+    write("client_metrics", client_metrics, 1)
     return publish(settings, "gold", date, snapshots, audit_gold(settings, date, snapshots), run_id)
 
 # %% ../nbs/24_pnl.ipynb #e886f28f
 def run_daily_pnl(spark: SparkSession, settings: Settings, date: str) -> dict:
     "Extract, transform and load the daily P&L of `date` (reporting figures in `settings.reporting_currency`) into gold; returns a summary."
     import pyarrow.compute as pc
-    from pyspark import StorageLevel
     t0, lake = time.perf_counter(), lake_for(settings)
     inputs = load_inputs(spark, lake, date, settings)
-    position_pnl, client_metrics = pnl_spark(*inputs, reporting_currency=settings.reporting_currency)
-    position_pnl = position_pnl.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        t1 = time.perf_counter()
-        publication = write_gold(spark, settings, inputs.date, position_pnl, client_metrics)
-        t2 = time.perf_counter()
-    finally:
-        position_pnl.unpersist()
+    position_pnl, _ = pnl_spark(*inputs, reporting_currency=settings.reporting_currency)
+    t1 = time.perf_counter()
+    publication = write_gold(spark, settings, inputs.date, position_pnl)  # client_metrics from the snapshot written
+    t2 = time.perf_counter()
     # the totals of what was published (the snapshot just written, read back by pyiceberg): no further Spark job
     written = read_rows(settings, "gold.client_metrics", [inputs.date],
                         ["positions_count", "unpriced_positions", "market_value_reporting", "daily_pnl_reporting"],

@@ -17,14 +17,16 @@ app = typer.Typer(help="Benchmarks: human table, then one JSON line of figures (
 def cold(positions: str = typer.Option("1000000,10000000", "--positions", help="comma-separated sizes (positions per day)"),
          keep: bool = typer.Option(False, "--keep", help="keep the bench lakes under UHNW_HOME/bench/"),
          archive: bool = typer.Option(True, "--archive/--no-archive",
-                                      help="archive the gold day to the cold tier (its JSON is held in memory: ~7 GB a million rows)")):
+                                      help="archive the gold day to the cold tier (its JSON is held in memory: ~7 GB a million rows)"),
+         warm_up: bool = typer.Option(True, "--warm-up/--no-warm-up",
+                                      help="run the stack's Spark warm-up (a tiny P&L, its own stage) before the P&L is timed")):
     "The cold path per stage (synth, ingest, validate, Spark P&L, DuckDB reference, compare): wall time and peak memory."
     from uhnw.bench.cold import bench_cold
     try:
         sizes = [int(p.replace("_", "")) for p in positions.split(",") if p.strip()]
     except ValueError:
         raise typer.BadParameter(f"--positions must be integers separated by commas, got {positions!r}") from None
-    figures = bench_cold(current_settings(), sizes, keep=keep, archive=archive)
+    figures = bench_cold(current_settings(), sizes, keep=keep, archive=archive, warm_up=warm_up)
     failed = [s for s, r in figures["sizes"].items() if not (r["agree_position_pnl"]["agree"] and r["agree_client_metrics"]["agree"])]
     if failed:
         fail(f"Spark and the reference disagree for {', '.join(failed)} positions")

@@ -5,7 +5,7 @@ Iceberg's writer, the P&L's own generated code), which made the cold-path jobs o
 jobs on a server that had run a few of them. `uhnw stack up` runs this detached, right after the server listens.
 
 Each round runs the P&L itself (`uhnw.pnl.pnl_spark`, `conform`) on two small silver-shaped days read as `load_inputs`
-reads them (Parquet with the DDL's schema), persists and overwrites both gold partitions as `run_daily_pnl` does: the
+reads them (Parquet with the DDL's schema) and overwrites both gold partitions as `run_daily_pnl` does: the
 server compiles and caches the very plans and generated classes a night needs. Nothing touches the lake: the inputs are
 files in SCRATCH_DIR, the tables live in an Iceberg catalog of this session only (a Hadoop catalog in SCRATCH_DIR), and
 both are deleted at the end. The settings (the DDL folder, the reporting currency) come from the environment, as in
@@ -50,30 +50,31 @@ def _silver_day(spark, settings, scratch: Path, day: str, rows: int = 400) -> di
 
 
 def _night(spark, settings, days: dict) -> None:
-    "The P&L of each day, persisted and written to both gold tables with a partition overwrite, as `run_daily_pnl` does."
-    from pyspark import StorageLevel
+    """The P&L of each day written to both gold tables with a partition overwrite, as `run_daily_pnl` does: `position_pnl`,
+    then `client_metrics` aggregated from the snapshot just written, read back at that snapshot."""
     from pyspark.sql import functions as F
 
-    from uhnw.pnl import conform, pnl_spark
+    from uhnw.pnl import client_metrics_spark, conform, pnl_spark
     prev = None
     for day, cur in days.items():
         p = days.get(prev)
-        position_pnl, client_metrics = pnl_spark(
+        position_pnl, _ = pnl_spark(
             cur["positions"], p and p["positions"], cur["prices"], p and p["prices"], cur["fx"], p and p["fx"],
             cur["clients"], p and p["clients"], date=day, prev_date=prev, reporting_currency=settings.reporting_currency)
-        position_pnl = position_pnl.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            for table, df, n in (("position_pnl", position_pnl, 4), ("client_metrics", client_metrics, 1)):
-                (conform(df, settings, f"gold.{table}").withColumn("date", F.lit(day).cast("date")).coalesce(n)
-                 .writeTo(f"{CATALOG}.gold.{table}").option("snapshot-property.uhnw.run_id", "warmup")
-                 .overwrite(F.col("date") == F.lit(day).cast("date")))
-        finally:
-            position_pnl.unpersist()
+        at = F.lit(day).cast("date")
+        def write(table: str, df, files: int, at=at) -> None:
+            (conform(df, settings, f"gold.{table}").withColumn("date", at).coalesce(files)
+             .writeTo(f"{CATALOG}.gold.{table}").option("snapshot-property.uhnw.run_id", "warmup").overwrite(F.col("date") == at))
+        write("position_pnl", position_pnl, 4)
+        snapshot = spark.sql(f"SELECT snapshot_id FROM {CATALOG}.gold.position_pnl.snapshots ORDER BY committed_at DESC LIMIT 1").first()[0]
+        written = spark.read.option("snapshot-id", str(snapshot)).table(f"{CATALOG}.gold.position_pnl").where(F.col("date") == at)
+        write("client_metrics", client_metrics_spark(written), 1)
         prev = day
 
 
-def warm(endpoint: str, scratch: Path, settings=None, rounds: int = ROUNDS, budget_s: float = BUDGET_S) -> list[float]:
-    "Run the warm-up against `endpoint`: one round, then up to `rounds` more within `budget_s`; each round's seconds."
+def warm(endpoint, scratch: Path, settings=None, rounds: int = ROUNDS, budget_s: float = BUDGET_S) -> list[float]:
+    """Run the warm-up against `endpoint` (`sc://HOST:PORT`, or a session to warm and leave open, e.g. `uhnw bench cold`'s
+    in-process one): one round, then up to `rounds` more within `budget_s`; each round's seconds."""
     from pyspark.sql import SparkSession
 
     from uhnw.tables import spark_schema, table_def
@@ -82,7 +83,8 @@ def warm(endpoint: str, scratch: Path, settings=None, rounds: int = ROUNDS, budg
         settings = load_settings()
     t0 = time.perf_counter()
     shutil.rmtree(scratch, ignore_errors=True)
-    spark = SparkSession.builder.remote(endpoint).appName("uhnw-warmup").getOrCreate()
+    own = isinstance(endpoint, str)
+    spark = SparkSession.builder.remote(endpoint).appName("uhnw-warmup").getOrCreate() if own else endpoint
     took = []
     try:
         spark.conf.set(f"spark.sql.catalog.{CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
@@ -99,7 +101,8 @@ def warm(endpoint: str, scratch: Path, settings=None, rounds: int = ROUNDS, budg
         spark.table(f"{CATALOG}.gold.client_metrics").toArrow()
         for table in ("position_pnl", "client_metrics"): spark.sql(f"DROP TABLE {CATALOG}.gold.{table}")
     finally:
-        spark.stop()
+        if own: spark.stop()
+        else: spark.conf.unset(f"spark.sql.catalog.{CATALOG}")
         shutil.rmtree(scratch, ignore_errors=True)
     return took
 

@@ -46,3 +46,43 @@ def test_cpu_of_a_tree_counts_its_children_and_the_bench_counts_itself_only():
         import psutil
         for p in psutil.Process(parent.pid).children(recursive=True): p.kill()
         parent.kill()
+
+
+def test_the_poster_posts_again_when_a_server_dies_mid_answer_and_says_so_when_it_keeps_dying():
+    "A replica killed after its status line but before the body (IncompleteRead) is a dropped connection, not a crash."
+    import http.server
+    import threading
+
+    import pytest
+
+    from uhnw.bench.harness import SignedPoster
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["content-length"]))
+            seen.append(self.path)
+            cut = self.server.cut_answers > 0
+            self.server.cut_answers -= 1
+            body = b'{"article_id": "a1"}'
+            self.send_response(202)
+            self.send_header("content-length", str(len(body) + (50 if cut else 0)))  # promises more than it sends
+            self.end_headers()
+            self.wfile.write(body)
+            if cut: self.close_connection = True
+
+        def log_message(self, *args): pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        poster = SignedPoster(f"http://127.0.0.1:{server.server_port}", "secret", timeout=5)
+        server.cut_answers = 1
+        status, at = poster.post({"id": "a1"})
+        assert status == 202 and len(seen) == 2 and at > 0  # cut off once, posted again, answered
+        server.cut_answers = 2
+        with pytest.raises(ConnectionError, match="answer cut off"):  # an OSError: the chaos bench counts it as dropped
+            poster.post({"id": "a2"})
+        assert len(seen) == 4
+    finally:
+        server.shutdown(); server.server_close()

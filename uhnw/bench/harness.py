@@ -207,7 +207,12 @@ class SignedPoster:
         return conn
 
     def post(self, payload: dict) -> tuple[int, float]:
-        "POST one signed article; (status, time.time() when the answer arrived). A dropped connection is re-opened once."
+        """POST one signed article; (status, time.time() when the answer arrived). A dropped connection is re-opened once;
+        dropped twice, `ConnectionError`. A server killed mid-answer (`http.client.IncompleteRead`, a bad status line)
+        counts as dropped, and the article is posted again, as a provider would: an article accepted twice gives the
+        same alert ids (`uhnw.enrich.alert_id`), which the alert store keeps once."""
+        import http.client
+
         from uhnw.ingest.news import PROVIDER_HEADER, SIGNATURE_HEADER, signature_header
         body = json.dumps(payload).encode()
         headers = {"content-type": "application/json", PROVIDER_HEADER: PROVIDER, SIGNATURE_HEADER: signature_header(self.secret, body)}
@@ -218,9 +223,9 @@ class SignedPoster:
                 r = conn.getresponse()
                 r.read()
                 return r.status, time.time()
-            except (ConnectionError, OSError):
+            except (OSError, http.client.HTTPException) as e:
                 conn.close(); self._local.conn = None
-                if attempt == 2: raise
+                if attempt == 2: raise e if isinstance(e, OSError) else ConnectionError(f"answer cut off: {e!r}") from e
         raise AssertionError("unreachable")
 
 

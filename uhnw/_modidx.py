@@ -504,6 +504,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                           'uhnw.pnl.conform': ('pnl.html#conform', 'uhnw/pnl.py'),
                           'uhnw.pnl.load_inputs': ('pnl.html#load_inputs', 'uhnw/pnl.py'),
                           'uhnw.pnl.load_inputs_arrow': ('pnl.html#load_inputs_arrow', 'uhnw/pnl.py'),
+                          'uhnw.pnl.overwrite_day': ('pnl.html#overwrite_day', 'uhnw/pnl.py'),
                           'uhnw.pnl.pnl_mismatches': ('pnl.html#pnl_mismatches', 'uhnw/pnl.py'),
                           'uhnw.pnl.pnl_reference': ('pnl.html#pnl_reference', 'uhnw/pnl.py'),
                           'uhnw.pnl.pnl_spark': ('pnl.html#pnl_spark', 'uhnw/pnl.py'),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pyspark is the optional `jobs` extra: imported where a Spar
 # %% auto #0
 __all__ = ['POSITION_KEYS', 'GOLD_TABLES', 'prev_positions_date', 'PnlInputs', 'load_inputs', 'load_inputs_arrow',
            'check_currency', 'pnl_reference', 'pnl_mismatches', 'pnl_spark', 'client_metrics_spark', 'conform',
-           'GoldAuditFailed', 'audit_gold', 'write_gold', 'run_daily_pnl']
+           'GoldAuditFailed', 'audit_gold', 'overwrite_day', 'write_gold', 'run_daily_pnl']
 
 # %% ../nbs/24_pnl.ipynb #25da2bc2
 POSITION_KEYS = ["client_id", "account_id", "instrument_id"]  # one gold.position_pnl row per key
@@ -323,6 +323,14 @@ def audit_gold(settings: Settings, date: str, snapshots: dict[str, int], toleran
     if problems: raise GoldAuditFailed(f"gold {date} not published: {', '.join(problems)} ({figures})")
     return figures
 
+def overwrite_day(df: DataFrame, settings: Settings, table: str,  # the DDL's name, `gold.position_pnl`
+                  target: str, date: str, files: int, run_id: str) -> None:  # target: the Spark table written, `uhnw.gold.position_pnl`
+    "`df`, conformed to `table`'s DDL, as the `date` partition of `target`: one overwrite commit tagged with `run_id`, at most `files` files."
+    from pyspark.sql import functions as F
+    day = F.lit(check_date(date)).cast("date")
+    (conform(df, settings, table).withColumn("date", day).coalesce(files)
+     .writeTo(target).option("snapshot-property.uhnw.run_id", run_id).overwrite(F.col("date") == day))
+
 def write_gold(spark: SparkSession, settings: Settings, date: str, position_pnl: DataFrame,
                client_metrics: DataFrame | None = None,  # None: aggregated from the `position_pnl` snapshot written (`client_metrics_spark`)
                run_id: str | None = None, files_per_partition: int = 4) -> dict:  # upper bound on data files of position_pnl
@@ -333,9 +341,7 @@ def write_gold(spark: SparkSession, settings: Settings, date: str, position_pnl:
     def write(table: str, df: DataFrame, files: int) -> None:
         td = table_def(settings, f"gold.{table}")
         ensure_table(settings, td)  # created (or evolved) from the DDL, at the lake's location, before Spark writes to it
-        (conform(df, settings, td.qualified).withColumn("date", day).coalesce(files)
-         .writeTo(f"{CATALOG_NAME}.{database_for(settings, 'gold')}.{table}")
-         .option("snapshot-property.uhnw.run_id", run_id).overwrite(F.col("date") == day))
+        overwrite_day(df, settings, td.qualified, f"{CATALOG_NAME}.{database_for(settings, 'gold')}.{table}", date, files, run_id)
         snapshots[table] = find_snapshot(load_table(settings, td.qualified), {"uhnw.run_id": run_id}).snapshot_id
     write("position_pnl", position_pnl, files_per_partition)
     if client_metrics is None:

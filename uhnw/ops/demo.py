@@ -214,9 +214,6 @@ def run_hot_demo(settings: Settings, timings: dict, once: bool = True, port: int
     from uhnw.synth import synth_news
 
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    if "relevance_model" not in timings:
-        with _stage(timings, "relevance_model"):
-            print(f"    model {harness.ensure_relevance_model(settings, datetime.now(UTC).date().isoformat())}")
     clients = harness.clients_from_db(settings)
     articles = synth_news(clients, HOT_ARTICLES, seed=int(run_id) % 100_000, source=f"demo{run_id}")
     expected = harness.expected_alerts(settings, articles, clients)

@@ -4,8 +4,9 @@ The first sessions on a new server pay for JIT compilation, class loading and co
 Iceberg's writer, the P&L's own generated code), which made the cold-path jobs of a night seconds slower than the same
 jobs on a server that had run a few of them. `uhnw stack up` runs this detached, right after the server listens.
 
-Each round runs the P&L itself (`uhnw.pnl.pnl_spark`, `conform`) on two small silver-shaped days read as `load_inputs`
-reads them (Parquet with the DDL's schema) and overwrites both gold partitions as `run_daily_pnl` does: the
+Each round runs the P&L itself (`uhnw.pnl.pnl_spark`, `overwrite_day`, `client_metrics_spark`) on two small
+silver-shaped days read as `load_inputs` reads them (Parquet with the DDL's schema), and overwrites both gold
+partitions as `run_daily_pnl` does: the
 server compiles and caches the very plans and generated classes a night needs. Nothing touches the lake: the inputs are
 files in SCRATCH_DIR, the tables live in an Iceberg catalog of this session only (a Hadoop catalog in SCRATCH_DIR), and
 both are deleted at the end. The settings (the DDL folder, the reporting currency) come from the environment, as in
@@ -54,21 +55,18 @@ def _night(spark, settings, days: dict) -> None:
     then `client_metrics` aggregated from the snapshot just written, read back at that snapshot."""
     from pyspark.sql import functions as F
 
-    from uhnw.pnl import client_metrics_spark, conform, pnl_spark
+    from uhnw.pnl import client_metrics_spark, overwrite_day, pnl_spark
     prev = None
     for day, cur in days.items():
         p = days.get(prev)
         position_pnl, _ = pnl_spark(
             cur["positions"], p and p["positions"], cur["prices"], p and p["prices"], cur["fx"], p and p["fx"],
             cur["clients"], p and p["clients"], date=day, prev_date=prev, reporting_currency=settings.reporting_currency)
-        at = F.lit(day).cast("date")
-        def write(table: str, df, files: int, at=at) -> None:
-            (conform(df, settings, f"gold.{table}").withColumn("date", at).coalesce(files)
-             .writeTo(f"{CATALOG}.gold.{table}").option("snapshot-property.uhnw.run_id", "warmup").overwrite(F.col("date") == at))
-        write("position_pnl", position_pnl, 4)
+        overwrite_day(position_pnl, settings, "gold.position_pnl", f"{CATALOG}.gold.position_pnl", day, 4, "warmup")
         snapshot = spark.sql(f"SELECT snapshot_id FROM {CATALOG}.gold.position_pnl.snapshots ORDER BY committed_at DESC LIMIT 1").first()[0]
-        written = spark.read.option("snapshot-id", str(snapshot)).table(f"{CATALOG}.gold.position_pnl").where(F.col("date") == at)
-        write("client_metrics", client_metrics_spark(written), 1)
+        written = (spark.read.option("snapshot-id", str(snapshot)).table(f"{CATALOG}.gold.position_pnl")
+                   .where(F.col("date") == F.lit(day).cast("date")))
+        overwrite_day(client_metrics_spark(written), settings, "gold.client_metrics", f"{CATALOG}.gold.client_metrics", day, 1, "warmup")
         prev = day
 
 

@@ -86,3 +86,30 @@ def test_the_poster_posts_again_when_a_server_dies_mid_answer_and_says_so_when_i
         assert len(seen) == 4
     finally:
         server.shutdown(); server.server_close()
+
+
+def test_a_run_deletes_its_own_topics_and_no_one_elses(bus):
+    "A bench run's topics (its own prefix) are deleted when it ends; a topic under another prefix is left alone."
+    import dataclasses
+
+    from confluent_kafka.admin import AdminClient
+
+    from uhnw.bench.harness import drop_run_topics
+    from uhnw.bus import client_config, ensure_topics, topic_specs
+    run = dataclasses.replace(bus, topic_prefix=f"{bus.topic_prefix}bench1.")
+    ensure_topics(AdminClient(client_config(run)), topic_specs(run))
+    admin = AdminClient(client_config(bus))
+    names = {s.name for s in topic_specs(run)}
+    deadline = time.monotonic() + 30  # created topics reach the broker's metadata a moment after the controller's answer
+    while time.monotonic() < deadline and names - set(admin.list_topics(timeout=10).topics): time.sleep(0.2)
+    before = set(admin.list_topics(timeout=10).topics)
+    mine = {t for t in before if t.startswith(run.topic_prefix)}
+    others = {t for t in before if t.startswith(bus.topic_prefix) and t not in mine}
+    assert mine == names and others  # something to delete, something to keep
+    assert set(drop_run_topics(run)) == mine
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and mine & set(admin.list_topics(timeout=10).topics): time.sleep(0.5)
+    after = set(admin.list_topics(timeout=10).topics)
+    assert not mine & after
+    assert others <= after
+    drop_run_topics(bus)  # this test's own topics too

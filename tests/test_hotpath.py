@@ -334,3 +334,27 @@ def test_service_without_a_promoted_model_exits_with_the_training_command(tmp_pa
                        env={**os.environ, "UHNW_HOME": str(tmp_path)}, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "uhnw job run train_relevance --date D -p promote true" in r.stderr
+
+
+def test_a_batch_waits_out_the_shortest_transaction_interval_and_no_longer():
+    "`min_interval_ms` holds a batch open until that long after the last transaction began; a late batch does not wait."
+    from uhnw.serve.hotpath import TransactionCycle
+
+    class Message:
+        def error(self): return None
+
+    class Consumer:  # hands out one message per poll and records how long `consume` was allowed to wait for more
+        def __init__(self): self.waits = []
+        def poll(self, timeout): return Message()
+        def consume(self, n, timeout): self.waits.append(timeout); return []
+
+    cycle = object.__new__(TransactionCycle)  # no broker: only the batching decision is under test
+    cycle.consumer, cycle.rebalances = Consumer(), 0
+    cycle.began = time.monotonic()
+    assert len(cycle.poll(10, 0, min_interval_ms=50)) == 1
+    assert 0.03 < cycle.consumer.waits[-1] <= 0.05  # what is left of the 50 ms since the last transaction began
+    cycle.began = time.monotonic() - 1.0  # the last one began long ago: take what is fetched already
+    cycle.poll(10, 0, min_interval_ms=50)
+    assert cycle.consumer.waits[-1] == 0
+    cycle.poll(10, 20, min_interval_ms=0)  # `max_wait_ms` alone, as before
+    assert cycle.consumer.waits[-1] == pytest.approx(0.02)

@@ -11,6 +11,7 @@ replay and `GET /alerts` alike."""
 # %% ../nbs/41_alerts.ipynb #fe612140
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,7 +81,9 @@ def _stored_ids(conn, keys) -> dict[tuple[str, str], int]:
     return {(a, c): i for a, c, i in cur.fetchall()}
 
 def store_alerts(conn,  # a psycopg connection in autocommit mode
-                 records: list[dict[str, Any]]) -> list[Stored]:
+                 records: list[dict[str, Any]],
+                 then: Callable[[Any], None] | None = None,  # called with `conn` in the transaction after new rows are in
+                 ) -> list[Stored]:
     "Store EnrichedAlerts once each (idempotent on article + client) in one transaction; their alert ids, in order."
     rows = [alert_row(r) for r in records]
     keys = [(r["article_id"], r["client_id"]) for r in rows]
@@ -94,6 +97,7 @@ def store_alerts(conn,  # a psycopg connection in autocommit mode
             for a, c, i in conn.execute(INSERT_ALERTS, _columns(new)).fetchall():
                 ids[(a, c)] = i; created.add((a, c))
             if len(ids) < len(first): ids |= _stored_ids(conn, (k for k in first if k not in ids))  # inserted meanwhile by another replica
+            if then is not None: then(conn)  # under the lock: every alert stored so far is visible
     out = []
     for k in keys:
         out.append(Stored(ids[k], k in created))

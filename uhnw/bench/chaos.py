@@ -174,7 +174,7 @@ class Provider:
 def bench_chaos(settings: Settings, rate: float = 100, gap: float = 36, faults: tuple[str, ...] = FAULTS, rms: int = 10,
                 api_replicas: int = 2, instances: int = 2, warmup: float = 10, out=print) -> dict:
     "Run the faults in turn during a sustained stream; returns (and prints last, as JSON) the figures."
-    from uhnw.bench.harness import expected_alerts, free_port, prepare_run, rm_token
+    from uhnw.bench.harness import drop_run_topics, expected_alerts, free_port, prepare_run, rm_token
     from uhnw.bench.hot import socket_expectations
     from uhnw.synth import synth_news
 
@@ -224,6 +224,7 @@ def bench_chaos(settings: Settings, rate: float = 100, gap: float = 36, faults: 
         for li in listeners: li.stopping.set()
         for li in listeners: li.join(5)
         fleet.stop()
+        drop_run_topics(settings, out)
     figures = _figures(provider, listeners, wanted, injected, articles, rate, gap, rms, api_replicas, instances)
     _report(figures, out)
     return figures

@@ -310,3 +310,20 @@ def prepare_run(settings: Settings, kind: str, log=print):
     seed_clients_if_empty(settings)
     ensure_relevance_model(settings, time.strftime("%Y-%m-%d"), log=log)
     return settings, stamp, clients_from_db(settings)
+
+
+def drop_run_topics(settings: Settings, log=print) -> list[str]:
+    """Delete the topics of a run made by `prepare_run` (those under its own prefix); returns their names. A stack that
+    runs bench after bench would otherwise keep every run's partitions, and the broker's background work, with them
+    the next runs' latency, grows with their number. A failure is reported, not raised: the run's figures stand."""
+    from confluent_kafka.admin import AdminClient
+
+    from uhnw.bus import client_config
+    try:
+        admin = AdminClient(client_config(settings))
+        topics = sorted(t for t in admin.list_topics(timeout=10).topics if t.startswith(settings.topic_prefix))
+        for f in admin.delete_topics(topics, operation_timeout=30).values() if topics else (): f.result(60)
+        return topics
+    except Exception as e:
+        log(f"  note: the run's topics ({settings.topic_prefix}*) were not deleted: {type(e).__name__}: {e}")
+        return []

@@ -65,7 +65,9 @@ def _print_latency_table(rows: dict[str, list[float]]) -> None:
 
 def bench_hot(settings: Settings, rate: float, duration: float, rms: int, senders: int = 8, warmup: float = 5.0,
               floor: bool = True, instances: int = 1, api_replicas: int = 1, rates: list[float] | None = None,
-              target_p99_ms: float = 50.0) -> dict:
+              target_p99_ms: float = 50.0,
+              frames_out: str | None = None,  # a file to append one JSON line per frame to (`_write_frames`)
+              ) -> dict:
     """End-to-end latency of the hot path (webhook 202 → WebSocket frame) at a steady article rate with `rms` RM sockets
     open (spread over `api_replicas` API processes; `instances` hot-path processes share `raw-news-events`), after
     `warmup` seconds at the same rate (reported apart), with the floor measured in the same run. With `rates`, one
@@ -74,7 +76,7 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
 
     from uhnw.bench.chaos import Fleet
     from uhnw.bench.floor import measure_floor
-    from uhnw.bench.harness import RmListener, free_port, prepare_run, rm_token
+    from uhnw.bench.harness import RmListener, drop_run_topics, free_port, prepare_run, rm_token
 
     settings, stamp, clients = prepare_run(settings, "bench")
     rates = list(rates or [rate])
@@ -90,11 +92,13 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
         try:
             for k, r in enumerate(rates):
                 results.append(_one_rate(settings, fleet, listeners, clients, socket_rms, r, duration, warmup, senders,
-                                         seed=int(stamp) % 1_000_003 + k, source=f"bench{stamp}-{k}", target_p99_ms=target_p99_ms))
+                                         seed=int(stamp) % 1_000_003 + k, source=f"bench{stamp}-{k}", target_p99_ms=target_p99_ms,
+                                         frames_out=frames_out))
         finally:
             for listener in listeners: listener.stop()
     finally:
         fleet.stop()
+        drop_run_topics(settings)
     floor_lat = fl.latencies_ms if fl else []
     f50, f99 = quantile(floor_lat, .5), quantile(floor_lat, .99)
     load = os.getloadavg()
@@ -126,8 +130,22 @@ def _json_row(res: dict) -> dict:
     return {k: v for k, v in res.items() if k not in ("lat", "warm", "stages")}
 
 
+def _write_frames(path, rate: float, listeners, marks, acked) -> None:
+    """Append one JSON line per frame received at `rate`: when its article was posted and acknowledged, processed by the
+    hot path, stored, and received (epoch seconds), with its alert id and whether it was in the measured window. Where a
+    tail comes from (a stage, a moment of the run) is read from these, not from the quantiles."""
+    with open(path, "a") as fh:
+        for li, m in zip(listeners, marks, strict=True):
+            for f in li.frames[m:]:
+                if f.alert["article_id"] not in acked: continue
+                sent, ack, measured = acked[f.alert["article_id"]]
+                fh.write(json.dumps({"rate": rate, "alert_id": f.alert["alert_id"], "posted": sent, "acknowledged": ack,
+                                     "processed": _ts(f.alert["processed_at"]), "stored": _ts(f.alert["created_at"]),
+                                     "received": f.received, "measured": measured}) + "\n")
+
+
 def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, warmup, senders, seed, source,
-              target_p99_ms: float) -> dict:
+              target_p99_ms: float, frames_out=None) -> dict:
     "Post `rate` articles/s for `warmup` + `duration` seconds to the running fleet; what the sockets received, per stage."
     import concurrent.futures as cf
 
@@ -178,6 +196,7 @@ def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, w
             for name, ms in zip(STAGES, (ack - sent, processed - ack, created - processed, f.received - created), strict=True):
                 stages[name].append(1000 * ms)
     others = {k: v for k, v in statuses.items() if k != 202}
+    if frames_out is not None: _write_frames(frames_out, rate, listeners, marks, acked)
     p99 = quantile(lat, .99)
     achieved = round(n / send_seconds, 1)
     return {"rate": rate, "sent": n, "accepted": statuses.get(202, 0), "refused": others, "achieved_rate": achieved, **counts,

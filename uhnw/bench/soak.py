@@ -27,7 +27,7 @@ def bench_soak(settings: Settings, rate: float = 100, minutes: float = 10, rms: 
     import concurrent.futures as cf
 
     from uhnw.bench.chaos import Fleet
-    from uhnw.bench.harness import RmListener, SignedPoster, free_port, prepare_run, provider_payload, rm_token
+    from uhnw.bench.harness import RmListener, SignedPoster, drop_run_topics, free_port, prepare_run, provider_payload, rm_token
     from uhnw.synth import synth_news
 
     if warmup_minutes >= minutes: raise ValueError("the warm-up must be shorter than the run")
@@ -72,6 +72,7 @@ def bench_soak(settings: Settings, rate: float = 100, minutes: float = 10, rms: 
         stop.set()
         for li in listeners: li.stop()
         fleet.stop()
+        drop_run_topics(settings, out)
     return _report(samples, listeners, acked, statuses, rate, minutes, warmup_minutes, out)
 
 

@@ -41,7 +41,8 @@ def hot(rate: float = typer.Option(200, "--rate", help="articles per second post
         instances: int = typer.Option(1, "--instances", help="`uhnw serve hotpath` processes sharing raw-news-events"),
         api_replicas: int = typer.Option(1, "--api-replicas", help="`uhnw serve api` processes (sockets and posts spread over them)"),
         rates: str = typer.Option("", "--rates", help="comma-separated rates, one window each on the same fleet (instead of --rate)"),
-        target_p99_ms: float = typer.Option(50, "--target-p99-ms", help="the latency target a rate must meet to count as sustained")):
+        target_p99_ms: float = typer.Option(50, "--target-p99-ms", help="the latency target a rate must meet to count as sustained"),
+        frames_out: str = typer.Option(None, "--frames-out", help="append one JSON line per frame (its stage times) to this file")):
     "Hot path end to end: webhook 202 → WebSocket frame latency p50/p95/p99/max, throughput, losses, CPU per process."
     from uhnw.bench.hot import bench_hot
     try:
@@ -50,7 +51,7 @@ def hot(rate: float = typer.Option(200, "--rate", help="articles per second post
         raise typer.BadParameter(f"--rates must be numbers separated by commas, got {rates!r}") from None
     if instances < 1 or api_replicas < 1: raise typer.BadParameter("--instances and --api-replicas must be at least 1")
     figures = bench_hot(current_settings(), rate, duration, rms, warmup=warmup, floor=not no_floor, instances=instances,
-                        api_replicas=api_replicas, rates=rate_list, target_p99_ms=target_p99_ms)
+                        api_replicas=api_replicas, rates=rate_list, target_p99_ms=target_p99_ms, frames_out=frames_out)
     results = figures["rates"] or [figures]
     lost, dup = sum(r["lost"] for r in results), sum(r["duplicated"] for r in results)
     if lost or dup:

@@ -281,11 +281,17 @@ class AlertFeed:
             try: alert_row(ev.value); good.append((i, ev))
             except ValueError as e: poison[i] = str(e)
         conn = self._connection()
+        page: tuple[list[dict], dict] | None = None
+
+        def read_new(c) -> None:  # in the store's transaction, after its insert: the store and this read share one commit
+            nonlocal page
+            page = self._read_new(c)
         try:
             try:
-                stored = store_alerts(conn, [ev.value for _, ev in good]) if good else []
+                then = read_new if self.pushed_until is not None else None
+                stored = store_alerts(conn, [ev.value for _, ev in good], then=then) if good else []
             except (psycopg.DataError, psycopg.IntegrityError):  # some record can never be stored: find it, one at a time
-                stored, kept = [], []
+                stored, kept, page = [], [], None
                 for i, ev in good:
                     try: stored.append(store_alert(conn, ev.value)); kept.append((i, ev))
                     except (psycopg.DataError, psycopg.IntegrityError) as e: poison[i] = f"cannot store alert: {e}"
@@ -296,29 +302,36 @@ class AlertFeed:
         self.metrics.rejected.inc(len(poison))
         self.metrics.stored.inc(sum(s.created for s in stored))
         self.metrics.duplicates.inc(sum(not s.created for s in stored))
-        if stored: self._push_new(conn)
+        if page is not None and not self._hand_over(*page): return poison  # all of it was read in the store's transaction
+        if stored: self._push_new(conn)  # duplicates only (another replica stored them), or more than one page
         return poison
 
+    def _read_new(self, conn) -> tuple[list[dict], dict[str, list[str]]]:
+        "One page of the alerts stored after the last one pushed (by this replica or another), and who covers each client."
+        frames = alerts_for_rm(conn, "", self.pushed_until, PUSH_PAGE, every_client=True)
+        return frames, (audiences(conn, {f["client_id"] for f in frames}) if frames else {})
+
+    def _hand_over(self, frames: list[dict], covering: dict[str, list[str]]) -> bool:
+        """Hand one page to the hub as a run of consecutive ids. Any id up to the newest one read is committed (ids commit
+        in order), so a run has no gap. True when a full page was handed: there may be more."""
+        if not frames: return False
+        after, until = self.pushed_until, frames[-1]["alert_id"]
+        pushed = [Pushed(f["alert_id"], f["client_id"], f, json.dumps(f)) for f in frames]
+        try: self.loop.call_soon_threadsafe(self.hub.push, after, until, pushed, covering)
+        except RuntimeError: return False  # the event loop is shutting down; the alerts are stored and will be replayed
+        self.pushed_until = until
+        return len(frames) == PUSH_PAGE
+
     def _push_new(self, conn) -> None:
-        """Read every alert stored after the last one pushed (by this replica or another), with who covers each client,
-        and hand them to the hub as runs of consecutive ids. Any id up to the newest one read is committed (ids commit
-        in order), so a run has no gap."""
+        "Read and hand over every alert stored after the last one pushed, a page per transaction."
         if self.pushed_until is None: return
         while True:
             try:
-                with conn.transaction():
-                    frames = alerts_for_rm(conn, "", self.pushed_until, PUSH_PAGE, every_client=True)
-                    covering = audiences(conn, {f["client_id"] for f in frames}) if frames else {}
+                with conn.transaction(): page = self._read_new(conn)
             except psycopg.Error:
                 self._close_conn()
                 raise
-            if not frames: return
-            after, until = self.pushed_until, frames[-1]["alert_id"]
-            pushed = [Pushed(f["alert_id"], f["client_id"], f, json.dumps(f)) for f in frames]
-            try: self.loop.call_soon_threadsafe(self.hub.push, after, until, pushed, covering)
-            except RuntimeError: return  # the event loop is shutting down; the alerts are stored and will be replayed
-            self.pushed_until = until
-            if len(frames) < PUSH_PAGE: return
+            if not self._hand_over(*page): return
 
     def health(self) -> dict:
         return {"alive": self.alive(), "topic": self.topic, "group": self.group, "lag": {str(p): n for p, n in sorted(self.lag.items())},

@@ -113,3 +113,15 @@ def test_a_run_deletes_its_own_topics_and_no_one_elses(bus):
     assert not mine & after
     assert others <= after
     drop_run_topics(bus)  # this test's own topics too
+
+
+def test_a_process_age_is_read_from_its_start_and_none_for_no_process():
+    from uhnw.bench.common import process_age_s
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        age = process_age_s(child.pid)
+        assert age is not None and 0.3 <= age < 10
+    finally:
+        child.kill(); child.wait()
+    assert process_age_s(child.pid) is None  # reaped: no such process any more

@@ -26,6 +26,14 @@ def tree_cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def process_age_s(pid: int) -> float | None:
+    "Seconds since process `pid` started; None when there is no such process."
+    try:
+        return max(0.0, time.time() - psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):
+        return None
+
+
 def own_cpu_seconds(pid: int) -> float:
     "CPU seconds of one process alone (the bench's own: the services it started are its children and counted apart)."
     try:

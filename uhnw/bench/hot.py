@@ -5,7 +5,7 @@ import math
 import os
 import time
 
-from uhnw.bench.common import cpu_seconds
+from uhnw.bench.common import cpu_seconds, process_age_s
 from uhnw.config import Settings
 
 
@@ -53,6 +53,8 @@ def delivery_counts(wanted: list[set[tuple[str, str]]], frames: list[list[dict]]
             "examples": samples[:6]}
 
 
+WARM_BROKER_S = 240  # seconds of load a freshly started broker took to reach its steady CPU (BENCHMARKS.md, session 5)
+
 STAGES = ("webhook (post -> 202)", "hot path (202 -> enriched)", "sink (enriched -> stored)", "push (stored -> frame)")
 
 
@@ -79,6 +81,8 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     from uhnw.bench.harness import RmListener, drop_run_topics, free_port, prepare_run, rm_token
 
     settings, stamp, clients = prepare_run(settings, "bench")
+    broker_pids = _stack_pids(settings).get("kafka")
+    broker_age = process_age_s(broker_pids[0]) if broker_pids else None
     rates = list(rates or [rate])
     fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None  # the first seconds of new topics are slow
     rm_ids = sorted(set(clients["rm_id"].dropna()))
@@ -105,12 +109,16 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     print(f"uhnw bench hot: {warmup:g} s warm-up + {duration:g} s measured per rate, {rms} RM sockets over {api_replicas} API "
           f"replica(s) ({len(set(socket_rms))} of the book's {len(rm_ids)} RMs; alerts of RMs with no socket are not expected), "
           f"{instances} hot-path instance(s), {len(clients)} clients; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if broker_age is not None and broker_age < WARM_BROKER_S:
+        print(f"  note: the broker had been up {broker_age:.0f} s when the run began; one needs about {WARM_BROKER_S // 60:.0f} minutes "
+              "of load before its JIT has compiled what it runs, and until then its CPU and this run's tail are higher")
     for res in results:
         _print_rate(res, floor_lat)
     met = [res["rate"] for res in results if res["met_target"]]
     figures = {"bench": "hot", "instances": instances, "api_replicas": api_replicas, "rms": rms,
                "rms_with_socket": len(set(socket_rms)), "rms_in_book": len(rm_ids), "duration_s": duration, "warmup_s": warmup,
                "floor_p50_ms": f50, "floor_p99_ms": f99, "floor_max_ms": quantile(floor_lat, 1),
+               "broker_uptime_s": round(broker_age) if broker_age is not None else None,
                "target_p99_ms": target_p99_ms, "sustained_rate": max(met) if met else None,
                **_json_row(results[-1]),
                "p99_over_floor": round(results[-1]["p99_ms"] / f99, 2) if results[-1]["p99_ms"] and f99 else None,

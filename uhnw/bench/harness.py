@@ -313,9 +313,9 @@ def prepare_run(settings: Settings, kind: str, log=print):
 
 
 def drop_run_topics(settings: Settings, log=print) -> list[str]:
-    """Delete the topics of a run made by `prepare_run` (those under its own prefix); returns their names. A stack that
-    runs bench after bench would otherwise keep every run's partitions, and the broker's background work, with them
-    the next runs' latency, grows with their number. A failure is reported, not raised: the run's figures stand."""
+    """Delete the topics of a run made by `prepare_run` (those under its own prefix); returns their names. Otherwise a
+    stack that runs bench after bench keeps every run's partitions, and the broker's background work (and with it the
+    next runs' latency) grows with their number. A failure is reported, not raised: the run's figures stand."""
     from confluent_kafka.admin import AdminClient
 
     from uhnw.bus import client_config

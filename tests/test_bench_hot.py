@@ -125,3 +125,18 @@ def test_a_process_age_is_read_from_its_start_and_none_for_no_process():
     finally:
         child.kill(); child.wait()
     assert process_age_s(child.pid) is None  # reaped: no such process any more
+
+
+def test_frame_times_are_those_of_accepted_articles_since_the_mark():
+    from types import SimpleNamespace
+
+    from uhnw.bench.hot import _frame_times
+
+    def got(alert_id, article, received):
+        return SimpleNamespace(received=received, alert={"alert_id": alert_id, "article_id": article,
+                                                         "processed_at": "2026-12-04T10:00:00.010+00:00",
+                                                         "created_at": "2026-12-04T10:00:00.020+00:00"})
+    listener = SimpleNamespace(frames=[got(1, "old", 5.0), got(2, "a", 7.0), got(3, "refused", 8.0)])
+    times = _frame_times([listener], [1], {"a": (1.0, 2.0, True), "old": (0.0, 0.5, True)})
+    assert times == [{"alert_id": 2, "posted": 1.0, "acknowledged": 2.0, "processed": 1796378400.01, "stored": 1796378400.02,
+                      "received": 7.0, "measured": True}]

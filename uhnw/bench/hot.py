@@ -68,7 +68,7 @@ def _print_latency_table(rows: dict[str, list[float]]) -> None:
 def bench_hot(settings: Settings, rate: float, duration: float, rms: int, senders: int = 8, warmup: float = 5.0,
               floor: bool = True, instances: int = 1, api_replicas: int = 1, rates: list[float] | None = None,
               target_p99_ms: float = 50.0,
-              frames_out: str | None = None,  # a file to append one JSON line per frame to (`_write_frames`)
+              frames_out: str | None = None,  # a file to append one JSON line per frame to (`_frame_times`)
               ) -> dict:
     """End-to-end latency of the hot path (webhook 202 → WebSocket frame) at a steady article rate with `rms` RM sockets
     open (spread over `api_replicas` API processes; `instances` hot-path processes share `raw-news-events`), after
@@ -138,18 +138,19 @@ def _json_row(res: dict) -> dict:
     return {k: v for k, v in res.items() if k not in ("lat", "warm", "stages")}
 
 
-def _write_frames(path, rate: float, listeners, marks, acked) -> None:
-    """Append one JSON line per frame received at `rate`: when its article was posted and acknowledged, processed by the
-    hot path, stored, and received (epoch seconds), with its alert id and whether it was in the measured window. Where a
-    tail comes from (a stage, a moment of the run) is read from these, not from the quantiles."""
-    with open(path, "a") as fh:
-        for li, m in zip(listeners, marks, strict=True):
-            for f in li.frames[m:]:
-                if f.alert["article_id"] not in acked: continue
-                sent, ack, measured = acked[f.alert["article_id"]]
-                fh.write(json.dumps({"rate": rate, "alert_id": f.alert["alert_id"], "posted": sent, "acknowledged": ack,
-                                     "processed": _ts(f.alert["processed_at"]), "stored": _ts(f.alert["created_at"]),
-                                     "received": f.received, "measured": measured}) + "\n")
+def _frame_times(listeners, marks, acked) -> list[dict]:
+    """Each frame received since `marks` whose article was accepted: its alert id, when its article was posted and
+    acknowledged, processed by the hot path, stored, and received (epoch seconds), and whether it was in the measured
+    window. The latency table is computed from these, and `--frames-out` writes them: where a tail comes from (a stage,
+    a moment of the run) is read from them, not from the quantiles."""
+    out = []
+    for li, m in zip(listeners, marks, strict=True):
+        for f in li.frames[m:]:
+            if f.alert["article_id"] not in acked: continue
+            sent, ack, measured = acked[f.alert["article_id"]]
+            out.append({"alert_id": f.alert["alert_id"], "posted": sent, "acknowledged": ack, "processed": _ts(f.alert["processed_at"]),
+                        "stored": _ts(f.alert["created_at"]), "received": f.received, "measured": measured})
+    return out
 
 
 def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, warmup, senders, seed, source,
@@ -193,18 +194,16 @@ def _one_rate(settings, fleet, listeners, clients, socket_rms, rate, duration, w
     counts = delivery_counts(wanted, frames())
     lat, warm = [], []
     stages: dict[str, list[float]] = {k: [] for k in STAGES}
-    for li, m in zip(listeners, marks, strict=True):
-        for f in li.frames[m:]:
-            if f.alert["article_id"] not in acked: continue
-            sent, ack, measured = acked[f.alert["article_id"]]
-            if not measured:
-                warm.append(1000 * (f.received - ack)); continue
-            processed, created = _ts(f.alert["processed_at"]), _ts(f.alert["created_at"])
-            lat.append(1000 * (f.received - ack))
-            for name, ms in zip(STAGES, (ack - sent, processed - ack, created - processed, f.received - created), strict=True):
-                stages[name].append(1000 * ms)
+    times = _frame_times(listeners, marks, acked)
+    for t in times:
+        if not t["measured"]:
+            warm.append(1000 * (t["received"] - t["acknowledged"])); continue
+        lat.append(1000 * (t["received"] - t["acknowledged"]))
+        at = (t["posted"], t["acknowledged"], t["processed"], t["stored"], t["received"])  # each stage's start and end, in order
+        for name, a, b in zip(STAGES, at[:-1], at[1:], strict=True): stages[name].append(1000 * (b - a))
     others = {k: v for k, v in statuses.items() if k != 202}
-    if frames_out is not None: _write_frames(frames_out, rate, listeners, marks, acked)
+    if frames_out is not None:
+        with open(frames_out, "a") as fh: fh.writelines(json.dumps({"rate": rate, **t}) + "\n" for t in times)
     p99 = quantile(lat, .99)
     achieved = round(n / send_seconds, 1)
     return {"rate": rate, "sent": n, "accepted": statuses.get(202, 0), "refused": others, "achieved_rate": achieved, **counts,

@@ -167,6 +167,85 @@ def test_each_rm_receives_exactly_the_alerts_of_the_clients_they_cover(service):
     assert {f["alert_id"] for f in got_a + got_b} <= {r[0] for r in rows}
 
 
+def _ws_audit_since(svc: Service, after_id: int) -> dict[str, list[set[str]]]:
+    "actor -> the client ids of each socket audit row after `after_id`, of this module's RMs."
+    with db.connect(svc.settings) as c:
+        rows = c.execute("select actor, client_ids from audit_log where id > %s and surface = 'ws' and operation = 'WS /ws' "
+                         "and actor = any(%s) order by id", (after_id, [svc.rm_a, svc.rm_b])).fetchall()
+    out: dict[str, list[set[str]]] = {}
+    for actor, ids in rows: out.setdefault(actor, []).append(set(ids))
+    return out
+
+
+def test_live_frames_are_audited_per_user_with_exactly_the_clients_sent(service):
+    "Two tabs of RM A and one of RM B: each user's live frames are named by audit rows, never another RM's client."
+    u, c = service.uid, service.clients
+    with db.connect(service.settings) as conn:
+        before = conn.execute("select coalesce(max(id), 0) from audit_log").fetchone()[0]
+
+    async def run():
+        a1, _ = await _open(service, service.rm_a)
+        a2, _ = await _open(service, service.rm_a)
+        b, _ = await _open(service, service.rm_b)
+        service.produce((f"au1-{u}", "a1"), (f"au2-{u}", "b1"), (f"au3-{u}", "a2"), (f"au4-{u}", "nobody"))
+        got = await asyncio.gather(_collect(a1, 2), _collect(a2, 2), _collect(b, 1))
+        for ws in (a1, a2, b): await ws.close()
+        return got
+
+    got_a1, got_a2, got_b = asyncio.run(run())
+    assert {f["client_id"] for f in got_a1} == {f["client_id"] for f in got_a2} == {c["a1"], c["a2"]}
+    assert {f["client_id"] for f in got_b} == {c["b1"]}
+    audited = _ws_audit_since(service, before)
+    assert set().union(*audited[service.rm_a]) == {c["a1"], c["a2"]}  # both tabs' frames, and nothing of B's or nobody's
+    assert set().union(*audited[service.rm_b]) == {c["b1"]}
+    # the feed writes one row per user and run, not one per tab: RM A's two sockets got their frames in as many rows as RM B's one
+    assert len(audited[service.rm_a]) <= 2 and all(ids for ids in audited[service.rm_a])
+
+
+def test_a_session_audits_a_run_itself_unless_the_feed_audited_its_user_with_it():
+    "`stream_alerts` sends a run the feed audited for its user at once, and writes the audit row of any other run first."
+    from uhnw.access import User
+    from uhnw.alerts import latest_alert_id
+    from uhnw.serve.alerts import AlertMetrics, Hub, Pushed, stream_alerts
+
+    rm = User("RM-X", "rm")
+    events: list[tuple] = []
+
+    class Pool:  # the session asks only for the newest alert id before it goes live
+        async def run(self, fn, *args):
+            assert fn is latest_alert_id
+            return 0
+
+    class Audits:
+        async def record(self, user, client_ids): events.append(("audit", user.user_id, frozenset(client_ids)))
+
+    async def send(text: str):
+        events.append(("send", json.loads(text).get("alert_id")))
+
+    def frame(i: int, client: str) -> Pushed:
+        f = {"type": "alert", "alert_id": i, "client_id": client}
+        return Pushed(i, client, f, json.dumps(f))
+
+    async def run():
+        hub = Hub()
+        task = asyncio.create_task(stream_alerts(send, rm.user_id, None, hub, Pool(), AlertMetrics(), audits=Audits(), user=rm))
+        while not hub.readers: await asyncio.sleep(0.01)
+        assert hub.readers == {"RM-X": frozenset({rm})}  # what the feed's thread reads to audit the run it reads
+        hub.push(0, 1, [frame(1, "C1")], {"C1": ["RM-X"]}, audited=frozenset({rm}))
+        hub.push(1, 3, [frame(2, "C2"), frame(3, "C9")], {"C2": ["RM-X"], "C9": ["RM-OTHER"]})
+        while len(events) < 4: await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # anything more would show up here
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return hub
+
+    hub = asyncio.run(run())
+    assert events == [("send", None),  # the live marker
+                      ("send", 1),  # audited with its run by the feed: sent at once
+                      ("audit", "RM-X", frozenset({"C2"})), ("send", 2)]  # not audited with its run: the session's own row first
+    assert hub.readers == {}  # the closed session is gone from the snapshot
+
+
 def test_unauthenticated_invalid_and_expired_tokens_are_refused_with_4401(service):
     async def run():
         return {

@@ -6,10 +6,16 @@ queries go through `DbPool.run` (a worker thread).
 
 Live frames are pushed, not re-read: after storing a batch, the feed reads once every alert stored after the last one
 it pushed (by any replica: alert ids commit in order, so that is a gap-free run of ids), with the RMs who cover each
-client, encodes each frame once and hands the run to the hub, which gives each session the frames of its RM. A session
-writes the audit rows of everything one run gives it, together with every other session that run woke (one statement,
-one commit: `AuditBatch`), and only then sends. A session that cannot tell it has seen everything before a run (it
-fell behind, or the feed restarted) reads what it missed from the table first, as a reconnecting client's replay does.
+client, encodes each frame once and hands the run to the hub, which gives each session the frames of its RM.
+
+Nothing is sent before its audit row is committed. The feed writes the audit rows of a run in the same transaction
+that reads it (and, for a batch it stored, that stores it): one row per user with a session open on this replica
+when the run was read, naming the clients of the frames the run carries for them (`Hub.readers`, `Run.audited`). A
+session opened after that moment writes its own row first, with every other such session the run woke (one
+statement, one commit: `AuditBatch`). So the live path has one commit per batch, and an audit row can name a frame
+that a session closing at that moment never got, never the reverse. A session that cannot tell it has seen everything
+before a run (it fell behind, or the feed restarted) reads what it missed from the table first, as a reconnecting
+client's replay does, and that read is audited with it.
 """
 from __future__ import annotations
 
@@ -108,10 +114,21 @@ class Pushed:
 
 @dataclass(frozen=True)
 class Run:
-    "Every alert stored with `after` < id <= `until`; `frames` are those of them a session's RM may see."
+    """Every alert stored with `after` < id <= `until`; `frames` are those of them a session's RM may see; `audited`
+    holds the users whose audit row of these frames was committed with the run (`Hub.readers` when it was read)."""
     after: int
     until: int
     frames: tuple[Pushed, ...]
+    audited: frozenset[User] = frozenset()
+
+
+def frames_by_reader(frames: list, covering: dict[str, list[str]], client_of: Callable = lambda f: f.client_id) -> dict[str, list]:
+    "Hub key (an RM id, or EVERY_CLIENT) → the frames of a run it may see: its RM covers the client, or every frame."
+    per_key: dict[str, list] = defaultdict(list)
+    for f in frames:
+        for rm in covering.get(client_of(f), ()): per_key[rm].append(f)
+    per_key[EVERY_CLIENT] = list(frames)
+    return per_key
 
 
 MAX_QUEUED_RUNS = 1000  # a session this far behind drops them and reads what it missed from the table instead
@@ -137,33 +154,39 @@ class Wakeup:
 
 
 class Hub:
-    "RM id → that RM's open sessions on this replica. Used only on the event loop's thread."
+    """RM id → that RM's open sessions on this replica. Changed only on the event loop's thread; `readers` (who has a
+    session open, by hub key) is an immutable snapshot, replaced on each change, that the feed's thread may read."""
 
     def __init__(self):
-        self._sessions: dict[str, set[Wakeup]] = defaultdict(set)
+        self._sessions: dict[str, dict[Wakeup, User | None]] = defaultdict(dict)
+        self.readers: dict[str, frozenset[User]] = {}
 
-    def subscribe(self, rm_id: str) -> Wakeup:
+    def subscribe(self, rm_id: str, user: User | None = None) -> Wakeup:
+        "A doorbell for a session of `rm_id` (its hub key); with `user`, the feed audits that user's live frames itself."
         w = Wakeup()
-        self._sessions[rm_id].add(w)
+        self._sessions[rm_id][w] = user
+        self._snapshot()
         return w
 
     def unsubscribe(self, rm_id: str, w: Wakeup) -> None:
         s = self._sessions.get(rm_id)
         if s is None: return
-        s.discard(w)
+        s.pop(w, None)
         if not s: del self._sessions[rm_id]
+        self._snapshot()
 
-    def push(self, after: int, until: int, frames: list[Pushed], covering: dict[str, list[str]]) -> int:
+    def _snapshot(self) -> None:
+        self.readers = {k: frozenset(u for u in s.values() if u is not None) for k, s in self._sessions.items()}
+
+    def push(self, after: int, until: int, frames: list[Pushed], covering: dict[str, list[str]],
+             audited: frozenset[User] = frozenset()) -> int:
         """Give each session the frames of the run (`after`, last frame] its RM covers (compliance sessions: all of them),
         every session an empty run at least (it still learns that nothing before the run's end is missing for it);
         returns how many sessions were woken."""
-        per_rm: dict[str, list[Pushed]] = defaultdict(list)
-        for f in frames:
-            for rm in covering.get(f.client_id, ()): per_rm[rm].append(f)
-        per_rm[EVERY_CLIENT] = list(frames)
+        per_key = frames_by_reader(frames, covering)
         n = 0
-        for rm, sessions in self._sessions.items():
-            run = Run(after, until, tuple(per_rm.get(rm, ())))
+        for key, sessions in self._sessions.items():
+            run = Run(after, until, tuple(per_key.get(key, ())), audited)
             for w in sessions:
                 w.offer(run); n += 1
         return n
@@ -281,7 +304,7 @@ class AlertFeed:
             try: alert_row(ev.value); good.append((i, ev))
             except ValueError as e: poison[i] = str(e)
         conn = self._connection()
-        page: tuple[list[dict], dict] | None = None
+        page: tuple[list[dict], dict, frozenset[User]] | None = None
 
         def read_new(c) -> None:  # in the store's transaction, after its insert: the store and this read share one commit
             nonlocal page
@@ -306,18 +329,24 @@ class AlertFeed:
         if stored: self._push_new(conn)  # duplicates only (another replica stored them), or more than one page
         return poison
 
-    def _read_new(self, conn) -> tuple[list[dict], dict[str, list[str]]]:
-        "One page of the alerts stored after the last one pushed (by this replica or another), and who covers each client."
+    def _read_new(self, conn) -> tuple[list[dict], dict[str, list[str]], frozenset[User]]:
+        """In a transaction: one page of the alerts stored after the last one pushed (by this replica or another), who
+        covers each client, and the audit rows of the users with a session open here now; returns who was audited."""
         frames = alerts_for_rm(conn, "", self.pushed_until, PUSH_PAGE, every_client=True)
-        return frames, (audiences(conn, {f["client_id"] for f in frames}) if frames else {})
+        if not frames: return frames, {}, frozenset()
+        covering = audiences(conn, {f["client_id"] for f in frames})
+        per_key = frames_by_reader(frames, covering, client_of=lambda f: f["client_id"])
+        reads = {u: {f["client_id"] for f in per_key.get(key, ())} for key, users in self.hub.readers.items() for u in users}
+        audit_reads(conn, [(u, ids) for u, ids in reads.items() if ids], "ws", "WS /ws")
+        return frames, covering, frozenset(reads)
 
-    def _hand_over(self, frames: list[dict], covering: dict[str, list[str]]) -> bool:
+    def _hand_over(self, frames: list[dict], covering: dict[str, list[str]], audited: frozenset[User] = frozenset()) -> bool:
         """Hand one page to the hub as a run of consecutive ids. Any id up to the newest one read is committed (ids commit
         in order), so a run has no gap. True when a full page was handed: there may be more."""
         if not frames: return False
         after, until = self.pushed_until, frames[-1]["alert_id"]
         pushed = [Pushed(f["alert_id"], f["client_id"], f, json.dumps(f)) for f in frames]
-        try: self.loop.call_soon_threadsafe(self.hub.push, after, until, pushed, covering)
+        try: self.loop.call_soon_threadsafe(self.hub.push, after, until, pushed, covering, audited)
         except RuntimeError: return False  # the event loop is shutting down; the alerts are stored and will be replayed
         self.pushed_until = until
         return len(frames) == PUSH_PAGE
@@ -371,7 +400,7 @@ async def stream_alerts(send: Callable[[str], Awaitable[None]],  # sends one enc
     key = EVERY_CLIENT if every_client else rm_id
     audits = audits or AuditBatch(pool)
     user = user or User(rm_id, "compliance" if every_client else "rm")
-    wake = hub.subscribe(key)  # before the replay query: nothing stored from here on can be missed
+    wake = hub.subscribe(key, user)  # before the replay query: nothing stored from here on can be missed
 
     def observe(frame: dict) -> None:
         metrics.pushed.inc()
@@ -405,7 +434,8 @@ async def stream_alerts(send: Callable[[str], Awaitable[None]],  # sends one enc
                     if run.until <= known: continue
                 fresh = [f for f in run.frames if f.alert_id > last]
                 if fresh:
-                    await audits.record(user, {f.client_id for f in fresh})  # durable before anything is sent
+                    if user not in run.audited:  # not audited with the run (this session opened after it was read)
+                        await audits.record(user, {f.client_id for f in fresh})  # durable before anything is sent
                     for f in fresh:
                         await send(f.text)
                         observe(f.frame)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import time
 
-from uhnw.bench.common import own_cpu_seconds, tree_cpu_seconds
+from uhnw.bench.common import frozen_gc, own_cpu_seconds, tree_cpu_seconds
 from uhnw.bench.hot import delivery_counts, quantile
 
 
@@ -113,6 +113,23 @@ def test_a_run_deletes_its_own_topics_and_no_one_elses(bus):
     assert not mine & after
     assert others <= after
     drop_run_topics(bus)  # this test's own topics too
+
+
+def test_frozen_gc_keeps_what_exists_out_of_collections_for_the_measured_window_only():
+    import gc
+    before = gc.get_freeze_count()
+    kept = [[i] for i in range(1000)]  # containers the collector tracks
+    with frozen_gc():
+        assert gc.get_freeze_count() >= before + len(kept)  # walked by no collection while the window lasts
+        made_inside = [[i] for i in range(10)]
+        assert all(gc.is_tracked(x) for x in made_inside)
+    assert gc.get_freeze_count() == 0  # back in the collector's reach afterwards
+    with_error = 0
+    try:
+        with frozen_gc(): raise RuntimeError("a failed run")
+    except RuntimeError:
+        with_error = gc.get_freeze_count()
+    assert with_error == 0
 
 
 def test_a_process_age_is_read_from_its_start_and_none_for_no_process():

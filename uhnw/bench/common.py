@@ -106,6 +106,16 @@ class PeakRss:
 
 
 @contextmanager
+def frozen_gc():
+    """No full collection walks what exists now: a load client's collector holds the GIL over every object it has (the
+    articles it sends, the frames so far), and the frames that arrive meanwhile are stamped late by that long."""
+    import gc
+    gc.collect(); gc.freeze()
+    try: yield
+    finally: gc.unfreeze()
+
+
+@contextmanager
 def stage(rows: list, size: int, name: str):
     "Time a stage and record its wall time and peak RSS (process tree) in `rows`."
     t0 = time.perf_counter()

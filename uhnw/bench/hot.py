@@ -5,7 +5,7 @@ import math
 import os
 import time
 
-from uhnw.bench.common import cpu_seconds, process_age_s
+from uhnw.bench.common import cpu_seconds, frozen_gc, process_age_s
 from uhnw.config import Settings
 
 
@@ -84,7 +84,8 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     broker_pids = _stack_pids(settings).get("kafka")
     broker_age = process_age_s(broker_pids[0]) if broker_pids else None
     rates = list(rates or [rate])
-    fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None  # the first seconds of new topics are slow
+    with frozen_gc():
+        fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None  # the first seconds of new topics are slow
     rm_ids = sorted(set(clients["rm_id"].dropna()))
     socket_rms = [rm_ids[i % len(rm_ids)] for i in range(rms)]
     fleet = Fleet(settings, settings.home / "runs" / "bench-hot" / stamp, secrets.token_hex(16), {},
@@ -95,9 +96,10 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
         listeners = [RmListener(fleet.urls[i % api_replicas], rm, rm_token(settings, rm)).start() for i, rm in enumerate(socket_rms)]
         try:
             for k, r in enumerate(rates):
-                results.append(_one_rate(settings, fleet, listeners, clients, socket_rms, r, duration, warmup, senders,
-                                         seed=int(stamp) % 1_000_003 + k, source=f"bench{stamp}-{k}", target_p99_ms=target_p99_ms,
-                                         frames_out=frames_out))
+                with frozen_gc():
+                    results.append(_one_rate(settings, fleet, listeners, clients, socket_rms, r, duration, warmup, senders,
+                                             seed=int(stamp) % 1_000_003 + k, source=f"bench{stamp}-{k}",
+                                             target_p99_ms=target_p99_ms, frames_out=frames_out))
         finally:
             for listener in listeners: listener.stop()
     finally:

@@ -84,8 +84,8 @@ def bench_hot(settings: Settings, rate: float, duration: float, rms: int, sender
     broker_pids = _stack_pids(settings).get("kafka")
     broker_age = process_age_s(broker_pids[0]) if broker_pids else None
     rates = list(rates or [rate])
-    with frozen_gc():
-        fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None  # the first seconds of new topics are slow
+    with frozen_gc():  # (the floor's warm-up: the first seconds of new topics are slow)
+        fl = measure_floor(settings, rates[0], min(duration, 15.0), warmup=5.0) if floor else None
     rm_ids = sorted(set(clients["rm_id"].dropna()))
     socket_rms = [rm_ids[i % len(rm_ids)] for i in range(rms)]
     fleet = Fleet(settings, settings.home / "runs" / "bench-hot" / stamp, secrets.token_hex(16), {},

@@ -207,6 +207,9 @@ def _kafka_properties(s: Settings) -> str:
         "default.replication.factor=1",
         "log.retention.hours=168",
         "log.segment.bytes=104857600",
+        # the log cleaner's map is one heap array of this size, live for the broker's life: at the default 128 MB it keeps
+        # the old generation above the marking threshold of a 512 MB heap (see _java_cmd), and the broker marks non-stop
+        "log.cleaner.dedupe.buffer.size=16777216",
         "",
     ])
 
@@ -244,8 +247,14 @@ def _java_cmd(s: Settings, main: str, *args: str, heap: str | None = None) -> li
     java = shutil.which("java")
     if java is None: raise StackError("`java` is not on PATH; the local Kafka broker needs a Java 17+ runtime")
     heap = heap or s.kafka_heap
-    return [java, f"-Xmx{heap}", "-Xms64m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true",
+    # Kafka's own G1 flags (kafka-run-class.sh) and a fixed heap (as kafka-server-start.sh sets it), with one change:
+    # marking starts at a fixed 35 % of the heap. G1's adaptive threshold, at this broker's allocation rate, started
+    # a marking cycle every ~10 s (a young pause, a remark pause and a core's worth of marking within 0.2 s), and the
+    # hot path's slowest frames clustered on them; with the fixed threshold a cycle comes every few minutes
+    # (BENCHMARKS.md, issue 17, session 6).
+    return [java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:InitiatingHeapOccupancyPercent=35", "-XX:-G1UseAdaptiveIHOP", "-XX:+ExplicitGCInvokesConcurrent",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_kafka_dir(s) / 'log4j2.properties'}", f"-Dkafka.logs.dir={_kafka_dir(s)}",
             "-cp", f"{kafka_jars(s)}/*", main, *args]
 

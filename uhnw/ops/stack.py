@@ -247,14 +247,15 @@ def _java_cmd(s: Settings, main: str, *args: str, heap: str | None = None) -> li
     java = shutil.which("java")
     if java is None: raise StackError("`java` is not on PATH; the local Kafka broker needs a Java 17+ runtime")
     heap = heap or s.kafka_heap
-    # Kafka's own G1 flags (kafka-run-class.sh) and a fixed heap (as kafka-server-start.sh sets it), with one change:
-    # marking starts at a fixed 35 % of the heap. G1's adaptive threshold, at this broker's allocation rate, started
-    # a marking cycle every ~10 s (a young pause, a remark pause and a core's worth of marking within 0.2 s), and the
-    # hot path's slowest frames clustered on them; with the fixed threshold a cycle comes every few minutes
-    # (BENCHMARKS.md, issue 17, session 6).
+    # Kafka's own G1 flags (kafka-run-class.sh) and a fixed heap (as kafka-server-start.sh sets it), with two changes
+    # (BENCHMARKS.md, issue 17, session 6). Marking starts at a fixed 35 % of the heap: G1's adaptive threshold, at this
+    # broker's allocation rate, started a marking cycle every ~15 s (a young pause, a remark pause and a core's worth of
+    # marking within 0.2 s), and the hot path's slowest frames clustered on them; now one comes every few minutes.
+    # The JIT compiles a method after a tenth of the usual calls: a started broker took ~4 minutes of load to reach
+    # its steady CPU, ~2 with this.
     return [java, f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:InitiatingHeapOccupancyPercent=35", "-XX:-G1UseAdaptiveIHOP", "-XX:+ExplicitGCInvokesConcurrent",
-            "-Djava.awt.headless=true",
+            "-XX:CompileThresholdScaling=0.1", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={_kafka_dir(s) / 'log4j2.properties'}", f"-Dkafka.logs.dir={_kafka_dir(s)}",
             "-cp", f"{kafka_jars(s)}/*", main, *args]
 

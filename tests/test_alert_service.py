@@ -206,7 +206,7 @@ def test_a_session_audits_a_run_itself_unless_the_feed_audited_its_user_with_it(
     "`stream_alerts` sends a run the feed audited for its user at once, and writes the audit row of any other run first."
     from uhnw.access import User
     from uhnw.alerts import latest_alert_id
-    from uhnw.serve.alerts import AlertMetrics, Hub, Pushed, stream_alerts
+    from uhnw.serve.alerts import EVERY_CLIENT, AlertMetrics, Hub, Pushed, frames_by_reader, stream_alerts
 
     rm = User("RM-X", "rm")
     events: list[tuple] = []
@@ -231,8 +231,8 @@ def test_a_session_audits_a_run_itself_unless_the_feed_audited_its_user_with_it(
         task = asyncio.create_task(stream_alerts(send, rm.user_id, None, hub, Pool(), AlertMetrics(), audits=Audits(), user=rm))
         while not hub.readers: await asyncio.sleep(0.01)
         assert hub.readers == {"RM-X": frozenset({rm})}  # what the feed's thread reads to audit the run it reads
-        hub.push(0, 1, [frame(1, "C1")], {"C1": ["RM-X"]}, audited=frozenset({rm}))
-        hub.push(1, 3, [frame(2, "C2"), frame(3, "C9")], {"C2": ["RM-X"], "C9": ["RM-OTHER"]})
+        hub.push(0, 1, {"RM-X": (frame(1, "C1"),)}, audited=frozenset({rm}))
+        hub.push(1, 3, {"RM-X": (frame(2, "C2"),), "RM-OTHER": (frame(3, "C9"),)})
         while len(events) < 4: await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)  # anything more would show up here
         task.cancel()
@@ -244,6 +244,9 @@ def test_a_session_audits_a_run_itself_unless_the_feed_audited_its_user_with_it(
                       ("send", 1),  # audited with its run by the feed: sent at once
                       ("audit", "RM-X", frozenset({"C2"})), ("send", 2)]  # not audited with its run: the session's own row first
     assert hub.readers == {}  # the closed session is gone from the snapshot
+    by_reader = frames_by_reader([{"client_id": "C2"}, {"client_id": "C9"}, {"client_id": "C0"}], {"C2": ["RM-X"], "C9": ["RM-OTHER"]})
+    assert dict(by_reader) == {"RM-X": [{"client_id": "C2"}], "RM-OTHER": [{"client_id": "C9"}],
+                               EVERY_CLIENT: [{"client_id": "C2"}, {"client_id": "C9"}, {"client_id": "C0"}]}  # compliance: all
 
 
 def test_unauthenticated_invalid_and_expired_tokens_are_refused_with_4401(service):

@@ -122,11 +122,11 @@ class Run:
     audited: frozenset[User] = frozenset()
 
 
-def frames_by_reader(frames: list, covering: dict[str, list[str]], client_of: Callable = lambda f: f.client_id) -> dict[str, list]:
+def frames_by_reader(frames: list[dict], covering: dict[str, list[str]]) -> dict[str, list[dict]]:
     "Hub key (an RM id, or EVERY_CLIENT) → the frames of a run it may see: its RM covers the client, or every frame."
-    per_key: dict[str, list] = defaultdict(list)
+    per_key: dict[str, list[dict]] = defaultdict(list)
     for f in frames:
-        for rm in covering.get(client_of(f), ()): per_key[rm].append(f)
+        for rm in covering.get(f["client_id"], ()): per_key[rm].append(f)
     per_key[EVERY_CLIENT] = list(frames)
     return per_key
 
@@ -178,15 +178,14 @@ class Hub:
     def _snapshot(self) -> None:
         self.readers = {k: frozenset(u for u in s.values() if u is not None) for k, s in self._sessions.items()}
 
-    def push(self, after: int, until: int, frames: list[Pushed], covering: dict[str, list[str]],
+    def push(self, after: int, until: int, frames_of: dict[str, tuple[Pushed, ...]],
              audited: frozenset[User] = frozenset()) -> int:
-        """Give each session the frames of the run (`after`, last frame] its RM covers (compliance sessions: all of them),
-        every session an empty run at least (it still learns that nothing before the run's end is missing for it);
-        returns how many sessions were woken."""
-        per_key = frames_by_reader(frames, covering)
+        """Give each session the frames of the run (`after`, `until`] its hub key may see (`frames_of`, grouped by the
+        feed with `frames_by_reader`), every session an empty run at least (it still learns that nothing before the
+        run's end is missing for it); returns how many sessions were woken."""
         n = 0
         for key, sessions in self._sessions.items():
-            run = Run(after, until, tuple(per_key.get(key, ())), audited)
+            run = Run(after, until, frames_of.get(key, ()), audited)
             for w in sessions:
                 w.offer(run); n += 1
         return n
@@ -304,7 +303,7 @@ class AlertFeed:
             try: alert_row(ev.value); good.append((i, ev))
             except ValueError as e: poison[i] = str(e)
         conn = self._connection()
-        page: tuple[list[dict], dict, frozenset[User]] | None = None
+        page: tuple[list[dict], dict[str, list[dict]], frozenset[User]] | None = None
 
         def read_new(c) -> None:  # in the store's transaction, after its insert: the store and this read share one commit
             nonlocal page
@@ -329,24 +328,24 @@ class AlertFeed:
         if stored: self._push_new(conn)  # duplicates only (another replica stored them), or more than one page
         return poison
 
-    def _read_new(self, conn) -> tuple[list[dict], dict[str, list[str]], frozenset[User]]:
-        """In a transaction: one page of the alerts stored after the last one pushed (by this replica or another), who
-        covers each client, and the audit rows of the users with a session open here now; returns who was audited."""
+    def _read_new(self, conn) -> tuple[list[dict], dict[str, list[dict]], frozenset[User]]:
+        """In a transaction: one page of the alerts stored after the last one pushed (by this replica or another), the
+        frames each hub key may see, and the audit rows of the users with a session open here now; returns who was audited."""
         frames = alerts_for_rm(conn, "", self.pushed_until, PUSH_PAGE, every_client=True)
         if not frames: return frames, {}, frozenset()
-        covering = audiences(conn, {f["client_id"] for f in frames})
-        per_key = frames_by_reader(frames, covering, client_of=lambda f: f["client_id"])
+        per_key = frames_by_reader(frames, audiences(conn, {f["client_id"] for f in frames}))
         reads = {u: {f["client_id"] for f in per_key.get(key, ())} for key, users in self.hub.readers.items() for u in users}
         audit_reads(conn, [(u, ids) for u, ids in reads.items() if ids], "ws", "WS /ws")
-        return frames, covering, frozenset(reads)
+        return frames, per_key, frozenset(reads)
 
-    def _hand_over(self, frames: list[dict], covering: dict[str, list[str]], audited: frozenset[User] = frozenset()) -> bool:
-        """Hand one page to the hub as a run of consecutive ids. Any id up to the newest one read is committed (ids commit
-        in order), so a run has no gap. True when a full page was handed: there may be more."""
+    def _hand_over(self, frames: list[dict], per_key: dict[str, list[dict]], audited: frozenset[User] = frozenset()) -> bool:
+        """Hand one page to the hub as a run of consecutive ids, each frame encoded once. Any id up to the newest one read
+        is committed (ids commit in order), so a run has no gap. True when a full page was handed: there may be more."""
         if not frames: return False
         after, until = self.pushed_until, frames[-1]["alert_id"]
-        pushed = [Pushed(f["alert_id"], f["client_id"], f, json.dumps(f)) for f in frames]
-        try: self.loop.call_soon_threadsafe(self.hub.push, after, until, pushed, covering, audited)
+        pushed = {f["alert_id"]: Pushed(f["alert_id"], f["client_id"], f, json.dumps(f)) for f in frames}
+        frames_of = {key: tuple(pushed[f["alert_id"]] for f in fs) for key, fs in per_key.items()}
+        try: self.loop.call_soon_threadsafe(self.hub.push, after, until, frames_of, audited)
         except RuntimeError: return False  # the event loop is shutting down; the alerts are stored and will be replayed
         self.pushed_until = until
         return len(frames) == PUSH_PAGE

@@ -341,7 +341,7 @@ class TransactionCycle:
         first = self.consumer.poll(0.25)
         if first is None: return []
         wait = max(max_wait_ms / 1000, self.began + min_interval_ms / 1000 - time.monotonic())
-        msgs = [first, *self.consumer.consume(max_batch - 1, timeout=max(wait, 0))] if max_batch > 1 else [first]
+        msgs = [first, *self.consumer.consume(max_batch - 1, timeout=wait)] if max_batch > 1 else [first]
         if self.rebalances != seen:  # the new owner (maybe us) starts at the committed offsets
             try: _rewind(self.consumer)
             except KafkaException as e: self.recover(e, "rewind")
